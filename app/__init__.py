@@ -1,0 +1,1 @@
+"""Stairway: self-hosted incident paging and escalation."""

@@ -1,0 +1,103 @@
+"""Bearer API keys and role checks."""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import or_, select
+
+from app.db import SessionDep
+from app.errors import Forbidden, Unauthorized
+from app.models import ApiKey, IntegrationKey, User, utcnow
+from app.security import hash_key
+
+ROLE_RANK = {"observer": 1, "responder": 2, "admin": 3}
+ROLES = tuple(ROLE_RANK)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user (with the user's role) or an integration bound to one service."""
+
+    role: str
+    name: str
+    user_id: uuid.UUID | None = None
+    service_id: uuid.UUID | None = None
+    key_id: uuid.UUID | None = None
+
+    @property
+    def is_integration(self) -> bool:
+        """True for integration keys."""
+        return self.role == "integration"
+
+    def actor(self) -> dict[str, Any]:
+        """How this principal appears on timelines."""
+        if self.is_integration:
+            return {"type": "integration", "id": str(self.key_id), "name": self.name}
+        return {"type": "user", "id": str(self.user_id), "name": self.name}
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "missing API key: send 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token.strip()
+
+
+async def authenticate(*, session: SessionDep, token: str) -> Principal | None:
+    """The principal a key belongs to, or None for an unknown, revoked or expired key."""
+    digest = hash_key(token)
+    now = utcnow()
+    row = (
+        await session.execute(
+            select(ApiKey.id, User.id, User.name, User.role)
+            .join(User, User.id == ApiKey.user_id)
+            .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+            .where(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))  # type: ignore[union-attr,operator]
+        )
+    ).first()
+    if row is not None:
+        key_id, user_id, name, role = row
+        return Principal(role=role, name=name, user_id=user_id, key_id=key_id)
+    integ = (
+        await session.execute(
+            select(IntegrationKey.id, IntegrationKey.name, IntegrationKey.service_id).where(
+                IntegrationKey.key_hash == digest
+            )
+        )
+    ).first()
+    if integ is not None:
+        key_id, name, service_id = integ
+        return Principal(role="integration", name=name, service_id=service_id, key_id=key_id)
+    return None
+
+
+async def get_principal(request: Request, session: SessionDep) -> Principal:
+    """The authenticated caller (401 otherwise)."""
+    principal = await authenticate(session=session, token=_bearer(request))
+    if principal is None:
+        raise Unauthorized("invalid API key", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+def require(role: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting users of at least `role` (integration keys are refused)."""
+
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+        if ROLE_RANK.get(principal.role, 0) < ROLE_RANK[role]:
+            raise Forbidden(f"this action needs the {role} role")
+        return principal
+
+    return check
+
+
+AnyPrincipal = Annotated[Principal, Depends(get_principal)]
+Observer = Annotated[Principal, Depends(require("observer"))]
+Responder = Annotated[Principal, Depends(require("responder"))]
+Admin = Annotated[Principal, Depends(require("admin"))]

@@ -1,0 +1,135 @@
+"""The `stairway` command."""
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from app.config import Settings, get_settings
+from app.logs import configure_logging
+
+cli = typer.Typer(help="Stairway: incident paging and escalation.", no_args_is_help=True)
+keys = typer.Typer(help="API keys.", no_args_is_help=True)
+cli.add_typer(keys, name="keys")
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    import uvloop
+
+    uvloop.run(coro)
+
+
+def _resolve_servers(settings: Settings) -> Settings:
+    """Use DATABASE_URL/REDIS_URL, or start the embedded servers for whichever is missing."""
+    if settings.database_url and settings.redis_url:
+        return settings
+    from app.embedded import start_embedded
+
+    servers = start_embedded(settings.data_dir.resolve())
+    typer.echo(f"embedded PostgreSQL and Redis running, data in {settings.data_dir.resolve()}")
+    return settings.model_copy(
+        update={
+            "database_url": settings.database_url or servers.database_url,
+            "redis_url": settings.redis_url or servers.redis_url,
+        }
+    )
+
+
+def _migrate(settings: Settings) -> None:
+    from alembic.config import Config
+
+    from alembic import command
+
+    config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
+    config.attributes["database_url"] = settings.database_url
+    command.upgrade(config, "head")
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    configure_logging()
+    _migrate(_resolve_servers(get_settings()))
+
+
+async def _serve_api(settings: Settings) -> None:
+    import uvicorn
+
+    from app.main import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=True,
+    )
+    await uvicorn.Server(config).serve()
+
+
+async def _serve_worker(settings: Settings) -> None:
+    from workers.main import make_worker
+
+    worker = make_worker(settings, handle_signals=True)
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+
+
+def _banner(settings: Settings) -> None:
+    typer.echo(f"Stairway API on http://{settings.host}:{settings.port} (docs at /docs)")
+    typer.echo("First admin key: stairway keys create-admin --email you@example.com")
+
+
+@cli.command()
+def serve() -> None:
+    """API and worker in one process; embedded PostgreSQL/Redis when no URLs are set."""
+    configure_logging()
+    settings = _resolve_servers(get_settings())
+    _migrate(settings)
+    _banner(settings)
+
+    async def both() -> None:
+        await asyncio.gather(_serve_api(settings), _serve_worker(settings))
+
+    _run(both())
+
+
+@cli.command()
+def api() -> None:
+    """The API only (run workers separately)."""
+    configure_logging()
+    settings = _resolve_servers(get_settings())
+    _banner(settings)
+    _run(_serve_api(settings))
+
+
+@cli.command()
+def worker() -> None:
+    """A worker only: escalation steps, deliveries and the sweeper."""
+    configure_logging()
+    _run(_serve_worker(_resolve_servers(get_settings())))
+
+
+@keys.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="The admin's email (created if new).")],
+    name: Annotated[str, typer.Option(help="The admin's name.")] = "Admin",
+) -> None:
+    """Create (or reuse) an admin user and print a new API key for it, once."""
+    settings = _resolve_servers(get_settings())
+    _migrate(settings)
+    from app.bootstrap import create_admin_key
+
+    secret = asyncio.run(create_admin_key(settings, email=email, name=name))
+    typer.echo(secret)
+
+
+def main() -> None:
+    """Entry point of the `stairway` script."""
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    cli()

@@ -1,0 +1,1 @@
+"""The pure escalation core: decisions from (policy snapshot, position, state, instant)."""

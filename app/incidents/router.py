@@ -1,0 +1,132 @@
+"""HTTP routes for incidents."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from app.auth import AnyPrincipal, Principal, Responder
+from app.db import SessionDep
+from app.errors import Forbidden, NotFound, field_error
+from app.incidents import service, timeline
+from app.incidents.schemas import (
+    ActionResult,
+    IncidentPage,
+    IncidentRead,
+    IncidentStatus,
+    IncidentTrigger,
+    TimelineItem,
+)
+from app.models import Incident, utcnow
+
+router = APIRouter(prefix="/incidents", tags=["incidents"])
+
+
+def _can_read(principal: Principal, incident: Incident) -> None:
+    if principal.is_integration and principal.service_id != incident.service_id:
+        raise Forbidden("this integration key belongs to another service")
+
+
+@router.post("", status_code=201, responses={200: {"description": "Deduplicated"}})
+async def trigger_incident(
+    data: IncidentTrigger, response: Response, session: SessionDep, principal: AnyPrincipal
+) -> IncidentRead:
+    if principal.is_integration:
+        if data.service_id is not None and data.service_id != principal.service_id:
+            raise Forbidden("this integration key may only trigger incidents on its own service")
+        assert principal.service_id is not None
+        service_id = principal.service_id
+    elif principal.role in ("responder", "admin"):
+        if data.service_id is None:
+            raise field_error("service_id", "required when triggering with a user API key")
+        service_id = data.service_id
+    else:
+        raise Forbidden("this action needs the responder role")
+    result = await service.trigger(
+        session=session, service_id=service_id, data=data, actor=principal.actor(), now=utcnow()
+    )
+    if not result.created:
+        response.status_code = 200
+    return service.to_read(result.incident)
+
+
+@router.get("")
+async def list_incidents(
+    session: SessionDep,
+    principal: AnyPrincipal,
+    status: Annotated[list[IncidentStatus] | None, Query()] = None,
+    service_id: Annotated[list[uuid.UUID] | None, Query()] = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> IncidentPage:
+    services = list(service_id or [])
+    if principal.is_integration:
+        assert principal.service_id is not None
+        if any(s != principal.service_id for s in services):
+            raise Forbidden("this integration key belongs to another service")
+        services = [principal.service_id]
+    rows, next_cursor = await service.list_incidents(
+        session=session,
+        statuses=[s.value for s in status or []],
+        service_ids=services,
+        since=since,
+        limit=limit,
+        cursor=cursor,
+    )
+    return IncidentPage(items=[service.to_read(r) for r in rows], next_cursor=next_cursor)
+
+
+async def _get(session: SessionDep, incident_id: uuid.UUID, *, lock: bool = False) -> Incident:
+    incident = (
+        await service.lock_incident(session, incident_id)
+        if lock
+        else await session.get(Incident, incident_id)
+    )
+    if incident is None:
+        raise NotFound(f"incident {incident_id} not found")
+    return incident
+
+
+@router.get("/{incident_id}")
+async def get_incident(
+    incident_id: uuid.UUID, session: SessionDep, principal: AnyPrincipal
+) -> IncidentRead:
+    incident = await _get(session, incident_id)
+    _can_read(principal, incident)
+    return service.to_read(incident)
+
+
+@router.get("/{incident_id}/timeline")
+async def get_timeline(
+    incident_id: uuid.UUID, session: SessionDep, principal: AnyPrincipal
+) -> dict[str, list[TimelineItem]]:
+    incident = await _get(session, incident_id)
+    _can_read(principal, incident)
+    rows = await timeline.entries(session=session, incident_id=incident_id)
+    return {"items": [TimelineItem.model_validate(r, from_attributes=True) for r in rows]}
+
+
+@router.post("/{incident_id}/acknowledge")
+async def acknowledge_incident(
+    incident_id: uuid.UUID, session: SessionDep, principal: Responder
+) -> ActionResult:
+    incident = await _get(session, incident_id, lock=True)
+    changed = await service.acknowledge(
+        session=session, incident=incident, actor=principal.actor(), now=utcnow()
+    )
+    message = "acknowledged" if changed else "already acknowledged; nothing changed"
+    return ActionResult(changed=changed, message=message, incident=service.to_read(incident))
+
+
+@router.post("/{incident_id}/resolve")
+async def resolve_incident(
+    incident_id: uuid.UUID, session: SessionDep, principal: Responder
+) -> ActionResult:
+    incident = await _get(session, incident_id, lock=True)
+    changed = await service.resolve(
+        session=session, incident=incident, actor=principal.actor(), now=utcnow()
+    )
+    message = "resolved" if changed else "already resolved; nothing changed"
+    return ActionResult(changed=changed, message=message, incident=service.to_read(incident))

@@ -1,0 +1,100 @@
+"""Incidents as the API shows them, and what triggers one."""
+
+import json
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from app.schemas import STRICT
+
+MAX_DETAILS_BYTES = 64 * 1024
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Urgency(StrEnum):
+    HIGH = "high"
+    LOW = "low"
+
+
+class IncidentStatus(StrEnum):
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class IncidentTrigger(BaseModel):
+    model_config = STRICT
+    service_id: uuid.UUID | None = Field(
+        default=None, description="Required with a user key; implied by an integration key."
+    )
+    title: str = Field(min_length=1, max_length=1024)
+    severity: Severity = Severity.ERROR
+    urgency: Urgency = Urgency.HIGH
+    dedup_key: str | None = Field(default=None, min_length=1, max_length=255)
+    source: str = Field(default="", max_length=255)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("details")
+    @classmethod
+    def _details_size(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(json.dumps(value, separators=(",", ":"))) > MAX_DETAILS_BYTES:
+            raise ValueError(f"must be at most {MAX_DETAILS_BYTES} bytes of JSON")
+        return value
+
+
+class EscalationRead(BaseModel):
+    level: int
+    loop: int
+    next_due_at: datetime | None
+    exhausted: bool
+    policy_id: uuid.UUID | None
+    policy_name: str
+
+
+class IncidentRead(BaseModel):
+    id: uuid.UUID
+    number: int
+    service_id: uuid.UUID
+    title: str
+    status: IncidentStatus
+    severity: Severity
+    urgency: Urgency
+    dedup_key: str
+    source: str
+    details: dict[str, Any]
+    alert_count: int
+    escalation: EscalationRead
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: dict[str, Any] | None
+    resolved_at: datetime | None
+    resolved_by: dict[str, Any] | None
+
+
+class ActionResult(BaseModel):
+    changed: bool
+    message: str
+    incident: IncidentRead
+
+
+class TimelineItem(BaseModel):
+    id: int
+    at: datetime
+    type: str
+    actor: dict[str, Any]
+    details: dict[str, Any]
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentRead]
+    next_cursor: str | None

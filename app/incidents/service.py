@@ -1,0 +1,272 @@
+"""Triggering (with dedup), acknowledging, resolving and reading incidents."""
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import Conflict, field_error
+from app.escalation import engine
+from app.escalation.snapshot import PolicySnapshot, Status
+from app.incidents import timeline
+from app.incidents.schemas import EscalationRead, IncidentRead, IncidentTrigger
+from app.models import OPEN_STATUSES, Incident, Notification, Service
+from app.policies.service import read_policy, snapshot_of
+from app.queue import after_commit, step_job
+
+_OPEN_DEDUP_WHERE = text("status IN ('triggered', 'acknowledged')")
+
+
+@dataclass(frozen=True)
+class Triggered:
+    incident: Incident
+    created: bool
+
+
+def to_read(incident: Incident) -> IncidentRead:
+    """The API view of an incident."""
+    snapshot = incident.policy_snapshot or {}
+    assert incident.number is not None
+    return IncidentRead(
+        id=incident.id,
+        number=incident.number,
+        service_id=incident.service_id,
+        title=incident.title,
+        status=incident.status,  # type: ignore[arg-type]
+        severity=incident.severity,
+        urgency=incident.urgency,  # type: ignore[arg-type]
+        dedup_key=incident.dedup_key,
+        source=incident.source,
+        details=incident.details,
+        alert_count=incident.alert_count,
+        escalation=EscalationRead(
+            level=incident.escalation_level,
+            loop=incident.escalation_loop,
+            next_due_at=incident.next_due_at,
+            exhausted=incident.exhausted,
+            policy_id=incident.policy_id,
+            policy_name=snapshot.get("name", ""),
+        ),
+        created_at=incident.created_at,
+        updated_at=incident.updated_at,
+        acknowledged_at=incident.acknowledged_at,
+        acknowledged_by=incident.acknowledged_by,
+        resolved_at=incident.resolved_at,
+        resolved_by=incident.resolved_by,
+    )
+
+
+async def _add_alert(
+    session: AsyncSession, *, service_id: uuid.UUID, dedup_key: str, now: datetime
+) -> uuid.UUID | None:
+    query = (
+        update(Incident)
+        .where(Incident.service_id == service_id, Incident.dedup_key == dedup_key)  # type: ignore[arg-type]
+        .where(Incident.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
+        .values(alert_count=Incident.alert_count + 1, updated_at=now)
+        .returning(Incident.id)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def trigger(
+    *,
+    session: AsyncSession,
+    service_id: uuid.UUID,
+    data: IncidentTrigger,
+    actor: dict[str, Any],
+    now: datetime,
+) -> Triggered:
+    """Open an incident, or add the alert to the open one with the same dedup key."""
+    dedup_key = data.dedup_key or uuid.uuid4().hex
+    for _ in range(3):
+        existing = await _add_alert(session, service_id=service_id, dedup_key=dedup_key, now=now)
+        if existing is not None:
+            timeline.record(
+                session,
+                incident_id=existing,
+                type="deduplicated",
+                at=now,
+                actor=actor,
+                details={"title": data.title, "source": data.source},
+            )
+            incident = await session.get(Incident, existing, populate_existing=True)
+            assert incident is not None
+            return Triggered(incident, created=False)
+        service = await session.get(Service, service_id)
+        if service is None:
+            raise field_error("service_id", f"unknown service {service_id}")
+        policy = await read_policy(session=session, policy_id=service.escalation_policy_id)
+        position = engine.start(now)
+        new_id = uuid.uuid4()
+        inserted = await session.execute(
+            insert(Incident)
+            .values(
+                id=new_id,
+                service_id=service_id,
+                title=data.title,
+                severity=data.severity.value,
+                urgency=data.urgency.value,
+                status="triggered",
+                source=data.source,
+                dedup_key=dedup_key,
+                details=data.details,
+                alert_count=1,
+                policy_id=policy.id,
+                policy_snapshot=snapshot_of(policy).to_json(),
+                escalation_level=position.level,
+                escalation_loop=position.loop,
+                next_due_at=position.due_at,
+                step_token=0,
+                exhausted=False,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(
+                index_elements=["service_id", "dedup_key"], index_where=_OPEN_DEDUP_WHERE
+            )
+            .returning(Incident.id)
+        )
+        if inserted.scalar_one_or_none() is None:
+            continue  # a concurrent trigger opened it first: add the alert to that one
+        timeline.record(
+            session,
+            incident_id=new_id,
+            type="triggered",
+            at=now,
+            actor=actor,
+            details={
+                "title": data.title,
+                "severity": data.severity.value,
+                "source": data.source,
+                "policy": policy.name,
+            },
+        )
+        after_commit(session, step_job(new_id, 0, now))
+        incident = await session.get(Incident, new_id)
+        assert incident is not None
+        return Triggered(incident, created=True)
+    raise Conflict("the incident changed state while the alert was recorded; retry")
+
+
+async def _cancel_pending(
+    session: AsyncSession, incident_id: uuid.UUID, *, only_unacknowledged: bool
+) -> int:
+    query = (
+        update(Notification)
+        .where(Notification.incident_id == incident_id, Notification.status == "pending")  # type: ignore[arg-type]
+        .values(status="cancelled")
+        .returning(Notification.id)
+    )
+    if only_unacknowledged:
+        query = query.where(Notification.condition == "unacknowledged")  # type: ignore[arg-type]
+    return len((await session.execute(query)).all())
+
+
+async def lock_incident(session: AsyncSession, incident_id: uuid.UUID) -> Incident | None:
+    """The incident row, locked for update."""
+    return await session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
+
+
+async def acknowledge(
+    *, session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime
+) -> bool:
+    """Stop paging: no page decided before this commits goes out. False if already acked."""
+    if incident.status == "resolved":
+        raise Conflict(f"incident {incident.number} is resolved; it cannot be acknowledged")
+    if incident.status == "acknowledged":
+        return False
+    incident.status = "acknowledged"
+    incident.acknowledged_at = now
+    incident.acknowledged_by = actor
+    incident.updated_at = now
+    cancelled = await _cancel_pending(session, incident.id, only_unacknowledged=True)
+    snapshot = PolicySnapshot.from_json(incident.policy_snapshot)
+    level = snapshot.level(incident.escalation_level)
+    if not engine.holds(level.condition, Status.ACKNOWLEDGED):
+        incident.next_due_at = None
+        incident.step_token += 1
+    timeline.record(
+        session,
+        incident_id=incident.id,
+        type="acknowledged",
+        at=now,
+        actor=actor,
+        details={"cancelled_notifications": cancelled},
+    )
+    await session.flush()
+    return True
+
+
+async def resolve(
+    *, session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime
+) -> bool:
+    """Stop everything and free the dedup key. False if already resolved."""
+    if incident.status == "resolved":
+        return False
+    incident.status = "resolved"
+    incident.resolved_at = now
+    incident.resolved_by = actor
+    incident.updated_at = now
+    incident.next_due_at = None
+    incident.step_token += 1
+    cancelled = await _cancel_pending(session, incident.id, only_unacknowledged=False)
+    timeline.record(
+        session,
+        incident_id=incident.id,
+        type="resolved",
+        at=now,
+        actor=actor,
+        details={"cancelled_notifications": cancelled},
+    )
+    await session.flush()
+    return True
+
+
+def _encode_cursor(incident: Incident) -> str:
+    raw = f"{incident.created_at.isoformat()}|{incident.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        created, _, id_ = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(created), uuid.UUID(id_)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise field_error("cursor", "not a cursor this API returned") from exc
+
+
+async def list_incidents(
+    *,
+    session: AsyncSession,
+    statuses: list[str],
+    service_ids: list[uuid.UUID],
+    since: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Incident], str | None]:
+    """Newest first, filtered, one page at a time."""
+    query = select(Incident)
+    if statuses:
+        query = query.where(Incident.status.in_(statuses))  # type: ignore[attr-defined]
+    if service_ids:
+        query = query.where(Incident.service_id.in_(service_ids))  # type: ignore[attr-defined]
+    if since is not None:
+        query = query.where(Incident.created_at >= since)  # type: ignore[arg-type]
+    if cursor:
+        created, id_ = _decode_cursor(cursor)
+        query = query.where(
+            or_(
+                Incident.created_at < created,  # type: ignore[arg-type]
+                and_(Incident.created_at == created, Incident.id < id_),
+            )  # type: ignore[arg-type]
+        )
+    query = query.order_by(Incident.created_at.desc(), Incident.id.desc())  # type: ignore[attr-defined]
+    rows = list((await session.scalars(query.limit(limit + 1))).all())
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor

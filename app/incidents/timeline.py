@@ -1,0 +1,39 @@
+"""Writing and reading an incident's timeline."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import TimelineEntry
+
+SYSTEM = {"type": "system", "name": "stairway"}
+
+
+def record(
+    session: AsyncSession,
+    *,
+    incident_id: uuid.UUID,
+    type: str,
+    at: datetime,
+    actor: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append an entry; it commits with the change it describes."""
+    session.add(
+        TimelineEntry(
+            incident_id=incident_id, type=type, at=at, actor=actor or SYSTEM, details=details or {}
+        )
+    )
+
+
+async def entries(*, session: AsyncSession, incident_id: uuid.UUID) -> list[TimelineEntry]:
+    """The timeline in the order things happened."""
+    query = (
+        select(TimelineEntry)
+        .where(TimelineEntry.incident_id == incident_id)
+        .order_by(TimelineEntry.at, TimelineEntry.id)  # type: ignore[arg-type]
+    )
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,48 @@
+"""Logging: JSON lines when not on a terminal, readable lines when on one."""
+
+import logging
+import sys
+
+import structlog
+
+# Never rendered into logs, whatever a caller passes in `extra`.
+SECRET_FIELDS = frozenset({"key", "secret", "signing_secret", "password", "authorization", "token"})
+
+
+def _drop_secrets(
+    _: object, __: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    for name in SECRET_FIELDS & event.keys():
+        event[name] = "[redacted]"
+    return event
+
+
+def configure_logging(*, json_logs: bool | None = None, level: int = logging.INFO) -> None:
+    """Route stdlib and structlog records through one renderer."""
+    as_json = (not sys.stderr.isatty()) if json_logs is None else json_logs
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    )
+    shared: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _drop_secrets,
+    ]
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=True,
+    )

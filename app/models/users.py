@@ -1,0 +1,44 @@
+"""Users, their contact methods and their personal notification rules."""
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from app.models.base import id_field, timestamp_field
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: uuid.UUID = id_field()
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=320, unique=True)
+    role: str = Field(max_length=20)
+    time_zone: str = Field(default="UTC", max_length=64)
+    created_at: datetime = timestamp_field(default_now=True)
+
+
+class ContactMethod(SQLModel, table=True):
+    __tablename__ = "contact_methods"
+
+    id: uuid.UUID = id_field()
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    type: str = Field(max_length=20)
+    address: str = Field(max_length=2048)
+    label: str = Field(default="", max_length=200)
+    # Signs webhook pages so the receiver can verify them; shown once on creation.
+    signing_secret: str = Field(default="", max_length=128)
+    created_at: datetime = timestamp_field(default_now=True)
+
+
+class NotificationRule(SQLModel, table=True):
+    __tablename__ = "notification_rules"
+
+    id: uuid.UUID = id_field()
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    contact_method_id: uuid.UUID = Field(
+        foreign_key="contact_methods.id", ondelete="CASCADE", index=True
+    )
+    delay_seconds: int = 0
+    created_at: datetime = timestamp_field(default_now=True)

@@ -1,0 +1,1 @@
+"""Notification providers: one module per channel behind the `Provider` protocol."""

@@ -1,0 +1,65 @@
+"""The provider plug-in interface."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    TRANSIENT = "transient"  # retry with backoff
+    PERMANENT = "permanent"  # do not retry
+
+
+@dataclass(frozen=True)
+class Page:
+    """Everything a provider needs to page one person (or one URL) once."""
+
+    notification_id: str
+    idempotency_key: str
+    channel: str
+    address: str
+    attempt: int
+    incident: dict[str, Any]
+    level: int
+    loop: int
+    user: dict[str, Any] | None
+    actions: dict[str, str]
+    signing_secret: str
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    outcome: Outcome
+    detail: str
+    status_code: int | None = None
+    retry_after_seconds: float | None = None
+
+
+class Provider(Protocol):
+    """Hands one page to an outside system."""
+
+    channel: str
+
+    async def send(self, page: Page) -> DeliveryResult:
+        """Deliver the page; never raises for delivery problems, returns the outcome."""
+        ...
+
+
+def classify_status(status_code: int) -> Outcome:
+    """HTTP status → outcome: 2xx sent; 408, 425, 429 and 5xx retried; other 4xx permanent."""
+    if 200 <= status_code < 300:
+        return Outcome.SENT
+    if status_code in (408, 425, 429) or status_code >= 500:
+        return Outcome.TRANSIENT
+    return Outcome.PERMANENT
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header given in seconds (HTTP dates are ignored)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,53 @@
+"""Webhook pages: a signed JSON POST per page."""
+
+import json
+
+import httpx
+
+from app.notify.base import DeliveryResult, Outcome, Page, classify_status, parse_retry_after
+from app.security import sign_payload
+
+MAX_RESPONSE_DETAIL = 300
+
+
+def page_body(page: Page) -> bytes:
+    """The JSON document a webhook receives."""
+    document = {
+        "event": "incident.page",
+        "incident": page.incident,
+        "level": page.level,
+        "loop": page.loop,
+        "user": page.user,
+        "actions": page.actions,
+    }
+    return json.dumps(document, separators=(",", ":"), default=str).encode()
+
+
+class WebhookProvider:
+    channel = "webhook"
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def send(self, page: Page) -> DeliveryResult:
+        """POST the page, signed with the contact method's secret."""
+        body = page_body(page)
+        headers = {
+            "Content-Type": "application/json",
+            "X-Stairway-Signature": sign_payload(page.signing_secret, body),
+            "X-Stairway-Delivery": page.idempotency_key,
+            "Idempotency-Key": page.idempotency_key,
+        }
+        try:
+            response = await self.client.post(page.address, content=body, headers=headers)
+        except httpx.TimeoutException:
+            return DeliveryResult(Outcome.TRANSIENT, "timed out")
+        except httpx.HTTPError as exc:
+            return DeliveryResult(Outcome.TRANSIENT, f"{type(exc).__name__}: {exc}")
+        detail = f"HTTP {response.status_code} {response.text[:MAX_RESPONSE_DETAIL]}".strip()
+        return DeliveryResult(
+            classify_status(response.status_code),
+            detail,
+            response.status_code,
+            parse_retry_after(response.headers.get("retry-after")),
+        )

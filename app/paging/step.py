@@ -1,0 +1,188 @@
+"""The escalation step: load the incident, ask the core, persist its decisions and the outbox."""
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import metrics
+from app.escalation import engine
+from app.escalation.snapshot import PolicySnapshot, Status
+from app.incidents import timeline
+from app.incidents.service import lock_incident
+from app.models import Incident, Notification
+from app.paging.targets import LevelPlan, plan_levels
+from app.queue import after_commit, delivery_job, step_job
+
+log = logging.getLogger(__name__)
+
+# A job that fires earlier than this before its due time (clock skew between hosts) waits.
+EARLY_TOLERANCE = timedelta(milliseconds=20)
+
+
+async def _write_pages(
+    session: AsyncSession,
+    incident: Incident,
+    decision: engine.EnterLevel,
+    plan: LevelPlan,
+    condition: str,
+) -> list[str]:
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "incident_id": incident.id,
+            "level": decision.level,
+            "loop": decision.loop,
+            "condition": condition,
+            "target_type": page.target_type,
+            "user_id": page.user_id,
+            "contact_method_id": page.contact_method_id,
+            "channel": page.channel,
+            "address": page.address,
+            "idempotency_key": (
+                f"{incident.id}:{decision.loop}:{decision.level}:"
+                f"{page.target_index}:{page.rule_key}"
+            ),
+            "status": "pending",
+            "due_at": decision.at + timedelta(seconds=page.delay_seconds),
+            "attempts": 0,
+            "created_at": func.now(),
+        }
+        for page in plan.pages
+    ]
+    if not rows:
+        return []
+    written = await session.execute(
+        insert(Notification)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(Notification.id, Notification.due_at)
+    )
+    for notification_id, due_at in written:
+        after_commit(session, delivery_job(notification_id, 0, due_at))
+    return [str(p.user_id or p.address) for p in plan.pages]
+
+
+async def advance(
+    session: AsyncSession, incident: Incident, *, due_at: datetime, now: datetime
+) -> None:
+    """Apply what the core decides for the step due at `due_at` (the incident is locked)."""
+    policy = PolicySnapshot.from_json(incident.policy_snapshot)
+    plans = await plan_levels(session, policy)
+    unreachable = frozenset(n for n, plan in plans.items() if not plan.pages)
+    position = engine.Position(
+        level=incident.escalation_level,
+        loop=incident.escalation_loop,
+        entered_at=incident.level_entered_at,
+        due_at=due_at,
+    )
+    result = engine.on_due(policy, position, Status(incident.status), unreachable)
+    for decision in result.decisions:
+        if isinstance(decision, engine.EnterLevel):
+            plan = plans[decision.level]
+            condition = policy.level(decision.level).condition.value
+            await _write_pages(session, incident, decision, plan, condition)
+            timeline.record(
+                session,
+                incident_id=incident.id,
+                type="escalated",
+                at=decision.at,
+                details={
+                    "from_level": decision.from_level,
+                    "level": decision.level,
+                    "loop": decision.loop,
+                    "pages": len(plan.pages),
+                    "unreachable": plan.unreachable,
+                },
+            )
+        elif isinstance(decision, engine.SkipLevel):
+            timeline.record(
+                session,
+                incident_id=incident.id,
+                type="level_skipped",
+                at=decision.at,
+                details={
+                    "level": decision.level,
+                    "loop": decision.loop,
+                    "reasons": plans[decision.level].unreachable,
+                },
+            )
+        elif isinstance(decision, engine.Repeat):
+            timeline.record(
+                session,
+                incident_id=incident.id,
+                type="repeated",
+                at=decision.at,
+                details={"loop": decision.loop},
+            )
+        else:
+            incident.exhausted = True
+            timeline.record(
+                session,
+                incident_id=incident.id,
+                type="exhausted",
+                at=decision.at,
+                details={"level": result.position.level, "loop": result.position.loop},
+            )
+    new = result.position
+    incident.escalation_level, incident.escalation_loop = new.level, new.loop
+    incident.level_entered_at, incident.next_due_at = new.entered_at, new.due_at
+    incident.step_token += 1
+    incident.updated_at = now
+    if new.due_at is not None:
+        after_commit(session, step_job(incident.id, incident.step_token, new.due_at))
+    await session.flush()
+
+
+async def run_step(
+    *, session: AsyncSession, incident_id: uuid.UUID, token: int, now: datetime
+) -> None:
+    """The step job: fenced by `token`, so a stale or repeated job does nothing."""
+    incident = await lock_incident(session, incident_id)
+    if incident is None or incident.step_token != token or incident.next_due_at is None:
+        return
+    due_at = incident.next_due_at
+    if due_at - now > EARLY_TOLERANCE:
+        after_commit(session, step_job(incident.id, token, due_at, suffix=":early"))
+        return
+    metrics.STEP_LATENESS.observe(max(0.0, (now - due_at).total_seconds()))
+    await advance(session, incident, due_at=due_at, now=now)
+
+
+async def run_level_failed(
+    *, session: AsyncSession, incident_id: uuid.UUID, level: int, loop: int, now: datetime
+) -> None:
+    """Every delivery of the current level failed for good: move on now, not at the timeout."""
+    incident = await lock_incident(session, incident_id)
+    if incident is None or incident.next_due_at is None or incident.level_entered_at is None:
+        return
+    if (incident.escalation_level, incident.escalation_loop) != (level, loop):
+        return
+    statuses = set(
+        (
+            await session.scalars(
+                select(Notification.status).where(
+                    Notification.incident_id == incident_id,
+                    Notification.level == level,  # type: ignore[arg-type]
+                    Notification.loop == loop,  # type: ignore[arg-type]
+                )
+            )
+        ).all()
+    )
+    if statuses != {"failed"}:
+        return
+    timeline.record(
+        session,
+        incident_id=incident.id,
+        type="level_failed",
+        at=now,
+        details={
+            "level": level,
+            "loop": loop,
+            "reason": "every delivery at this level failed permanently",
+        },
+    )
+    await advance(session, incident, due_at=now, now=now)

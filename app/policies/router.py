@@ -1,0 +1,39 @@
+"""HTTP routes for escalation policies."""
+
+import uuid
+
+from fastapi import APIRouter
+
+from app.auth import Admin, Observer
+from app.db import SessionDep
+from app.policies import service
+from app.policies.schemas import PolicyCreate, PolicyRead, PolicyUpdate
+
+router = APIRouter(prefix="/escalation-policies", tags=["escalation policies"])
+
+
+@router.post("", status_code=201)
+async def create_policy(data: PolicyCreate, session: SessionDep, _: Admin) -> PolicyRead:
+    return await service.create_policy(session=session, data=data)
+
+
+@router.get("")
+async def list_policies(session: SessionDep, _: Observer) -> dict[str, list[PolicyRead]]:
+    return {"items": await service.list_policies(session=session)}
+
+
+@router.get("/{policy_id}")
+async def get_policy(policy_id: uuid.UUID, session: SessionDep, _: Observer) -> PolicyRead:
+    return await service.read_policy(session=session, policy_id=policy_id)
+
+
+@router.patch("/{policy_id}")
+async def update_policy(
+    policy_id: uuid.UUID, data: PolicyUpdate, session: SessionDep, _: Admin
+) -> PolicyRead:
+    return await service.update_policy(session=session, policy_id=policy_id, data=data)
+
+
+@router.delete("/{policy_id}", status_code=204)
+async def delete_policy(policy_id: uuid.UUID, session: SessionDep, _: Admin) -> None:
+    await service.delete_policy(session=session, policy_id=policy_id)

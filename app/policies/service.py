@@ -1,0 +1,182 @@
+"""Escalation policy management and the snapshot frozen onto incidents."""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import Conflict, InvalidInput
+from app.escalation.snapshot import LevelSnapshot, PolicySnapshot, TargetSnapshot
+from app.models import EscalationLevel, EscalationPolicy, EscalationTarget, Service, User, utcnow
+from app.policies.schemas import Level, PolicyCreate, PolicyRead, PolicyUpdate, Target, TargetType
+from app.repository import get_or_404
+
+
+async def _check_targets(session: AsyncSession, levels: Sequence[Level]) -> None:
+    """Every user/schedule target must exist; the error names the first bad one."""
+    wanted = {
+        (t.type, t.id) for lvl in levels for t in lvl.targets if t.type is not TargetType.WEBHOOK
+    }
+    user_ids = {i for kind, i in wanted if kind is TargetType.USER}
+    found = set((await session.scalars(select(User.id).where(User.id.in_(user_ids)))).all())  # type: ignore[attr-defined]
+    errors = []
+    for li, lvl in enumerate(levels):
+        for ti, t in enumerate(lvl.targets):
+            missing = t.type is TargetType.USER and t.id not in found
+            missing = missing or t.type is TargetType.SCHEDULE  # schedules are checked when known
+            if missing:
+                field = f"levels[{li}].targets[{ti}].id"
+                errors.append({"field": field, "message": f"unknown {t.type.value} {t.id}"})
+    if errors:
+        message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise InvalidInput(message, details=errors)
+
+
+def _level_rows(policy_id: uuid.UUID, levels: Sequence[Level]) -> list[object]:
+    rows: list[object] = []
+    for position, lvl in enumerate(levels, start=1):
+        level = EscalationLevel(
+            policy_id=policy_id,
+            position=position,
+            escalate_after_seconds=lvl.escalate_after_seconds,
+            condition=lvl.condition.value,
+        )
+        rows.append(level)
+        rows.extend(
+            EscalationTarget(
+                level_id=level.id, position=tp, type=t.type.value, target_id=t.id, url=t.url
+            )
+            for tp, t in enumerate(lvl.targets, start=1)
+        )
+    return rows
+
+
+async def _flush_name(session: AsyncSession, name: str) -> None:
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"an escalation policy named {name!r} exists", details={"field": "name"}
+        ) from exc
+
+
+async def create_policy(*, session: AsyncSession, data: PolicyCreate) -> PolicyRead:
+    """Add a policy with its levels and targets."""
+    await _check_targets(session, data.levels)
+    policy = EscalationPolicy(name=data.name, description=data.description, repeat=data.repeat)
+    session.add(policy)
+    await _flush_name(session, data.name)
+    session.add_all(_level_rows(policy.id, data.levels))
+    await session.flush()
+    return await read_policy(session=session, policy_id=policy.id)
+
+
+async def update_policy(
+    *, session: AsyncSession, policy_id: uuid.UUID, data: PolicyUpdate
+) -> PolicyRead:
+    """Change a policy; incidents already in flight keep their snapshot."""
+    policy = await get_or_404(
+        session, EscalationPolicy, policy_id, what="escalation policy", lock=True
+    )
+    if data.levels is not None:
+        await _check_targets(session, data.levels)
+        await session.execute(delete(EscalationLevel).where(EscalationLevel.policy_id == policy_id))  # type: ignore[arg-type]
+        session.add_all(_level_rows(policy_id, data.levels))
+    for field in ("name", "description", "repeat"):
+        value = getattr(data, field)
+        if value is not None:
+            setattr(policy, field, value)
+    policy.updated_at = utcnow()
+    await _flush_name(session, policy.name)
+    return await read_policy(session=session, policy_id=policy_id)
+
+
+async def delete_policy(*, session: AsyncSession, policy_id: uuid.UUID) -> None:
+    """Remove a policy no service uses."""
+    policy = await get_or_404(session, EscalationPolicy, policy_id, what="escalation policy")
+    users = await session.scalar(
+        select(func.count()).select_from(Service).where(Service.escalation_policy_id == policy_id)
+    )
+    if users:
+        raise Conflict(f"escalation policy {policy_id} is used by {users} service(s)")
+    await session.delete(policy)
+    await session.flush()
+
+
+async def _levels_of(
+    session: AsyncSession, policy_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[EscalationLevel, list[EscalationTarget]]]]:
+    query = (
+        select(EscalationLevel, EscalationTarget)
+        .join(EscalationTarget, EscalationTarget.level_id == EscalationLevel.id)
+        .where(EscalationLevel.policy_id.in_(policy_ids))  # type: ignore[attr-defined]
+        .order_by(EscalationLevel.position, EscalationTarget.position)
+    )
+    levels: dict[uuid.UUID, dict[uuid.UUID, tuple[EscalationLevel, list[EscalationTarget]]]]
+    levels = defaultdict(dict)
+    for level, target in (await session.execute(query)):
+        entry = levels[level.policy_id].setdefault(level.id, (level, []))
+        entry[1].append(target)
+    return {pid: list(by_level.values()) for pid, by_level in levels.items()}
+
+
+def _read(
+    policy: EscalationPolicy, levels: list[tuple[EscalationLevel, list[EscalationTarget]]]
+) -> PolicyRead:
+    return PolicyRead(
+        id=policy.id,
+        name=policy.name,
+        description=policy.description,
+        repeat=policy.repeat,
+        created_at=policy.created_at,
+        updated_at=policy.updated_at,
+        levels=[
+            Level(
+                escalate_after_seconds=lvl.escalate_after_seconds,
+                condition=lvl.condition,  # type: ignore[arg-type]
+                targets=[
+                    Target(type=TargetType(t.type), id=t.target_id, url=t.url) for t in targets
+                ],
+            )
+            for lvl, targets in levels
+        ],
+    )
+
+
+async def read_policy(*, session: AsyncSession, policy_id: uuid.UUID) -> PolicyRead:
+    """A policy with its levels."""
+    policy = await get_or_404(session, EscalationPolicy, policy_id, what="escalation policy")
+    return _read(policy, (await _levels_of(session, [policy_id])).get(policy_id, []))
+
+
+async def list_policies(*, session: AsyncSession) -> list[PolicyRead]:
+    """Every policy with its levels, by name."""
+    policies = (
+        await session.scalars(select(EscalationPolicy).order_by(EscalationPolicy.name))
+    ).all()
+    levels = await _levels_of(session, [p.id for p in policies])
+    return [_read(p, levels.get(p.id, [])) for p in policies]
+
+
+def snapshot_of(policy: PolicyRead) -> PolicySnapshot:
+    """The immutable copy of a policy that an incident escalates by."""
+    return PolicySnapshot(
+        id=str(policy.id),
+        name=policy.name,
+        repeat=policy.repeat,
+        levels=tuple(
+            LevelSnapshot(
+                escalate_after_seconds=lvl.escalate_after_seconds,
+                condition=lvl.condition,
+                targets=tuple(
+                    TargetSnapshot(type=t.type.value, id=str(t.id) if t.id else None, url=t.url)
+                    for t in lvl.targets
+                ),
+            )
+            for lvl in policy.levels
+        ),
+    )

@@ -1,0 +1,88 @@
+"""Follow-up jobs: decided inside a transaction, enqueued on arq only after it commits."""
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+log = logging.getLogger(__name__)
+
+# Job names and argument lists are stable: queued jobs outlive deploys.
+STEP_JOB = "escalation_step"
+DELIVER_JOB = "deliver_notification"
+LEVEL_FAILED_JOB = "level_failed"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    function: str
+    args: tuple[Any, ...]
+    job_id: str
+    defer_until: datetime | None = None
+
+
+Enqueue = Callable[[Sequence[JobSpec]], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession, job: JobSpec) -> None:
+    """Enqueue `job` once the session's transaction commits (never if it rolls back)."""
+    session.info.setdefault("jobs", []).append(job)
+
+
+def take_jobs(session: AsyncSession) -> list[JobSpec]:
+    """The jobs the committed transaction asked for."""
+    jobs: list[JobSpec] = session.info.pop("jobs", [])
+    return jobs
+
+
+def step_job(incident_id: Any, token: int, due_at: datetime, *, suffix: str = "") -> JobSpec:
+    """The escalation step of an incident for one fencing token, due at `due_at`."""
+    return JobSpec(
+        STEP_JOB, (str(incident_id), token), f"step:{incident_id}:{token}{suffix}", due_at
+    )
+
+
+def delivery_job(
+    notification_id: Any, attempt: int, due_at: datetime, *, suffix: str = ""
+) -> JobSpec:
+    """One delivery attempt of an outbox row."""
+    return JobSpec(
+        DELIVER_JOB, (str(notification_id),), f"deliver:{notification_id}:{attempt}{suffix}", due_at
+    )
+
+
+def level_failed_job(incident_id: Any, level: int, loop: int) -> JobSpec:
+    """Re-check a level whose deliveries all failed permanently."""
+    return JobSpec(
+        LEVEL_FAILED_JOB,
+        (str(incident_id), level, loop),
+        f"level-failed:{incident_id}:{loop}:{level}",
+    )
+
+
+def arq_enqueuer(pool: Any) -> Enqueue:
+    """Enqueue on an arq pool; Redis trouble is logged, the sweeper re-arms from PostgreSQL."""
+
+    async def enqueue(jobs: Sequence[JobSpec]) -> None:
+        for job in jobs:
+            try:
+                await pool.enqueue_job(
+                    job.function, *job.args, _job_id=job.job_id, _defer_until=job.defer_until
+                )
+            except (ConnectionError, OSError, TimeoutError) as exc:
+                log.warning(
+                    "enqueue failed, the sweeper will re-arm it",
+                    extra={"job_id": job.job_id, "error": str(exc)},
+                )
+                return
+            except Exception as exc:  # redis raises its own hierarchy; never lose the commit
+                log.warning(
+                    "enqueue failed, the sweeper will re-arm it",
+                    extra={"job_id": job.job_id, "error": repr(exc)},
+                )
+                return
+
+    return enqueue

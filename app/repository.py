@@ -1,0 +1,37 @@
+"""Small query helpers shared by the domain services."""
+
+import uuid
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from app.errors import NotFound
+
+M = TypeVar("M", bound=SQLModel)
+
+
+async def get_or_404(
+    session: AsyncSession, model: type[M], id_: uuid.UUID, *, what: str, lock: bool = False
+) -> M:
+    """The row with this id, or a 404 naming what was looked for."""
+    row = await session.get(model, id_, with_for_update=lock)
+    if row is None:
+        raise NotFound(f"{what} {id_} not found")
+    return row
+
+
+async def get_owned_or_404(
+    session: AsyncSession, model: type[M], id_: uuid.UUID, *, user_id: uuid.UUID, what: str
+) -> M:
+    """A row belonging to this user, or a 404 (another user's row is not revealed)."""
+    row = await session.get(model, id_)
+    if row is None or getattr(row, "user_id", None) != user_id:
+        raise NotFound(f"{what} {id_} not found")
+    return row
+
+
+def apply_changes(row: SQLModel, changes: dict[str, Any]) -> None:
+    """Copy the fields a PATCH set onto a row."""
+    for field, value in changes.items():
+        setattr(row, field, value)

@@ -1,0 +1,93 @@
+"""API key generation and hashing, HMAC signatures and signed action tokens."""
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A freshly generated key: the secret is shown once, only the hash is stored."""
+
+    secret: str
+    key_hash: str
+    prefix: str
+
+
+def hash_key(secret: str) -> str:
+    """The stored form of a key (keys are high-entropy, so a plain SHA-256 is enough)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_api_key() -> NewKey:
+    """A user API key: `sw_` and 43 url-safe characters (32 random bytes)."""
+    secret = "sw_" + secrets.token_urlsafe(32)
+    return NewKey(secret=secret, key_hash=hash_key(secret), prefix=secret[:10])
+
+
+def new_integration_key() -> NewKey:
+    """An integration (routing) key: 32 hex characters, as PagerDuty's routing keys are."""
+    secret = secrets.token_hex(16)
+    return NewKey(secret=secret, key_hash=hash_key(secret), prefix=secret[:8])
+
+
+def new_secret() -> str:
+    """A signing secret."""
+    return secrets.token_hex(32)
+
+
+def sign_payload(secret: str, body: bytes, *, timestamp: int | None = None) -> str:
+    """The X-Stairway-Signature header: t=<unix>,v1=<hex hmac-sha256(secret, "<t>.<body>")>."""
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def verify_signature(
+    secret: str, body: bytes, header: str, *, tolerance_seconds: int = 300
+) -> bool:
+    """Check an X-Stairway-Signature header in constant time, rejecting stale timestamps."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        t = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(time.time() - t) > tolerance_seconds:
+        return False
+    expected = sign_payload(secret, body, timestamp=t).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, parts.get("v1", ""))
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def make_token(secret: str, claims: dict[str, Any]) -> str:
+    """A compact signed token `<payload>.<mac>` carrying `claims` (which should include `exp`)."""
+    payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+    mac = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
+    return f"{payload}.{mac}"
+
+
+def read_token(secret: str, token: str, *, now: float) -> dict[str, Any] | None:
+    """The claims of a valid, unexpired token, else None."""
+    payload, _, mac = token.partition(".")
+    expected = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
+    if not mac or not hmac.compare_digest(expected, mac):
+        return None
+    try:
+        claims = json.loads(_unb64(payload))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(claims, dict) or float(claims.get("exp", 0)) < now:
+        return None
+    return claims

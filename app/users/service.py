@@ -1,0 +1,175 @@
+"""User, contact method, notification rule and API key management."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import Conflict, field_error
+from app.models import ApiKey, ContactMethod, NotificationRule, User, utcnow
+from app.repository import apply_changes, get_or_404, get_owned_or_404
+from app.security import new_api_key, new_secret
+from app.users.schemas import (
+    ApiKeyCreate,
+    ContactMethodCreate,
+    ContactType,
+    NotificationRuleCreate,
+    UserCreate,
+    UserUpdate,
+)
+
+
+async def _flush_unique(session: AsyncSession, *, field: str, value: str) -> None:
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"{field} {value!r} is already taken", details={"field": field}) from exc
+
+
+async def create_user(*, session: AsyncSession, data: UserCreate) -> User:
+    """Add a user; emails are unique."""
+    user = User(
+        name=data.name,
+        email=str(data.email).lower(),
+        role=data.role.value,
+        time_zone=data.time_zone,
+    )
+    session.add(user)
+    await _flush_unique(session, field="email", value=user.email)
+    return user
+
+
+async def list_users(*, session: AsyncSession) -> list[User]:
+    """Every user, by name."""
+    return list((await session.scalars(select(User).order_by(User.name, User.id))).all())
+
+
+async def update_user(*, session: AsyncSession, user_id: uuid.UUID, data: UserUpdate) -> User:
+    """Change some fields of a user."""
+    user = await get_or_404(session, User, user_id, what="user")
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "email" in changes:
+        changes["email"] = str(changes["email"]).lower()
+    apply_changes(user, changes)
+    await _flush_unique(session, field="email", value=user.email)
+    return user
+
+
+async def delete_user(*, session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Remove a user with their contact methods, rules and keys."""
+    user = await get_or_404(session, User, user_id, what="user")
+    await session.delete(user)
+    await session.flush()
+
+
+async def add_contact_method(
+    *, session: AsyncSession, user_id: uuid.UUID, data: ContactMethodCreate
+) -> ContactMethod:
+    """Add a way to reach a user; webhook methods get a signing secret."""
+    await get_or_404(session, User, user_id, what="user")
+    secret = new_secret() if data.type is ContactType.WEBHOOK else ""
+    method = ContactMethod(
+        user_id=user_id,
+        type=data.type.value,
+        address=data.address,
+        label=data.label,
+        signing_secret=secret,
+    )
+    session.add(method)
+    await session.flush()
+    return method
+
+
+async def list_contact_methods(*, session: AsyncSession, user_id: uuid.UUID) -> list[ContactMethod]:
+    """A user's contact methods."""
+    await get_or_404(session, User, user_id, what="user")
+    query = select(ContactMethod).where(ContactMethod.user_id == user_id)
+    return list((await session.scalars(query.order_by(ContactMethod.created_at))).all())
+
+
+async def delete_contact_method(
+    *, session: AsyncSession, user_id: uuid.UUID, method_id: uuid.UUID
+) -> None:
+    """Remove a contact method (its notification rules go with it)."""
+    method = await get_owned_or_404(
+        session, ContactMethod, method_id, user_id=user_id, what="contact method"
+    )
+    await session.delete(method)
+    await session.flush()
+
+
+async def add_notification_rule(
+    *, session: AsyncSession, user_id: uuid.UUID, data: NotificationRuleCreate
+) -> NotificationRule:
+    """Add "when I am paged, use this contact method after N seconds"."""
+    await get_or_404(session, User, user_id, what="user")
+    method = await session.get(ContactMethod, data.contact_method_id)
+    if method is None or method.user_id != user_id:
+        raise field_error("contact_method_id", "not a contact method of this user")
+    rule = NotificationRule(
+        user_id=user_id, contact_method_id=method.id, delay_seconds=data.delay_seconds
+    )
+    session.add(rule)
+    await session.flush()
+    return rule
+
+
+async def list_notification_rules(
+    *, session: AsyncSession, user_id: uuid.UUID
+) -> list[NotificationRule]:
+    """A user's notification rules, soonest first."""
+    await get_or_404(session, User, user_id, what="user")
+    query = select(NotificationRule).where(NotificationRule.user_id == user_id)
+    return list((await session.scalars(query.order_by(NotificationRule.delay_seconds))).all())
+
+
+async def delete_notification_rule(
+    *, session: AsyncSession, user_id: uuid.UUID, rule_id: uuid.UUID
+) -> None:
+    """Remove a notification rule."""
+    rule = await get_owned_or_404(
+        session, NotificationRule, rule_id, user_id=user_id, what="notification rule"
+    )
+    await session.delete(rule)
+    await session.flush()
+
+
+async def create_api_key(
+    *, session: AsyncSession, user_id: uuid.UUID, data: ApiKeyCreate
+) -> tuple[ApiKey, str]:
+    """A new key acting as the user (with the user's role); the secret is returned once."""
+    await get_or_404(session, User, user_id, what="user")
+    if data.expires_at is not None and data.expires_at <= utcnow():
+        raise field_error("expires_at", "must be in the future")
+    fresh = new_api_key()
+    key = ApiKey(
+        user_id=user_id,
+        name=data.name,
+        key_hash=fresh.key_hash,
+        prefix=fresh.prefix,
+        expires_at=data.expires_at,
+    )
+    session.add(key)
+    await session.flush()
+    return key, fresh.secret
+
+
+async def list_api_keys(*, session: AsyncSession, user_id: uuid.UUID) -> list[ApiKey]:
+    """A user's keys (never their secrets)."""
+    await get_or_404(session, User, user_id, what="user")
+    query = select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.created_at)
+    return list((await session.scalars(query)).all())
+
+
+async def revoke_api_key(
+    *, session: AsyncSession, user_id: uuid.UUID, key_id: uuid.UUID, at: datetime
+) -> ApiKey:
+    """Revoke a key; it stops working at once."""
+    key = await get_owned_or_404(session, ApiKey, key_id, user_id=user_id, what="API key")
+    if key.revoked_at is None:
+        key.revoked_at = at
+    await session.flush()
+    return key

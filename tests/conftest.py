@@ -1,0 +1,163 @@
+"""Shared fixtures: real PostgreSQL (a fresh migrated database), real Redis, a real arq worker."""
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.bootstrap import create_admin_key
+from app.config import Settings
+from app.main import create_app
+from app.models import metadata
+from tests.support import HttpSink, JobTracker
+from workers.main import make_worker
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://root@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme == "unix" or not parts.hostname:
+        return True
+    try:
+        with socket.create_connection((parts.hostname, parts.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The PostgreSQL and Redis URLs to test against; embedded ones if none is reachable."""
+    database_url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_DATABASE_URL
+    redis_url = os.environ.get("TEST_REDIS_URL") or DEFAULT_REDIS_URL
+    embedded = None
+    if not (_reachable(database_url, 5432) and _reachable(redis_url, 6379)):
+        from app.embedded import start_embedded
+
+        embedded = start_embedded(tmp_path_factory.mktemp("embedded"))
+        if not _reachable(database_url, 5432):
+            database_url = embedded.database_url
+        if not _reachable(redis_url, 6379):
+            redis_url = embedded.redis_url
+    yield database_url, redis_url
+    if embedded is not None:
+        embedded.stop()
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(path=f"/{name}").geturl()
+
+
+@pytest.fixture(scope="session")
+def database_url(servers: tuple[str, str]) -> Iterator[str]:
+    """A fresh database, migrated with Alembic once for the session."""
+    admin_url, _ = servers
+    name = f"stairway_test_{os.getpid()}"
+
+    async def admin(sql: str) -> None:
+        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+        await engine.dispose()
+
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = _with_database(admin_url, name)
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = url
+    command.upgrade(config, "head")
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+async def sink() -> AsyncIterator[HttpSink]:
+    server = HttpSink()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, servers: tuple[str, str]) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=servers[1],
+        queue_name=f"stairway:test:{uuid.uuid4().hex[:8]}",
+        public_url="http://stairway.test",
+        worker_poll_delay_seconds=0.01,
+        sweeper_interval_seconds=1,
+        sweeper_grace_seconds=3.0,
+        delivery_timeout_seconds=2.0,
+        delivery_backoff_base_seconds=0.05,
+        delivery_backoff_max_seconds=0.2,
+        delivery_max_attempts=3,
+        max_body_bytes=256 * 1024,
+        db_pool_size=10,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def jobs() -> JobTracker:
+    return JobTracker()
+
+
+@pytest.fixture(scope="session")
+async def worker(settings: Settings, app: Any, jobs: JobTracker) -> AsyncIterator[Any]:
+    """A real arq worker on the real Redis, in this event loop."""
+    arq_worker = make_worker(settings, after_job_end=jobs.finished)
+    task = asyncio.create_task(arq_worker.async_run())
+    yield arq_worker
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await arq_worker.close()
+
+
+TABLES = [t.name for t in reversed(metadata.sorted_tables) if t.name != "instance_secrets"]
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every test starts with empty tables (the migrated schema stays)."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    application = request.getfixturevalue("app")
+    async with application.state.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    yield
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://stairway.test") as c:
+        yield c
+
+
+@pytest.fixture
+async def admin_headers(settings: Settings, app: Any) -> dict[str, str]:
+    key = await create_admin_key(settings, email="root@example.com", name="Root")
+    return {"Authorization": f"Bearer {key}"}

@@ -1,0 +1,153 @@
+"""The arq worker: thin job functions that open a transaction and call into app/."""
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from arq import Retry, cron, func
+from arq.worker import Worker
+
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker, transaction
+from app.errors import is_connection_error
+from app.instance import ACTION_LINKS, instance_secret
+from app.models import utcnow
+from app.notify.registry import build_providers, make_http_client
+from app.paging.delivery import DeliveryContext, deliver
+from app.paging.step import run_level_failed, run_step
+from app.paging.sweeper import sweep
+from app.queue import DELIVER_JOB, LEVEL_FAILED_JOB, STEP_JOB, arq_enqueuer
+from app.redis_url import arq_redis_settings
+
+log = logging.getLogger(__name__)
+Ctx = dict[str, Any]
+
+
+async def _in_transaction(ctx: Ctx, work: Callable[[Any], Awaitable[None]]) -> None:
+    try:
+        async with transaction(ctx["sessions"], ctx["enqueue"]) as session:
+            await work(session)
+    except Exception as exc:
+        if is_connection_error(exc):
+            # PostgreSQL is away: back off; the sweeper re-arms anything whose retries run out.
+            raise Retry(defer=2) from exc
+        raise
+
+
+async def escalation_step(ctx: Ctx, incident_id: str, token: int) -> None:
+    """Fire the escalation step of an incident for one fencing token."""
+    await _in_transaction(
+        ctx,
+        lambda s: run_step(
+            session=s, incident_id=uuid.UUID(incident_id), token=token, now=utcnow()
+        ),
+    )
+
+
+async def deliver_notification(ctx: Ctx, notification_id: str) -> None:
+    """Deliver one outbox row."""
+    await _in_transaction(
+        ctx,
+        lambda s: deliver(
+            session=s, notification_id=uuid.UUID(notification_id), now=utcnow(), ctx=ctx["delivery"]
+        ),
+    )
+
+
+async def level_failed(ctx: Ctx, incident_id: str, level: int, loop: int) -> None:
+    """Move on from a level whose every delivery failed permanently."""
+    await _in_transaction(
+        ctx,
+        lambda s: run_level_failed(
+            session=s, incident_id=uuid.UUID(incident_id), level=level, loop=loop, now=utcnow()
+        ),
+    )
+
+
+async def sweeper(ctx: Ctx) -> None:
+    """Re-arm overdue work from PostgreSQL."""
+    settings: Settings = ctx["settings"]
+    await _in_transaction(ctx, lambda s: _sweep(s, settings))
+
+
+async def _sweep(session: Any, settings: Settings) -> None:
+    await sweep(session=session, now=utcnow(), grace_seconds=settings.sweeper_grace_seconds)
+
+
+def make_startup(settings: Settings) -> Callable[[Ctx], Awaitable[None]]:
+    """Build the worker's shared resources: engine, HTTP client, providers."""
+
+    async def startup(ctx: Ctx) -> None:
+        engine = make_engine(settings)
+        sessions = make_sessionmaker(engine)
+        client = make_http_client(settings)
+        link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
+        ctx.update(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            http=client,
+            enqueue=arq_enqueuer(ctx["redis"]),
+            delivery=DeliveryContext(build_providers(client, settings), settings, link_secret),
+        )
+        if settings.worker_metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(settings.worker_metrics_port)
+
+    return startup
+
+
+async def shutdown(ctx: Ctx) -> None:
+    """Release what startup built."""
+    if "http" in ctx:
+        await ctx["http"].aclose()
+    if "engine" in ctx:
+        await ctx["engine"].dispose()
+
+
+def worker_settings(settings: Settings) -> dict[str, Any]:
+    """arq settings tuned for paging: many concurrent jobs, short polls, short-lived results."""
+    interval = max(1, settings.sweeper_interval_seconds)
+    functions = {
+        STEP_JOB: escalation_step,
+        DELIVER_JOB: deliver_notification,
+        LEVEL_FAILED_JOB: level_failed,
+    }
+    return {
+        "functions": [func(fn, name=name, max_tries=10) for name, fn in functions.items()],  # type: ignore[arg-type]
+        "cron_jobs": [
+            cron(
+                sweeper,
+                second=set(range(0, 60, interval)),
+                run_at_startup=True,  # type: ignore[arg-type]
+                unique=True,
+                timeout=30,
+            )
+        ],
+        "redis_settings": arq_redis_settings(settings.redis_url),
+        "queue_name": settings.queue_name,
+        "max_jobs": settings.worker_max_jobs,
+        "poll_delay": settings.worker_poll_delay_seconds,
+        "job_timeout": settings.worker_job_timeout_seconds,
+        "keep_result": 0,
+        "max_tries": 10,
+        "on_startup": make_startup(settings),
+        "on_shutdown": shutdown,
+        "handle_signals": False,
+    }
+
+
+def make_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
+    """A ready-to-run arq worker."""
+    options = worker_settings(settings or get_settings())
+    options.update(overrides)
+    return Worker(**options)
+
+
+def __getattr__(name: str) -> Any:
+    # `arq workers.main.WorkerSettings` works too, built from the environment when asked for.
+    if name == "WorkerSettings":
+        return type("WorkerSettings", (), worker_settings(get_settings()))
+    raise AttributeError(name)
