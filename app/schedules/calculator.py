@@ -10,6 +10,10 @@ returned in UTC. Wall-clock rules (DST):
   later (22:00 + 8 h ends at 06:00 local even across a DST change), so back-to-back windows tile.
 - A wall-clock time that occurs twice (clocks go back) means its first occurrence; one that does not
   exist (clocks go forward) is moved forward by the length of the gap.
+
+Restrictions mask a rotation rather than pause it: turns keep advancing with time and the layer has
+nobody outside its windows. Priority: overrides (a later one beats an earlier one) over layers (a
+higher index beats a lower one). `validate_schedule` returns messages; the queries raise ValueError.
 """
 
 import heapq
