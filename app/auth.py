@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import or_, select
+from sqlmodel import col
 
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized
@@ -56,10 +57,10 @@ async def authenticate(*, session: SessionDep, token: str) -> Principal | None:
     now = utcnow()
     row = (
         await session.execute(
-            select(ApiKey.id, User.id, User.name, User.role)
-            .join(User, User.id == ApiKey.user_id)
-            .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
-            .where(or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))  # type: ignore[union-attr,operator]
+            select(col(ApiKey.id), col(User.id), col(User.name), col(User.role))
+            .join(User, col(User.id) == col(ApiKey.user_id))
+            .where(col(ApiKey.key_hash) == digest, col(ApiKey.revoked_at).is_(None))
+            .where(or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now))
         )
     ).first()
     if row is not None:
@@ -67,9 +68,9 @@ async def authenticate(*, session: SessionDep, token: str) -> Principal | None:
         return Principal(role=role, name=name, user_id=user_id, key_id=key_id)
     integ = (
         await session.execute(
-            select(IntegrationKey.id, IntegrationKey.name, IntegrationKey.service_id).where(
-                IntegrationKey.key_hash == digest
-            )
+            select(
+                col(IntegrationKey.id), col(IntegrationKey.name), col(IntegrationKey.service_id)
+            ).where(col(IntegrationKey.key_hash) == digest)
         )
     ).first()
     if integ is not None:

@@ -1,6 +1,7 @@
 """The first admin: created from the command line, never by a default key."""
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
@@ -14,7 +15,7 @@ async def create_admin_key(settings: Settings, *, email: str, name: str) -> str:
     engine = make_engine(settings)
     try:
         async with transaction(make_sessionmaker(engine)) as session:
-            user = await session.scalar(select(User).where(User.email == email.lower()))
+            user = await session.scalar(select(User).where(col(User.email) == email.lower()))
             if user is None:
                 user = await create_user(
                     session=session, data=UserCreate(name=name, email=email, role=Role.ADMIN)

@@ -1,6 +1,7 @@
 """The `stairway` command."""
 
 import asyncio
+import logging
 import os
 from collections.abc import Coroutine
 from pathlib import Path
@@ -10,6 +11,9 @@ import typer
 
 from app.config import Settings, get_settings
 from app.logs import configure_logging
+
+log = logging.getLogger("stairway")
+WORKER_RESTART_DELAY_SECONDS = 1.0
 
 cli = typer.Typer(help="Stairway: incident paging and escalation.", no_args_is_help=True)
 keys = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -71,13 +75,22 @@ async def _serve_api(settings: Settings) -> None:
 
 
 async def _serve_worker(settings: Settings) -> None:
+    from redis.exceptions import RedisError
+
     from workers.main import make_worker
 
-    worker = make_worker(settings, handle_signals=True)
-    try:
-        await worker.async_run()
-    finally:
-        await worker.close()
+    while True:
+        worker = make_worker(settings, handle_signals=True)
+        try:
+            await worker.async_run()
+            return
+        except (RedisError, ConnectionError, OSError) as exc:
+            # Redis went away for longer than the command retries cover: start over, the
+            # sweeper re-arms whatever the queue lost.
+            log.warning("worker lost Redis; restarting", extra={"error": repr(exc)})
+            await asyncio.sleep(WORKER_RESTART_DELAY_SECONDS)
+        finally:
+            await worker.close()
 
 
 def _banner(settings: Settings) -> None:

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
+from sqlmodel import col
 
 from app import metrics
 from app.models import Incident
@@ -54,7 +55,7 @@ async def prometheus_metrics(request: Request) -> Response:
     try:
         async with request.app.state.sessions() as session:
             rows = await session.execute(
-                select(Incident.status, func.count()).group_by(Incident.status)
+                select(col(Incident.status), func.count()).group_by(col(Incident.status))
             )
             counts = {status: count for status, count in rows}
         for status in ("triggered", "acknowledged", "resolved"):

@@ -3,6 +3,7 @@
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from app.db import transaction
 from app.models import InstanceSecret
@@ -20,7 +21,7 @@ async def instance_secret(sessions: async_sessionmaker[AsyncSession], name: str)
             .on_conflict_do_nothing(index_elements=["name"])
         )
         value = await session.scalar(
-            select(InstanceSecret.value).where(InstanceSecret.name == name)
+            select(col(InstanceSecret.value)).where(col(InstanceSecret.name) == name)
         )
     assert value is not None
     return value

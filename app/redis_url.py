@@ -3,12 +3,20 @@
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from arq.connections import RedisSettings
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 _SCHEMES = frozenset({"redis", "rediss", "unix"})
 
 
-def arq_redis_settings(redis_url: str) -> RedisSettings:
-    """arq settings for a redis://, rediss:// or unix:///path.sock?db=N URL."""
+def arq_redis_settings(redis_url: str, *, command_retries: int = 0) -> RedisSettings:
+    """arq settings for a redis://, rediss:// or unix:///path.sock?db=N URL.
+
+    `command_retries` > 0 makes every command reconnect and retry with backoff (workers ride
+    out a Redis restart this way); the API keeps 0 so a request never waits on a dead Redis.
+    """
     parts = urlsplit(redis_url)
     if parts.scheme not in _SCHEMES:
         raise ValueError(
@@ -31,6 +39,10 @@ def arq_redis_settings(redis_url: str) -> RedisSettings:
         if not parts.path:
             raise ValueError("a unix:// Redis URL needs a socket path, e.g. unix:///run/redis.sock")
         settings.unix_socket_path = unquote(parts.path)
+    if command_retries:
+        settings.retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), command_retries)
+        settings.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
+        settings.conn_retries = command_retries
     if "ssl_cert_reqs" in query:
         # managed Redis services often need ssl_cert_reqs=none, as redis-py's from_url accepts
         settings.ssl_cert_reqs = query["ssl_cert_reqs"]

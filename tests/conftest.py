@@ -14,6 +14,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.bootstrap import create_admin_key
@@ -145,8 +146,15 @@ async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         yield
         return
     application = request.getfixturevalue("app")
-    async with application.state.engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    # Jobs left over from the previous test may hold row locks; a deadlock victim just retries.
+    for attempt in range(5):
+        try:
+            async with application.state.engine.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            break
+        except DBAPIError:
+            if attempt == 4:
+                raise
     yield
 
 

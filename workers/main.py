@@ -116,17 +116,18 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         LEVEL_FAILED_JOB: level_failed,
     }
     return {
+        # arq's WorkerCoroutine protocol is (ctx, *args, **kwargs): typed job signatures never fit.
         "functions": [func(fn, name=name, max_tries=10) for name, fn in functions.items()],  # type: ignore[arg-type]
         "cron_jobs": [
             cron(
                 sweeper,
                 second=set(range(0, 60, interval)),
-                run_at_startup=True,  # type: ignore[arg-type]
+                run_at_startup=True,
                 unique=True,
                 timeout=30,
             )
         ],
-        "redis_settings": arq_redis_settings(settings.redis_url),
+        "redis_settings": arq_redis_settings(settings.redis_url, command_retries=40),
         "queue_name": settings.queue_name,
         "max_jobs": settings.worker_max_jobs,
         "poll_delay": settings.worker_poll_delay_seconds,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.errors import Conflict, field_error
 from app.escalation import engine
@@ -37,9 +38,9 @@ def to_read(incident: Incident) -> IncidentRead:
         number=incident.number,
         service_id=incident.service_id,
         title=incident.title,
-        status=incident.status,  # type: ignore[arg-type]
+        status=incident.status,
         severity=incident.severity,
-        urgency=incident.urgency,  # type: ignore[arg-type]
+        urgency=incident.urgency,
         dedup_key=incident.dedup_key,
         source=incident.source,
         details=incident.details,
@@ -66,10 +67,10 @@ async def _add_alert(
 ) -> uuid.UUID | None:
     query = (
         update(Incident)
-        .where(Incident.service_id == service_id, Incident.dedup_key == dedup_key)  # type: ignore[arg-type]
-        .where(Incident.status.in_(OPEN_STATUSES))  # type: ignore[attr-defined]
-        .values(alert_count=Incident.alert_count + 1, updated_at=now)
-        .returning(Incident.id)
+        .where(col(Incident.service_id) == service_id, col(Incident.dedup_key) == dedup_key)
+        .where(col(Incident.status).in_(OPEN_STATUSES))
+        .values(alert_count=col(Incident.alert_count) + 1, updated_at=now)
+        .returning(col(Incident.id))
     )
     return (await session.execute(query)).scalar_one_or_none()
 
@@ -130,7 +131,7 @@ async def trigger(
             .on_conflict_do_nothing(
                 index_elements=["service_id", "dedup_key"], index_where=_OPEN_DEDUP_WHERE
             )
-            .returning(Incident.id)
+            .returning(col(Incident.id))
         )
         if inserted.scalar_one_or_none() is None:
             continue  # a concurrent trigger opened it first: add the alert to that one
@@ -159,12 +160,12 @@ async def _cancel_pending(
 ) -> int:
     query = (
         update(Notification)
-        .where(Notification.incident_id == incident_id, Notification.status == "pending")  # type: ignore[arg-type]
+        .where(col(Notification.incident_id) == incident_id, col(Notification.status) == "pending")
         .values(status="cancelled")
-        .returning(Notification.id)
+        .returning(col(Notification.id))
     )
     if only_unacknowledged:
-        query = query.where(Notification.condition == "unacknowledged")  # type: ignore[arg-type]
+        query = query.where(col(Notification.condition) == "unacknowledged")
     return len((await session.execute(query)).all())
 
 
@@ -253,20 +254,20 @@ async def list_incidents(
     """Newest first, filtered, one page at a time."""
     query = select(Incident)
     if statuses:
-        query = query.where(Incident.status.in_(statuses))  # type: ignore[attr-defined]
+        query = query.where(col(Incident.status).in_(statuses))
     if service_ids:
-        query = query.where(Incident.service_id.in_(service_ids))  # type: ignore[attr-defined]
+        query = query.where(col(Incident.service_id).in_(service_ids))
     if since is not None:
-        query = query.where(Incident.created_at >= since)  # type: ignore[arg-type]
+        query = query.where(col(Incident.created_at) >= since)
     if cursor:
         created, id_ = _decode_cursor(cursor)
         query = query.where(
             or_(
-                Incident.created_at < created,  # type: ignore[arg-type]
-                and_(Incident.created_at == created, Incident.id < id_),
-            )  # type: ignore[arg-type]
+                col(Incident.created_at) < created,
+                and_(col(Incident.created_at) == created, col(Incident.id) < id_),
+            )
         )
-    query = query.order_by(Incident.created_at.desc(), Incident.id.desc())  # type: ignore[attr-defined]
+    query = query.order_by(col(Incident.created_at).desc(), col(Incident.id).desc())
     rows = list((await session.scalars(query.limit(limit + 1))).all())
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.models import TimelineEntry
 
@@ -33,7 +34,7 @@ async def entries(*, session: AsyncSession, incident_id: uuid.UUID) -> list[Time
     """The timeline in the order things happened."""
     query = (
         select(TimelineEntry)
-        .where(TimelineEntry.incident_id == incident_id)
-        .order_by(TimelineEntry.at, TimelineEntry.id)  # type: ignore[arg-type]
+        .where(col(TimelineEntry.incident_id) == incident_id)
+        .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
     )
     return list((await session.scalars(query)).all())

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import metrics
 from app.config import Settings
@@ -101,7 +102,7 @@ async def deliver(
     incident = (
         await session.scalars(
             select(Incident)
-            .where(Incident.id == first.incident_id)  # type: ignore[arg-type]
+            .where(col(Incident.id) == first.incident_id)
             .with_for_update(read=True)
             .execution_options(populate_existing=True)
         )
@@ -109,7 +110,7 @@ async def deliver(
     n = (
         await session.scalars(
             select(Notification)
-            .where(Notification.id == notification_id)  # type: ignore[arg-type]
+            .where(col(Notification.id) == notification_id)
             .with_for_update(skip_locked=True)
             .execution_options(populate_existing=True)
         )

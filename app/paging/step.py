@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import metrics
 from app.escalation import engine
@@ -59,7 +60,7 @@ async def _write_pages(
         insert(Notification)
         .values(rows)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Notification.id, Notification.due_at)
+        .returning(col(Notification.id), col(Notification.due_at))
     )
     for notification_id, due_at in written:
         after_commit(session, delivery_job(notification_id, 0, due_at))
@@ -95,6 +96,7 @@ async def advance(
                     "level": decision.level,
                     "loop": decision.loop,
                     "pages": len(plan.pages),
+                    "lateness_ms": round((now - decision.at).total_seconds() * 1000),
                     "unreachable": plan.unreachable,
                 },
             )
@@ -164,10 +166,10 @@ async def run_level_failed(
     statuses = set(
         (
             await session.scalars(
-                select(Notification.status).where(
-                    Notification.incident_id == incident_id,
-                    Notification.level == level,  # type: ignore[arg-type]
-                    Notification.loop == loop,  # type: ignore[arg-type]
+                select(col(Notification.status)).where(
+                    col(Notification.incident_id) == incident_id,
+                    col(Notification.level) == level,
+                    col(Notification.loop) == loop,
                 )
             )
         ).all()

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app import metrics
 from app.models import Incident, Notification
@@ -18,21 +19,22 @@ async def sweep(*, session: AsyncSession, now: datetime, grace_seconds: float) -
     # A distinct job id per sweep: a job stuck behind a dead worker's in-progress key still runs.
     suffix = f":sweep{int(now.timestamp())}"
     steps = await session.execute(
-        select(Incident.id, Incident.step_token, Incident.next_due_at)
-        .where(Incident.next_due_at < cutoff, Incident.status != "resolved")  # type: ignore[operator,arg-type]
-        .order_by(Incident.next_due_at)
-        .limit(BATCH)  # type: ignore[arg-type]
+        select(col(Incident.id), col(Incident.step_token), col(Incident.next_due_at))
+        .where(col(Incident.next_due_at) < cutoff, col(Incident.status) != "resolved")
+        .order_by(col(Incident.next_due_at))
+        .limit(BATCH)
     )
     count = 0
     for incident_id, token, due_at in steps:
+        assert due_at is not None  # the WHERE clause excludes NULL next_due_at
         after_commit(session, step_job(incident_id, token, due_at, suffix=suffix))
         count += 1
     metrics.SWEEPER_REARMS.labels("step").inc(count)
     pages = await session.execute(
-        select(Notification.id, Notification.attempts, Notification.due_at)
-        .where(Notification.status == "pending", Notification.due_at < cutoff)  # type: ignore[arg-type]
-        .order_by(Notification.due_at)
-        .limit(BATCH)  # type: ignore[arg-type]
+        select(col(Notification.id), col(Notification.attempts), col(Notification.due_at))
+        .where(col(Notification.status) == "pending", col(Notification.due_at) < cutoff)
+        .order_by(col(Notification.due_at))
+        .limit(BATCH)
     )
     rearmed_pages = 0
     for notification_id, attempts, due_at in pages:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.escalation.snapshot import PolicySnapshot
 from app.models import ContactMethod, NotificationRule, User
@@ -43,18 +44,18 @@ async def _users(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict[uuid.U
     if not user_ids:
         return {}
     reach: dict[uuid.UUID, _Reach] = {}
-    users = await session.scalars(select(User).where(User.id.in_(user_ids)))  # type: ignore[attr-defined]
+    users = await session.scalars(select(User).where(col(User.id).in_(user_ids)))
     for user in users:
         reach[user.id] = _Reach(user)
     methods = await session.scalars(
-        select(ContactMethod).where(ContactMethod.user_id.in_(user_ids))  # type: ignore[attr-defined]
+        select(ContactMethod).where(col(ContactMethod.user_id).in_(user_ids))
     )
     for method in methods:
         reach[method.user_id].methods[method.id] = method
     rules = await session.scalars(
         select(NotificationRule)
-        .where(NotificationRule.user_id.in_(user_ids))  # type: ignore[attr-defined]
-        .order_by(NotificationRule.delay_seconds)
+        .where(col(NotificationRule.user_id).in_(user_ids))
+        .order_by(col(NotificationRule.delay_seconds))
     )
     for rule in rules:
         reach[rule.user_id].rules.append(rule)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.errors import Conflict, InvalidInput
 from app.escalation.snapshot import LevelSnapshot, PolicySnapshot, TargetSnapshot
@@ -21,7 +22,8 @@ async def _check_targets(session: AsyncSession, levels: Sequence[Level]) -> None
         (t.type, t.id) for lvl in levels for t in lvl.targets if t.type is not TargetType.WEBHOOK
     }
     user_ids = {i for kind, i in wanted if kind is TargetType.USER}
-    found = set((await session.scalars(select(User.id).where(User.id.in_(user_ids)))).all())  # type: ignore[attr-defined]
+    query = select(col(User.id)).where(col(User.id).in_(user_ids))
+    found = set((await session.scalars(query)).all())
     errors = []
     for li, lvl in enumerate(levels):
         for ti, t in enumerate(lvl.targets):
@@ -84,7 +86,9 @@ async def update_policy(
     )
     if data.levels is not None:
         await _check_targets(session, data.levels)
-        await session.execute(delete(EscalationLevel).where(EscalationLevel.policy_id == policy_id))  # type: ignore[arg-type]
+        await session.execute(
+            delete(EscalationLevel).where(col(EscalationLevel.policy_id) == policy_id)
+        )
         session.add_all(_level_rows(policy_id, data.levels))
     for field in ("name", "description", "repeat"):
         value = getattr(data, field)
@@ -99,7 +103,9 @@ async def delete_policy(*, session: AsyncSession, policy_id: uuid.UUID) -> None:
     """Remove a policy no service uses."""
     policy = await get_or_404(session, EscalationPolicy, policy_id, what="escalation policy")
     users = await session.scalar(
-        select(func.count()).select_from(Service).where(Service.escalation_policy_id == policy_id)
+        select(func.count())
+        .select_from(Service)
+        .where(col(Service.escalation_policy_id) == policy_id)
     )
     if users:
         raise Conflict(f"escalation policy {policy_id} is used by {users} service(s)")
@@ -112,13 +118,13 @@ async def _levels_of(
 ) -> dict[uuid.UUID, list[tuple[EscalationLevel, list[EscalationTarget]]]]:
     query = (
         select(EscalationLevel, EscalationTarget)
-        .join(EscalationTarget, EscalationTarget.level_id == EscalationLevel.id)
-        .where(EscalationLevel.policy_id.in_(policy_ids))  # type: ignore[attr-defined]
-        .order_by(EscalationLevel.position, EscalationTarget.position)
+        .join(EscalationTarget, col(EscalationTarget.level_id) == col(EscalationLevel.id))
+        .where(col(EscalationLevel.policy_id).in_(policy_ids))
+        .order_by(col(EscalationLevel.position), col(EscalationTarget.position))
     )
     levels: dict[uuid.UUID, dict[uuid.UUID, tuple[EscalationLevel, list[EscalationTarget]]]]
     levels = defaultdict(dict)
-    for level, target in (await session.execute(query)):
+    for level, target in await session.execute(query):
         entry = levels[level.policy_id].setdefault(level.id, (level, []))
         entry[1].append(target)
     return {pid: list(by_level.values()) for pid, by_level in levels.items()}
@@ -137,7 +143,7 @@ def _read(
         levels=[
             Level(
                 escalate_after_seconds=lvl.escalate_after_seconds,
-                condition=lvl.condition,  # type: ignore[arg-type]
+                condition=lvl.condition,
                 targets=[
                     Target(type=TargetType(t.type), id=t.target_id, url=t.url) for t in targets
                 ],

@@ -5,6 +5,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.errors import Conflict, field_error
 from app.models import EscalationPolicy, IntegrationKey, Service
@@ -86,8 +87,8 @@ async def list_integration_keys(
 ) -> list[IntegrationKey]:
     """A service's integration keys (never their secrets)."""
     await get_or_404(session, Service, service_id, what="service")
-    query = select(IntegrationKey).where(IntegrationKey.service_id == service_id)
-    return list((await session.scalars(query.order_by(IntegrationKey.created_at))).all())
+    query = select(IntegrationKey).where(col(IntegrationKey.service_id) == service_id)
+    return list((await session.scalars(query.order_by(col(IntegrationKey.created_at)))).all())
 
 
 async def delete_integration_key(

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.errors import Conflict, field_error
 from app.models import ApiKey, ContactMethod, NotificationRule, User, utcnow
@@ -44,7 +45,7 @@ async def create_user(*, session: AsyncSession, data: UserCreate) -> User:
 
 async def list_users(*, session: AsyncSession) -> list[User]:
     """Every user, by name."""
-    return list((await session.scalars(select(User).order_by(User.name, User.id))).all())
+    return list((await session.scalars(select(User).order_by(col(User.name), col(User.id)))).all())
 
 
 async def update_user(*, session: AsyncSession, user_id: uuid.UUID, data: UserUpdate) -> User:
@@ -86,8 +87,8 @@ async def add_contact_method(
 async def list_contact_methods(*, session: AsyncSession, user_id: uuid.UUID) -> list[ContactMethod]:
     """A user's contact methods."""
     await get_or_404(session, User, user_id, what="user")
-    query = select(ContactMethod).where(ContactMethod.user_id == user_id)
-    return list((await session.scalars(query.order_by(ContactMethod.created_at))).all())
+    query = select(ContactMethod).where(col(ContactMethod.user_id) == user_id)
+    return list((await session.scalars(query.order_by(col(ContactMethod.created_at)))).all())
 
 
 async def delete_contact_method(
@@ -122,8 +123,9 @@ async def list_notification_rules(
 ) -> list[NotificationRule]:
     """A user's notification rules, soonest first."""
     await get_or_404(session, User, user_id, what="user")
-    query = select(NotificationRule).where(NotificationRule.user_id == user_id)
-    return list((await session.scalars(query.order_by(NotificationRule.delay_seconds))).all())
+    query = select(NotificationRule).where(col(NotificationRule.user_id) == user_id)
+    query = query.order_by(col(NotificationRule.delay_seconds))
+    return list((await session.scalars(query)).all())
 
 
 async def delete_notification_rule(
@@ -160,7 +162,7 @@ async def create_api_key(
 async def list_api_keys(*, session: AsyncSession, user_id: uuid.UUID) -> list[ApiKey]:
     """A user's keys (never their secrets)."""
     await get_or_404(session, User, user_id, what="user")
-    query = select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.created_at)
+    query = select(ApiKey).where(col(ApiKey.user_id) == user_id).order_by(col(ApiKey.created_at))
     return list((await session.scalars(query)).all())
 
 
