@@ -3,7 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,7 +39,37 @@ class Settings(BaseSettings):
     delivery_backoff_max_seconds: float = 60.0
 
     max_body_bytes: int = 256 * 1024
+    # Inbound alerts (/v2/enqueue, /integrations/...): PagerDuty's 512 KB body limit, and a
+    # token bucket per integration key (rate 0 disables it).
+    max_inbound_body_bytes: int = 512 * 1024
+    ingest_rate_per_second: float = 10.0
+    ingest_burst: int = 200
+    heartbeat_check_interval_seconds: int = 2
     action_link_ttl_seconds: int = 24 * 3600
+
+    # Notification providers (docs/notifications.md). An unset SMTP host or Twilio account
+    # leaves that channel without a provider: its pages fail permanently and say so.
+    templates_dir: Path | None = None
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool | None = None  # None: use STARTTLS when the server offers it
+    smtp_tls: bool = False  # implicit TLS (port 465)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "Stairway <stairway@localhost>"
+    smtp_timeout_seconds: float = 10.0
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_from_number: str = ""
+    slack_signing_secret: SecretStr = SecretStr("")
+    # At most one page per destination (phone number, address) per this many seconds, by channel.
+    destination_min_interval_seconds: dict[str, float] = {"sms": 30.0, "voice": 60.0}
+
+    # Outbound event webhooks: exponential backoff with jitter, about 17 hours in all by default.
+    event_backoff_base_seconds: float = 10.0
+    event_backoff_max_seconds: float = 4 * 3600.0
+    event_max_attempts: int = 15
     log_json: bool | None = None
 
 

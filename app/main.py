@@ -9,14 +9,23 @@ from fastapi import APIRouter, FastAPI
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
+from app.events.router import router as webhook_subscriptions_router
 from app.health import router as health_router
+from app.incidents.actions_router import router as incident_actions_router
 from app.incidents.links_router import router as links_router
 from app.incidents.router import router as incidents_router
 from app.instance import ACTION_LINKS, instance_secret
+from app.integrations.heartbeats.router import router as heartbeats_router
+from app.integrations.router import router as integrations_router
 from app.limits import BodySizeLimit
 from app.policies.router import router as policies_router
 from app.queue import arq_enqueuer
 from app.redis_url import arq_redis_settings
+from app.reports.router import router as reports_router
+from app.responders.slack import router as slack_router
+from app.responders.twilio import router as twilio_router
+from app.routing.router import router as routing_router
+from app.schedules.router import router as schedules_router
 from app.services.router import router as services_router
 from app.users.router import router as users_router
 
@@ -52,10 +61,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     api = APIRouter(prefix="/api/v1")
-    for router in (users_router, policies_router, services_router, incidents_router):
+    routers = (users_router, schedules_router, policies_router, services_router, incidents_router)
+    for router in routers:
         api.include_router(router)
+    api.include_router(incident_actions_router)
+    api.include_router(reports_router)
+    api.include_router(routing_router)
+    api.include_router(heartbeats_router)
+    api.include_router(webhook_subscriptions_router)
     app.include_router(api)
     app.include_router(health_router)
     app.include_router(links_router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(slack_router)
+    app.include_router(twilio_router)
+    app.include_router(integrations_router)
+    inbound = settings.max_inbound_body_bytes
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        prefix_limits=(("/v2/", inbound), ("/integrations/", inbound)),
+    )
     return app

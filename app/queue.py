@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 STEP_JOB = "escalation_step"
 DELIVER_JOB = "deliver_notification"
 LEVEL_FAILED_JOB = "level_failed"
+ACK_TIMEOUT_JOB = "ack_timeout"
+AUTO_RESOLVE_JOB = "auto_resolve"
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,17 @@ def level_failed_job(incident_id: Any, level: int, loop: int) -> JobSpec:
         LEVEL_FAILED_JOB,
         (str(incident_id), level, loop),
         f"level-failed:{incident_id}:{loop}:{level}",
+    )
+
+
+def timer_job(function: str, incident_id: Any, due_at: datetime, *, suffix: str = "") -> JobSpec:
+    """A lifecycle timer (ack timeout, auto-resolve) of an incident, fenced by its instant."""
+    name = function.replace("_", "-")
+    return JobSpec(
+        function,
+        (str(incident_id), due_at.isoformat()),
+        f"{name}:{incident_id}:{due_at.timestamp():.6f}{suffix}",
+        due_at,
     )
 
 

@@ -21,6 +21,7 @@ from app.bootstrap import create_admin_key
 from app.config import Settings
 from app.main import create_app
 from app.models import metadata
+from tests.provider_support import MailSink, notify_settings
 from tests.support import HttpSink, JobTracker
 from workers.main import make_worker
 
@@ -95,7 +96,17 @@ async def sink() -> AsyncIterator[HttpSink]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str, servers: tuple[str, str]) -> Settings:
+async def smtp() -> AsyncIterator[MailSink]:
+    server = MailSink(username="stairway", password="smtp-test-password")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, servers: tuple[str, str], sink: HttpSink, smtp: MailSink
+) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=servers[1],
@@ -103,6 +114,7 @@ def settings(database_url: str, servers: tuple[str, str]) -> Settings:
         public_url="http://stairway.test",
         worker_poll_delay_seconds=0.01,
         sweeper_interval_seconds=1,
+        heartbeat_check_interval_seconds=1,
         sweeper_grace_seconds=3.0,
         delivery_timeout_seconds=2.0,
         delivery_backoff_base_seconds=0.05,
@@ -110,6 +122,7 @@ def settings(database_url: str, servers: tuple[str, str]) -> Settings:
         delivery_max_attempts=3,
         max_body_bytes=256 * 1024,
         db_pool_size=10,
+        **notify_settings(sink, smtp),
     )
 
 

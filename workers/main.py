@@ -3,6 +3,7 @@
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from arq import Retry, cron, func
@@ -11,14 +12,26 @@ from arq.worker import Worker
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.errors import is_connection_error
+from app.events.delivery import EVENT_JOB
+from app.events.delivery import deliver as deliver_webhook_event
+from app.incidents.lifecycle import run_ack_timeout, run_auto_resolve
 from app.instance import ACTION_LINKS, instance_secret
+from app.integrations.heartbeats.service import check as check_heartbeats
 from app.models import utcnow
 from app.notify.registry import build_providers, make_http_client
 from app.paging.delivery import DeliveryContext, deliver
 from app.paging.step import run_level_failed, run_step
 from app.paging.sweeper import sweep
-from app.queue import DELIVER_JOB, LEVEL_FAILED_JOB, STEP_JOB, arq_enqueuer
+from app.queue import (
+    ACK_TIMEOUT_JOB,
+    AUTO_RESOLVE_JOB,
+    DELIVER_JOB,
+    LEVEL_FAILED_JOB,
+    STEP_JOB,
+    arq_enqueuer,
+)
 from app.redis_url import arq_redis_settings
+from app.responders.slack import SLACK_REPLY_JOB, send_reply
 
 log = logging.getLogger(__name__)
 Ctx = dict[str, Any]
@@ -65,10 +78,58 @@ async def level_failed(ctx: Ctx, incident_id: str, level: int, loop: int) -> Non
     )
 
 
+async def _timer(
+    ctx: Ctx, run: Callable[..., Awaitable[None]], incident_id: str, due_at: str
+) -> None:
+    instant = datetime.fromisoformat(due_at)
+    await _in_transaction(
+        ctx,
+        lambda s: run(session=s, incident_id=uuid.UUID(incident_id), due_at=instant, now=utcnow()),
+    )
+
+
+async def ack_timeout(ctx: Ctx, incident_id: str, due_at: str) -> None:
+    """An acknowledgement lapses (service ack timeout or snooze end): re-trigger at level 1."""
+    await _timer(ctx, run_ack_timeout, incident_id, due_at)
+
+
+async def auto_resolve(ctx: Ctx, incident_id: str, due_at: str) -> None:
+    """Resolve an incident left open for its service's auto_resolve_seconds."""
+    await _timer(ctx, run_auto_resolve, incident_id, due_at)
+
+
+async def deliver_event(ctx: Ctx, delivery_id: str) -> None:
+    """Deliver one outbound event (webhook subscription outbox row)."""
+    await _in_transaction(
+        ctx,
+        lambda s: deliver_webhook_event(
+            session=s,
+            delivery_id=uuid.UUID(delivery_id),
+            now=utcnow(),
+            client=ctx["http"],
+            settings=ctx["settings"],
+        ),
+    )
+
+
+async def slack_reply(ctx: Ctx, response_url: str, text: str, in_channel: bool) -> None:
+    """Answer a Slack button click through its response_url."""
+    await send_reply(ctx["http"], response_url, text, in_channel)
+
+
 async def sweeper(ctx: Ctx) -> None:
     """Re-arm overdue work from PostgreSQL."""
     settings: Settings = ctx["settings"]
     await _in_transaction(ctx, lambda s: _sweep(s, settings))
+
+
+async def heartbeat_check(ctx: Ctx) -> None:
+    """Open incidents for missed heartbeats (state in PostgreSQL: safe to repeat or overlap)."""
+    await _in_transaction(ctx, _check_heartbeats)
+
+
+async def _check_heartbeats(session: Any) -> None:
+    await check_heartbeats(session=session, now=utcnow())
 
 
 async def _sweep(session: Any, settings: Settings) -> None:
@@ -89,7 +150,9 @@ def make_startup(settings: Settings) -> Callable[[Ctx], Awaitable[None]]:
             sessions=sessions,
             http=client,
             enqueue=arq_enqueuer(ctx["redis"]),
-            delivery=DeliveryContext(build_providers(client, settings), settings, link_secret),
+            delivery=DeliveryContext(
+                build_providers(client, settings, ctx["redis"]), settings, link_secret
+            ),
         )
         if settings.worker_metrics_port:
             from prometheus_client import start_http_server
@@ -114,6 +177,10 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         STEP_JOB: escalation_step,
         DELIVER_JOB: deliver_notification,
         LEVEL_FAILED_JOB: level_failed,
+        ACK_TIMEOUT_JOB: ack_timeout,
+        AUTO_RESOLVE_JOB: auto_resolve,
+        EVENT_JOB: deliver_event,
+        SLACK_REPLY_JOB: slack_reply,
     }
     return {
         # arq's WorkerCoroutine protocol is (ctx, *args, **kwargs): typed job signatures never fit.
@@ -125,7 +192,14 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 run_at_startup=True,
                 unique=True,
                 timeout=30,
-            )
+            ),
+            cron(
+                heartbeat_check,
+                second=set(range(0, 60, max(1, settings.heartbeat_check_interval_seconds))),
+                run_at_startup=True,
+                unique=True,
+                timeout=30,
+            ),
         ],
         "redis_settings": arq_redis_settings(settings.redis_url, command_retries=40),
         "queue_name": settings.queue_name,

@@ -149,3 +149,19 @@ def _enter(
     due = at + timedelta(seconds=policy.level(level).escalate_after_seconds)
     entered = Position(level=level, loop=loop, entered_at=at, due_at=due)
     return StepResult((*decisions, EnterLevel(level, loop, at, from_level)), entered)
+
+
+def jump(
+    policy: PolicySnapshot,
+    position: Position,
+    level: int,
+    at: datetime,
+    unreachable: frozenset[int] = frozenset(),
+) -> StepResult:
+    """A person moves the incident to `level` (same loop): entered at `at`, whatever the status.
+
+    An unreachable target level is skipped onward exactly as a timed climb would skip it.
+    """
+    if not 1 <= level <= len(policy.levels):
+        raise ValueError(f"level {level} is not in 1..{len(policy.levels)}")
+    return _enter(policy, level, position.loop, at, position.level, unreachable, ())

@@ -79,6 +79,10 @@ class IncidentRead(BaseModel):
     acknowledged_by: dict[str, Any] | None
     resolved_at: datetime | None
     resolved_by: dict[str, Any] | None
+    snoozed_until: datetime | None = None
+    ack_timeout_at: datetime | None = None
+    auto_resolve_at: datetime | None = None
+    merged_into_id: uuid.UUID | None = None
 
 
 class ActionResult(BaseModel):

@@ -14,11 +14,15 @@ from sqlmodel import col
 from app.errors import Conflict, field_error
 from app.escalation import engine
 from app.escalation.snapshot import PolicySnapshot, Status
-from app.incidents import timeline
+from app.events.schemas import EventType
+from app.events.service import emit
+from app.incidents import timeline, timers
 from app.incidents.schemas import EscalationRead, IncidentRead, IncidentTrigger
 from app.models import OPEN_STATUSES, Incident, Notification, Service
 from app.policies.service import read_policy, snapshot_of
 from app.queue import after_commit, step_job
+from app.routing import service as routing
+from app.routing.matcher import for_urgency
 
 _OPEN_DEDUP_WHERE = text("status IN ('triggered', 'acknowledged')")
 
@@ -59,6 +63,10 @@ def to_read(incident: Incident) -> IncidentRead:
         acknowledged_by=incident.acknowledged_by,
         resolved_at=incident.resolved_at,
         resolved_by=incident.resolved_by,
+        snoozed_until=incident.snoozed_until,
+        ack_timeout_at=incident.ack_timeout_at,
+        auto_resolve_at=incident.auto_resolve_at,
+        merged_into_id=incident.merged_into_id,
     )
 
 
@@ -102,7 +110,8 @@ async def trigger(
         service = await session.get(Service, service_id)
         if service is None:
             raise field_error("service_id", f"unknown service {service_id}")
-        policy = await read_policy(session=session, policy_id=service.escalation_policy_id)
+        route = await routing.route(session=session, service=service, data=data, now=now)
+        policy = await read_policy(session=session, policy_id=route.policy_id)
         position = engine.start(now)
         new_id = uuid.uuid4()
         inserted = await session.execute(
@@ -112,17 +121,19 @@ async def trigger(
                 service_id=service_id,
                 title=data.title,
                 severity=data.severity.value,
-                urgency=data.urgency.value,
-                status="triggered",
+                urgency=route.urgency,
+                status="resolved" if route.suppressed else "triggered",
                 source=data.source,
                 dedup_key=dedup_key,
                 details=data.details,
                 alert_count=1,
                 policy_id=policy.id,
-                policy_snapshot=snapshot_of(policy).to_json(),
+                policy_snapshot=for_urgency(snapshot_of(policy), route.urgency).to_json(),
                 escalation_level=position.level,
                 escalation_loop=position.loop,
-                next_due_at=position.due_at,
+                next_due_at=position.due_at if route.pages else None,
+                resolved_at=now if route.suppressed else None,
+                resolved_by=routing.ROUTING_ACTOR if route.suppressed else None,
                 step_token=0,
                 exhausted=False,
                 created_at=now,
@@ -148,9 +159,14 @@ async def trigger(
                 "policy": policy.name,
             },
         )
-        after_commit(session, step_job(new_id, 0, now))
+        routing.record_route(session, incident_id=new_id, route=route, at=now)
+        if route.pages:
+            after_commit(session, step_job(new_id, 0, now))
         incident = await session.get(Incident, new_id)
         assert incident is not None
+        if not route.suppressed:
+            timers.on_triggered(session, incident, service)
+            await emit(session, incident, EventType.TRIGGERED, at=now, actor=actor)
         return Triggered(incident, created=True)
     raise Conflict("the incident changed state while the alert was recorded; retry")
 
@@ -186,6 +202,7 @@ async def acknowledge(
     incident.acknowledged_at = now
     incident.acknowledged_by = actor
     incident.updated_at = now
+    await timers.on_acknowledged(session, incident, actor, now)
     cancelled = await _cancel_pending(session, incident.id, only_unacknowledged=True)
     snapshot = PolicySnapshot.from_json(incident.policy_snapshot)
     level = snapshot.level(incident.escalation_level)
@@ -200,6 +217,7 @@ async def acknowledge(
         actor=actor,
         details={"cancelled_notifications": cancelled},
     )
+    await emit(session, incident, EventType.ACKNOWLEDGED, at=now, actor=actor)
     await session.flush()
     return True
 
@@ -214,6 +232,7 @@ async def resolve(
     incident.resolved_at = now
     incident.resolved_by = actor
     incident.updated_at = now
+    timers.on_resolved(incident)
     incident.next_due_at = None
     incident.step_token += 1
     cancelled = await _cancel_pending(session, incident.id, only_unacknowledged=False)
@@ -225,6 +244,7 @@ async def resolve(
         actor=actor,
         details={"cancelled_notifications": cancelled},
     )
+    await emit(session, incident, EventType.RESOLVED, at=now, actor=actor)
     await session.flush()
     return True
 

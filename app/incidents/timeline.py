@@ -21,13 +21,13 @@ def record(
     at: datetime,
     actor: dict[str, Any] | None = None,
     details: dict[str, Any] | None = None,
-) -> None:
+) -> TimelineEntry:
     """Append an entry; it commits with the change it describes."""
-    session.add(
-        TimelineEntry(
-            incident_id=incident_id, type=type, at=at, actor=actor or SYSTEM, details=details or {}
-        )
+    entry = TimelineEntry(
+        incident_id=incident_id, type=type, at=at, actor=actor or SYSTEM, details=details or {}
     )
+    session.add(entry)
+    return entry
 
 
 async def entries(*, session: AsyncSession, incident_id: uuid.UUID) -> list[TimelineEntry]:

@@ -12,8 +12,12 @@ from app.models.incidents import (
     TimelineEntry,
 )
 from app.models.policies import EscalationLevel, EscalationPolicy, EscalationTarget
+from app.models.responders import UsedNonce
+from app.models.routing import Heartbeat, MaintenanceWindow, RoutingRule
+from app.models.schedules import Schedule, ScheduleLayer, ScheduleOverride
 from app.models.services import IntegrationKey, Service
 from app.models.users import ContactMethod, NotificationRule, User
+from app.models.webhooks import WebhookDelivery, WebhookSubscription
 
 metadata = SQLModel.metadata
 
@@ -24,14 +28,23 @@ __all__ = [
     "EscalationLevel",
     "EscalationPolicy",
     "EscalationTarget",
+    "Heartbeat",
     "Incident",
     "InstanceSecret",
     "IntegrationKey",
+    "MaintenanceWindow",
     "Notification",
     "NotificationRule",
+    "RoutingRule",
+    "Schedule",
+    "ScheduleLayer",
+    "ScheduleOverride",
     "Service",
     "TimelineEntry",
+    "UsedNonce",
     "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "metadata",
     "utcnow",
 ]

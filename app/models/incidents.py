@@ -29,6 +29,16 @@ class Incident(SQLModel, table=True):
             postgresql_where=text("next_due_at IS NOT NULL"),
         ),
         Index("ix_incidents_created", "created_at", "id"),
+        Index(
+            "ix_incidents_ack_timeout",
+            "ack_timeout_at",
+            postgresql_where=text("ack_timeout_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_incidents_auto_resolve",
+            "auto_resolve_at",
+            postgresql_where=text("auto_resolve_at IS NOT NULL"),
+        ),
     )
 
     id: uuid.UUID = id_field()
@@ -56,6 +66,19 @@ class Incident(SQLModel, table=True):
     # Fencing token: a step job carrying an older token is stale and does nothing.
     step_token: int = 0
     exhausted: bool = False
+    # Bumped whenever the chain is restarted or moved by hand, so page idempotency keys differ.
+    escalation_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The highest level ever entered (reports: escalation rate); 0 until level 1 is entered.
+    max_level_reached: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Lifecycle timers: when an acknowledgement lapses (ack timeout or snooze end), auto-resolve.
+    ack_timeout_at: datetime | None = timestamp_field(nullable=True)
+    snoozed_until: datetime | None = timestamp_field(nullable=True)
+    auto_resolve_at: datetime | None = timestamp_field(nullable=True)
+    merged_into_id: uuid.UUID | None = Field(
+        default=None, foreign_key="incidents.id", ondelete="SET NULL"
+    )
+    first_acknowledged_at: datetime | None = timestamp_field(nullable=True)
+    first_acknowledged_by: dict[str, Any] | None = json_field(default_factory=lambda: None)
 
     created_at: datetime = timestamp_field(default_now=True)
     updated_at: datetime = timestamp_field(default_now=True)

@@ -30,5 +30,9 @@ class IntegrationKey(SQLModel, table=True):
     name: str = Field(max_length=200)
     key_hash: str = Field(max_length=64, unique=True)
     prefix: str = Field(max_length=16)
+    # Alertmanager/Grafana webhooks: one incident per alert group ("group") or per alert ("alert").
+    alert_grouping: str = Field(
+        default="group", max_length=8, sa_column_kwargs={"server_default": "group"}
+    )
     created_at: datetime = timestamp_field(default_now=True)
     last_used_at: datetime | None = timestamp_field(nullable=True)

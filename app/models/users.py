@@ -16,6 +16,8 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=320, unique=True)
     role: str = Field(max_length=20)
     time_zone: str = Field(default="UTC", max_length=64)
+    # The Slack member id (e.g. U024BE7LH) whose button clicks act as this user.
+    slack_user_id: str | None = Field(default=None, max_length=64, unique=True)
     created_at: datetime = timestamp_field(default_now=True)
 
 
@@ -41,4 +43,6 @@ class NotificationRule(SQLModel, table=True):
         foreign_key="contact_methods.id", ondelete="CASCADE", index=True
     )
     delay_seconds: int = 0
+    # "high" or "low": the rule applies only to incidents of that urgency; None: to both.
+    urgency: str | None = Field(default=None, max_length=8)
     created_at: datetime = timestamp_field(default_now=True)

@@ -9,6 +9,7 @@ class Outcome(StrEnum):
     SENT = "sent"
     TRANSIENT = "transient"  # retry with backoff
     PERMANENT = "permanent"  # do not retry
+    DEFERRED = "deferred"  # not attempted (e.g. rate limited): send later, no attempt used
 
 
 @dataclass(frozen=True)

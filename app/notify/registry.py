@@ -1,16 +1,39 @@
 """The providers a worker delivers with, by channel."""
 
+from typing import Any
+
 import httpx
 
 from app.config import Settings
 from app.notify.base import Provider
+from app.notify.ratelimit import DestinationLimiter, RateLimited
+from app.notify.slack import SlackProvider
+from app.notify.smtp import EmailProvider
+from app.notify.templates import Templates
+from app.notify.twilio import SmsProvider, VoiceProvider
 from app.notify.webhook import WebhookProvider
 
 
-def build_providers(client: httpx.AsyncClient, settings: Settings) -> dict[str, Provider]:
-    """Every configured provider; a channel without one fails its pages permanently."""
-    providers: list[Provider] = [WebhookProvider(client)]
-    return {p.channel: p for p in providers}
+def build_providers(
+    client: httpx.AsyncClient, settings: Settings, redis: Any | None = None
+) -> dict[str, Provider]:
+    """Every configured provider; a channel without one fails its pages permanently.
+
+    `redis` shares the per-destination rate limits between worker processes.
+    """
+    templates = Templates(settings.templates_dir)
+    providers: list[Provider] = [WebhookProvider(client), SlackProvider(client, templates)]
+    if settings.smtp_host:
+        providers.append(EmailProvider(settings, templates))
+    if settings.twilio_account_sid:
+        providers.append(SmsProvider(client, settings, templates))
+        providers.append(VoiceProvider(client, settings, templates))
+    limiter = DestinationLimiter(redis, prefix=f"{settings.queue_name}:rate")
+    limits = settings.destination_min_interval_seconds
+    return {
+        p.channel: RateLimited(p, limiter, limits[p.channel]) if limits.get(p.channel) else p
+        for p in providers
+    }
 
 
 def make_http_client(settings: Settings) -> httpx.AsyncClient:

@@ -145,6 +145,19 @@ async def deliver(
         )
         return
     result = await _send(await _page(session, n, incident, ctx, now), ctx)
+    if result.outcome is Outcome.DEFERRED:
+        # Not attempted (e.g. the destination's rate limit): wait, without using up an attempt.
+        n.due_at = now + timedelta(seconds=result.retry_after_seconds or 1.0)
+        suffix = f":deferred{int(n.due_at.timestamp() * 1000)}"
+        after_commit(session, delivery_job(n.id, n.attempts, n.due_at, suffix=suffix))
+        timeline.record(
+            session,
+            incident_id=incident.id,
+            type="notification_delayed",
+            at=now,
+            details={**base, "reason": result.detail, "retry_at": n.due_at.isoformat()},
+        )
+        return
     n.attempts += 1
     attempt = {
         **base,

@@ -3,6 +3,7 @@
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -12,9 +13,12 @@ from sqlmodel import col
 from app import metrics
 from app.escalation import engine
 from app.escalation.snapshot import PolicySnapshot, Status
+from app.events.schemas import EventType
+from app.events.service import emit
 from app.incidents import timeline
 from app.incidents.service import lock_incident
 from app.models import Incident, Notification
+from app.paging.chains import supersede_older_chains
 from app.paging.targets import LevelPlan, plan_levels
 from app.queue import after_commit, delivery_job, step_job
 
@@ -44,7 +48,7 @@ async def _write_pages(
             "channel": page.channel,
             "address": page.address,
             "idempotency_key": (
-                f"{incident.id}:{decision.loop}:{decision.level}:"
+                f"{incident.id}:{incident.escalation_epoch}:{decision.loop}:{decision.level}:"
                 f"{page.target_index}:{page.rule_key}"
             ),
             "status": "pending",
@@ -68,11 +72,20 @@ async def _write_pages(
 
 
 async def advance(
-    session: AsyncSession, incident: Incident, *, due_at: datetime, now: datetime
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    due_at: datetime,
+    now: datetime,
+    jump_to: int | None = None,
+    actor: dict[str, Any] | None = None,
 ) -> None:
-    """Apply what the core decides for the step due at `due_at` (the incident is locked)."""
+    """Apply what the core decides for the step due at `due_at` (the incident is locked).
+
+    With `jump_to`, a person moves the incident to that level at `due_at` instead.
+    """
     policy = PolicySnapshot.from_json(incident.policy_snapshot)
-    plans = await plan_levels(session, policy)
+    plans = await plan_levels(session, policy, due_at, urgency=incident.urgency)
     unreachable = frozenset(n for n, plan in plans.items() if not plan.pages)
     position = engine.Position(
         level=incident.escalation_level,
@@ -80,17 +93,22 @@ async def advance(
         entered_at=incident.level_entered_at,
         due_at=due_at,
     )
-    result = engine.on_due(policy, position, Status(incident.status), unreachable)
+    if jump_to is None:
+        result = engine.on_due(policy, position, Status(incident.status), unreachable)
+    else:
+        result = engine.jump(policy, position, jump_to, due_at, unreachable)
     for decision in result.decisions:
         if isinstance(decision, engine.EnterLevel):
             plan = plans[decision.level]
             condition = policy.level(decision.level).condition.value
             await _write_pages(session, incident, decision, plan, condition)
+            incident.max_level_reached = max(incident.max_level_reached, decision.level)
             timeline.record(
                 session,
                 incident_id=incident.id,
                 type="escalated",
                 at=decision.at,
+                actor=actor,
                 details={
                     "from_level": decision.from_level,
                     "level": decision.level,
@@ -98,7 +116,16 @@ async def advance(
                     "pages": len(plan.pages),
                     "lateness_ms": round((now - decision.at).total_seconds() * 1000),
                     "unreachable": plan.unreachable,
+                    "on_call": plan.on_call,
                 },
+            )
+            await supersede_older_chains(
+                session,
+                incident_id=incident.id,
+                level=decision.level,
+                loop=decision.loop,
+                user_ids=[page.user_id for page in plan.pages],
+                at=decision.at,
             )
         elif isinstance(decision, engine.SkipLevel):
             timeline.record(
@@ -136,6 +163,8 @@ async def advance(
     incident.updated_at = now
     if new.due_at is not None:
         after_commit(session, step_job(incident.id, incident.step_token, new.due_at))
+    if any(isinstance(d, engine.EnterLevel) and d.from_level for d in result.decisions):
+        await emit(session, incident, EventType.ESCALATED, at=now, actor=actor)
     await session.flush()
 
 

@@ -7,8 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import metrics
+from app.events.delivery import rearm as rearm_events
+from app.incidents.timers import sweep_timers
 from app.models import Incident, Notification
 from app.queue import after_commit, delivery_job, step_job
+from app.responders.nonces import purge_expired
 
 BATCH = 2000
 
@@ -41,4 +44,9 @@ async def sweep(*, session: AsyncSession, now: datetime, grace_seconds: float) -
         after_commit(session, delivery_job(notification_id, attempts, due_at, suffix=suffix))
         rearmed_pages += 1
     metrics.SWEEPER_REARMS.labels("delivery").inc(rearmed_pages)
-    return count + rearmed_pages
+    timers = await sweep_timers(session=session, cutoff=cutoff, suffix=suffix)
+    metrics.SWEEPER_REARMS.labels("timer").inc(timers)
+    events = await rearm_events(session=session, cutoff=cutoff, suffix=suffix)
+    metrics.SWEEPER_REARMS.labels("event").inc(events)
+    await purge_expired(session=session, now=now)
+    return count + rearmed_pages + timers + events

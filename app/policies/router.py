@@ -3,10 +3,14 @@
 import uuid
 
 from fastapi import APIRouter
+from pydantic import AwareDatetime
 
 from app.auth import Admin, Observer
 from app.db import SessionDep
+from app.incidents.schemas import Urgency
+from app.models import utcnow
 from app.policies import service
+from app.policies.preview import PolicyPreview, preview_policy
 from app.policies.schemas import PolicyCreate, PolicyRead, PolicyUpdate
 
 router = APIRouter(prefix="/escalation-policies", tags=["escalation policies"])
@@ -25,6 +29,20 @@ async def list_policies(session: SessionDep, _: Observer) -> dict[str, list[Poli
 @router.get("/{policy_id}")
 async def get_policy(policy_id: uuid.UUID, session: SessionDep, _: Observer) -> PolicyRead:
     return await service.read_policy(session=session, policy_id=policy_id)
+
+
+@router.get("/{policy_id}/preview")
+async def preview_policy_route(
+    policy_id: uuid.UUID,
+    session: SessionDep,
+    _: Observer,
+    at: AwareDatetime | None = None,
+    urgency: Urgency = Urgency.HIGH,
+) -> PolicyPreview:
+    """Who would be paged when, if an incident triggered at `at` (default now) and nobody acked."""
+    return await preview_policy(
+        session=session, policy_id=policy_id, at=at or utcnow(), urgency=urgency.value
+    )
 
 
 @router.patch("/{policy_id}")

@@ -11,7 +11,16 @@ from sqlmodel import col
 
 from app.errors import Conflict, InvalidInput
 from app.escalation.snapshot import LevelSnapshot, PolicySnapshot, TargetSnapshot
-from app.models import EscalationLevel, EscalationPolicy, EscalationTarget, Service, User, utcnow
+from app.models import (
+    EscalationLevel,
+    EscalationPolicy,
+    EscalationTarget,
+    RoutingRule,
+    Schedule,
+    Service,
+    User,
+    utcnow,
+)
 from app.policies.schemas import Level, PolicyCreate, PolicyRead, PolicyUpdate, Target, TargetType
 from app.repository import get_or_404
 
@@ -22,14 +31,17 @@ async def _check_targets(session: AsyncSession, levels: Sequence[Level]) -> None
         (t.type, t.id) for lvl in levels for t in lvl.targets if t.type is not TargetType.WEBHOOK
     }
     user_ids = {i for kind, i in wanted if kind is TargetType.USER}
-    query = select(col(User.id)).where(col(User.id).in_(user_ids))
-    found = set((await session.scalars(query)).all())
+    schedule_ids = {i for kind, i in wanted if kind is TargetType.SCHEDULE}
+    users = select(col(User.id)).where(col(User.id).in_(user_ids))
+    schedules = select(col(Schedule.id)).where(col(Schedule.id).in_(schedule_ids))
+    found = {
+        TargetType.USER: set((await session.scalars(users)).all()),
+        TargetType.SCHEDULE: set((await session.scalars(schedules)).all()),
+    }
     errors = []
     for li, lvl in enumerate(levels):
         for ti, t in enumerate(lvl.targets):
-            missing = t.type is TargetType.USER and t.id not in found
-            missing = missing or t.type is TargetType.SCHEDULE  # schedules are checked when known
-            if missing:
+            if t.type is not TargetType.WEBHOOK and t.id not in found[t.type]:
                 field = f"levels[{li}].targets[{ti}].id"
                 errors.append({"field": field, "message": f"unknown {t.type.value} {t.id}"})
     if errors:
@@ -109,6 +121,11 @@ async def delete_policy(*, session: AsyncSession, policy_id: uuid.UUID) -> None:
     )
     if users:
         raise Conflict(f"escalation policy {policy_id} is used by {users} service(s)")
+    rules = await session.scalar(
+        select(func.count()).where(col(RoutingRule.escalation_policy_id) == policy_id)
+    )
+    if rules:
+        raise Conflict(f"escalation policy {policy_id} is used by {rules} routing rule(s)")
     await session.delete(policy)
     await session.flush()
 

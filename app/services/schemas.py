@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -15,8 +16,8 @@ class ServiceCreate(BaseModel):
     name: Name
     description: str = Field(default="", max_length=2000)
     escalation_policy_id: uuid.UUID
-    ack_timeout_seconds: int | None = Field(default=None, ge=60, le=7 * DAY)
-    auto_resolve_seconds: int | None = Field(default=None, ge=60, le=30 * DAY)
+    ack_timeout_seconds: int | None = Field(default=None, ge=1, le=7 * DAY)
+    auto_resolve_seconds: int | None = Field(default=None, ge=1, le=30 * DAY)
 
 
 class ServiceUpdate(BaseModel):
@@ -24,8 +25,8 @@ class ServiceUpdate(BaseModel):
     name: Name | None = None
     description: str | None = Field(default=None, max_length=2000)
     escalation_policy_id: uuid.UUID | None = None
-    ack_timeout_seconds: int | None = Field(default=None, ge=60, le=7 * DAY)
-    auto_resolve_seconds: int | None = Field(default=None, ge=60, le=30 * DAY)
+    ack_timeout_seconds: int | None = Field(default=None, ge=1, le=7 * DAY)
+    auto_resolve_seconds: int | None = Field(default=None, ge=1, le=30 * DAY)
 
 
 class ServiceRead(BaseModel):
@@ -39,9 +40,16 @@ class ServiceRead(BaseModel):
     created_at: datetime
 
 
+AlertGrouping = Literal["group", "alert"]
+
+
 class IntegrationKeyCreate(BaseModel):
     model_config = STRICT
     name: Name
+    alert_grouping: AlertGrouping = Field(
+        default="group",
+        description="Alertmanager/Grafana webhooks: one incident per alert group or per alert",
+    )
 
 
 class IntegrationKeyRead(BaseModel):
@@ -50,6 +58,7 @@ class IntegrationKeyRead(BaseModel):
     service_id: uuid.UUID
     name: str
     prefix: str
+    alert_grouping: AlertGrouping
     created_at: datetime
     last_used_at: datetime | None
 

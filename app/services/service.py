@@ -75,7 +75,11 @@ async def create_integration_key(
     await get_or_404(session, Service, service_id, what="service")
     fresh = new_integration_key()
     key = IntegrationKey(
-        service_id=service_id, name=data.name, key_hash=fresh.key_hash, prefix=fresh.prefix
+        service_id=service_id,
+        name=data.name,
+        key_hash=fresh.key_hash,
+        prefix=fresh.prefix,
+        alert_grouping=data.alert_grouping,
     )
     session.add(key)
     await session.flush()

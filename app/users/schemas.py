@@ -3,9 +3,11 @@
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field, model_validator
 
+from app.incidents.schemas import Urgency
 from app.schemas import READ, STRICT, Name, TimeZone, check_phone, check_url
 
 
@@ -23,12 +25,17 @@ class ContactType(StrEnum):
     VOICE = "voice"
 
 
+# The Slack member id whose Slack button clicks act as this user.
+SlackUserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,62}$")]
+
+
 class UserCreate(BaseModel):
     model_config = STRICT
     name: Name
     email: EmailStr
     role: Role = Role.RESPONDER
     time_zone: TimeZone = "UTC"
+    slack_user_id: SlackUserId | None = None
 
 
 class UserUpdate(BaseModel):
@@ -37,6 +44,7 @@ class UserUpdate(BaseModel):
     email: EmailStr | None = None
     role: Role | None = None
     time_zone: TimeZone | None = None
+    slack_user_id: SlackUserId | None = None
 
 
 class UserRead(BaseModel):
@@ -46,6 +54,7 @@ class UserRead(BaseModel):
     email: str
     role: Role
     time_zone: str
+    slack_user_id: str | None = None
     created_at: datetime
 
 
@@ -89,6 +98,9 @@ class NotificationRuleCreate(BaseModel):
     model_config = STRICT
     contact_method_id: uuid.UUID
     delay_seconds: int = Field(default=0, ge=0, le=86400)
+    urgency: Urgency | None = Field(
+        default=None, description="Only for incidents of this urgency; null: for both."
+    )
 
 
 class NotificationRuleRead(BaseModel):
@@ -97,6 +109,7 @@ class NotificationRuleRead(BaseModel):
     user_id: uuid.UUID
     contact_method_id: uuid.UUID
     delay_seconds: int
+    urgency: Urgency | None
     created_at: datetime
 
 

@@ -37,6 +37,7 @@ async def create_user(*, session: AsyncSession, data: UserCreate) -> User:
         email=str(data.email).lower(),
         role=data.role.value,
         time_zone=data.time_zone,
+        slack_user_id=data.slack_user_id,
     )
     session.add(user)
     await _flush_unique(session, field="email", value=user.email)
@@ -111,7 +112,10 @@ async def add_notification_rule(
     if method is None or method.user_id != user_id:
         raise field_error("contact_method_id", "not a contact method of this user")
     rule = NotificationRule(
-        user_id=user_id, contact_method_id=method.id, delay_seconds=data.delay_seconds
+        user_id=user_id,
+        contact_method_id=method.id,
+        delay_seconds=data.delay_seconds,
+        urgency=data.urgency.value if data.urgency else None,
     )
     session.add(rule)
     await session.flush()

@@ -1,0 +1,168 @@
+"""Incident events for outbound webhooks: emitted into an outbox with the change they report."""
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.events.delivery import event_job
+from app.events.schemas import DeliveryStatus, EventType, SubscriptionCreate, SubscriptionUpdate
+from app.incidents.timeline import SYSTEM
+from app.models import Incident, WebhookDelivery, WebhookSubscription, utcnow
+from app.queue import after_commit
+from app.repository import apply_changes, get_or_404
+from app.security import new_secret
+
+
+def _event_body(
+    incident: Incident, event_type: EventType, event_id: uuid.UUID, at: datetime, actor: Any
+) -> str:
+    # Imported here: the incidents service imports this module to emit its events.
+    from app.incidents.service import to_read
+
+    event = {
+        "id": str(event_id),
+        "type": event_type.value,
+        "occurred_at": at.isoformat(),
+        "incident": to_read(incident).model_dump(mode="json"),
+        "actor": actor,
+    }
+    return json.dumps({"event": event}, separators=(",", ":"), default=str)
+
+
+async def emit(
+    session: AsyncSession,
+    incident: Incident,
+    event_type: EventType,
+    *,
+    at: datetime,
+    actor: dict[str, Any] | None = None,
+) -> int:
+    """Write the event for every matching subscription, in the caller's transaction; how many.
+
+    Call it with the incident locked (or just created), after the change: the body carries
+    the incident as it is now, and the lock orders events of one incident as they happened.
+    """
+    subscriptions = await session.execute(
+        select(
+            col(WebhookSubscription.id),
+            col(WebhookSubscription.event_types),
+            col(WebhookSubscription.service_ids),
+        ).where(col(WebhookSubscription.enabled).is_(True))
+    )
+    service_id = str(incident.service_id)
+    targets = [
+        sub_id
+        for sub_id, types, services in subscriptions
+        if (not types or event_type.value in types) and (not services or service_id in services)
+    ]
+    if not targets:
+        return 0
+    event_id = uuid.uuid4()
+    body = _event_body(incident, event_type, event_id, at, actor or SYSTEM)
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "subscription_id": sub_id,
+            "incident_id": incident.id,
+            "event_id": event_id,
+            "event_type": event_type.value,
+            "body": body,
+            "status": DeliveryStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "created_at": utcnow(),
+        }
+        for sub_id in targets
+    ]
+    written = await session.execute(
+        insert(WebhookDelivery).values(rows).returning(col(WebhookDelivery.id))
+    )
+    for delivery_id in written.scalars():
+        after_commit(session, event_job(delivery_id, 0, None))
+    return len(rows)
+
+
+async def create_subscription(
+    *, session: AsyncSession, data: SubscriptionCreate
+) -> WebhookSubscription:
+    """A new subscription with a fresh signing secret."""
+    subscription = WebhookSubscription(
+        url=data.url,
+        description=data.description,
+        event_types=[t.value for t in data.event_types],
+        service_ids=[str(s) for s in data.service_ids],
+        secret=new_secret(),
+        enabled=data.enabled,
+    )
+    session.add(subscription)
+    await session.flush()
+    return subscription
+
+
+async def list_subscriptions(*, session: AsyncSession) -> list[WebhookSubscription]:
+    """Every subscription, oldest first."""
+    query = select(WebhookSubscription).order_by(
+        col(WebhookSubscription.created_at), col(WebhookSubscription.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def get_subscription(
+    *, session: AsyncSession, subscription_id: uuid.UUID
+) -> WebhookSubscription:
+    """One subscription (404 if unknown)."""
+    return await get_or_404(
+        session, WebhookSubscription, subscription_id, what="webhook subscription"
+    )
+
+
+async def update_subscription(
+    *, session: AsyncSession, subscription_id: uuid.UUID, data: SubscriptionUpdate
+) -> WebhookSubscription:
+    """Change a subscription; enabling it again clears the reason it was disabled."""
+    subscription = await get_subscription(session=session, subscription_id=subscription_id)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "event_types" in changes:
+        changes["event_types"] = [EventType(t).value for t in changes["event_types"]]
+    if "service_ids" in changes:
+        changes["service_ids"] = [str(s) for s in changes["service_ids"]]
+    if changes.get("enabled") is True:
+        changes.update(disabled_reason=None, disabled_at=None)
+    apply_changes(subscription, changes)
+    subscription.updated_at = utcnow()
+    await session.flush()
+    return subscription
+
+
+async def delete_subscription(*, session: AsyncSession, subscription_id: uuid.UUID) -> None:
+    """Remove a subscription and its delivery history."""
+    subscription = await get_subscription(session=session, subscription_id=subscription_id)
+    await session.delete(subscription)
+    await session.flush()
+
+
+async def list_deliveries(
+    *,
+    session: AsyncSession,
+    subscription_id: uuid.UUID,
+    status: DeliveryStatus | None,
+    limit: int,
+    before: int | None,
+) -> tuple[list[WebhookDelivery], int | None]:
+    """A subscription's deliveries, newest first; the cursor is the last row's sequence."""
+    await get_subscription(session=session, subscription_id=subscription_id)
+    query = select(WebhookDelivery).where(col(WebhookDelivery.subscription_id) == subscription_id)
+    if status is not None:
+        query = query.where(col(WebhookDelivery.status) == status.value)
+    if before is not None:
+        query = query.where(col(WebhookDelivery.seq) < before)
+    query = query.order_by(col(WebhookDelivery.seq).desc()).limit(limit + 1)
+    rows = list((await session.scalars(query)).all())
+    cursor = rows[limit - 1].seq if len(rows) > limit else None
+    return rows[:limit], cursor

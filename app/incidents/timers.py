@@ -1,0 +1,73 @@
+"""Lifecycle timers stored on the incident row: ack timeout (or snooze end) and auto-resolve.
+
+The due instant lives in PostgreSQL; an arq job fires at it (enqueued after commit) and the
+sweeper re-arms overdue ones, so a lost Redis or a restarted worker loses no timer.
+"""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.models import Incident, Service
+from app.queue import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB, after_commit, timer_job
+
+BATCH = 2000
+
+
+def set_ack_timeout(session: AsyncSession, incident: Incident, at: datetime | None) -> None:
+    """When the acknowledgement lapses (None: never); the job is armed after commit."""
+    incident.ack_timeout_at = at
+    if at is not None:
+        after_commit(session, timer_job(ACK_TIMEOUT_JOB, incident.id, at))
+
+
+async def on_acknowledged(
+    session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime
+) -> None:
+    """Remember the first response (reports) and arm the service's ack timeout."""
+    if incident.first_acknowledged_at is None:
+        incident.first_acknowledged_at, incident.first_acknowledged_by = now, actor
+    service = await session.get(Service, incident.service_id)
+    seconds = service.ack_timeout_seconds if service is not None else None
+    incident.snoozed_until = None
+    set_ack_timeout(session, incident, now + timedelta(seconds=seconds) if seconds else None)
+
+
+def on_triggered(session: AsyncSession, incident: Incident, service: Service) -> None:
+    """Auto-resolve counts from the trigger (later alerts do not push it back)."""
+    if not service.auto_resolve_seconds:
+        return
+    at = incident.created_at + timedelta(seconds=service.auto_resolve_seconds)
+    incident.auto_resolve_at = at
+    after_commit(session, timer_job(AUTO_RESOLVE_JOB, incident.id, at))
+
+
+def on_resolved(incident: Incident) -> None:
+    """A resolved incident has no timer left."""
+    incident.ack_timeout_at = incident.snoozed_until = incident.auto_resolve_at = None
+
+
+async def sweep_timers(*, session: AsyncSession, cutoff: datetime, suffix: str) -> int:
+    """Enqueue (after commit) every timer overdue before `cutoff`; how many."""
+    acks = await session.execute(
+        select(col(Incident.id), col(Incident.ack_timeout_at))
+        .where(col(Incident.ack_timeout_at) < cutoff, col(Incident.status) == "acknowledged")
+        .order_by(col(Incident.ack_timeout_at))
+        .limit(BATCH)
+    )
+    resolves = await session.execute(
+        select(col(Incident.id), col(Incident.auto_resolve_at))
+        .where(col(Incident.auto_resolve_at) < cutoff, col(Incident.status) != "resolved")
+        .order_by(col(Incident.auto_resolve_at))
+        .limit(BATCH)
+    )
+    count = 0
+    for function, rows in ((ACK_TIMEOUT_JOB, acks), (AUTO_RESOLVE_JOB, resolves)):
+        for incident_id, at in rows:
+            assert at is not None  # the WHERE clause excludes NULL instants
+            after_commit(session, timer_job(function, incident_id, at, suffix=suffix))
+            count += 1
+    return count

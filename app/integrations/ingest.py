@@ -1,0 +1,146 @@
+"""What every inbound integration shares: the key lookup, the rate limit, applying an event."""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.config import Settings
+from app.incidents import service as incidents
+from app.incidents.schemas import IncidentTrigger
+from app.integrations.ratelimit import RateLimiter, Verdict
+from app.models import OPEN_STATUSES, Incident, IntegrationKey
+from app.security import hash_key
+
+Action = Literal["trigger", "acknowledge", "resolve"]
+
+
+class BadPayload(Exception):
+    """The body is unusable; `errors` name each offending field."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{f}: {m}" for f, m in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: uuid.UUID
+    service_id: uuid.UUID
+    name: str
+    alert_grouping: str
+
+    def actor(self) -> dict[str, Any]:
+        """How events sent with this key appear on timelines."""
+        return {"type": "integration", "id": str(self.id), "name": self.name}
+
+
+@dataclass(frozen=True)
+class Event:
+    action: Action
+    dedup_key: str
+    trigger: IncidentTrigger | None = None
+
+
+@dataclass(frozen=True)
+class Applied:
+    action: Action
+    dedup_key: str
+    incident_id: uuid.UUID | None
+    outcome: Literal["created", "deduplicated", "changed", "unchanged", "dropped"]
+
+    def to_json(self) -> dict[str, Any]:
+        """The per-event part of an integration's answer."""
+        return {
+            "action": self.action,
+            "dedup_key": self.dedup_key,
+            "incident_id": str(self.incident_id) if self.incident_id else None,
+            "outcome": self.outcome,
+        }
+
+
+def read_json(body: bytes) -> Any:
+    """The parsed body, or BadPayload."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadPayload([("body", f"not valid JSON: {exc}")]) from exc
+
+
+async def admit(request: Request, secret: str) -> Verdict:
+    """Take a token from the key's bucket (keyed by the key's hash: no database read)."""
+    state = request.app.state
+    limiter: RateLimiter | None = getattr(state, "ingest_limiter", None)
+    if limiter is None:
+        settings: Settings = state.settings
+        limiter = RateLimiter(
+            state.redis,
+            rate_per_second=settings.ingest_rate_per_second,
+            burst=settings.ingest_burst,
+        )
+        state.ingest_limiter = limiter
+    return await limiter.check(hash_key(secret)[:32])
+
+
+async def find_key(session: AsyncSession, secret: str) -> KeyInfo | None:
+    """The integration key with this secret, or None."""
+    row = (
+        await session.execute(
+            select(
+                col(IntegrationKey.id),
+                col(IntegrationKey.service_id),
+                col(IntegrationKey.name),
+                col(IntegrationKey.alert_grouping),
+            ).where(col(IntegrationKey.key_hash) == hash_key(secret))
+        )
+    ).first()
+    return KeyInfo(*row) if row is not None else None
+
+
+async def _open_incident(
+    session: AsyncSession, service_id: uuid.UUID, dedup_key: str
+) -> Incident | None:
+    query = (
+        select(Incident)
+        .where(col(Incident.service_id) == service_id, col(Incident.dedup_key) == dedup_key)
+        .where(col(Incident.status).in_(OPEN_STATUSES))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(query)).first()
+
+
+async def apply(
+    *,
+    session: AsyncSession,
+    service_id: uuid.UUID,
+    event: Event,
+    actor: dict[str, Any],
+    now: datetime,
+) -> Applied:
+    """Apply one event with PagerDuty's dedup semantics on `service_id`.
+
+    A trigger opens an incident or adds to the open one with its dedup key; acknowledge and
+    resolve act on that open incident, and are accepted and dropped when none is open.
+    """
+    if event.action == "trigger":
+        assert event.trigger is not None
+        result = await incidents.trigger(
+            session=session, service_id=service_id, data=event.trigger, actor=actor, now=now
+        )
+        outcome: Any = "created" if result.created else "deduplicated"
+        return Applied(event.action, event.dedup_key, result.incident.id, outcome)
+    incident = await _open_incident(session, service_id, event.dedup_key)
+    if incident is None:
+        return Applied(event.action, event.dedup_key, None, "dropped")
+    act = incidents.acknowledge if event.action == "acknowledge" else incidents.resolve
+    changed = await act(session=session, incident=incident, actor=actor, now=now)
+    return Applied(
+        event.action, event.dedup_key, incident.id, "changed" if changed else "unchanged"
+    )

@@ -1,0 +1,162 @@
+"""Inbound alert endpoints: PagerDuty Events API v2, Alertmanager and Grafana webhooks.
+
+Each accepted event is written in the request's transaction, which commits before the 2xx is
+sent: an acknowledged event is in PostgreSQL, never only in memory.
+"""
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+
+from app.db import SessionDep
+from app.errors import AppError, NotFound
+from app.integrations import alertmanager, grafana, pagerduty
+from app.integrations.ingest import BadPayload, Event, admit, apply, find_key, read_json
+from app.models import utcnow
+
+router = APIRouter(tags=["integrations"])
+
+PD_THROTTLED = {
+    "status": "throttle event",
+    "message": "Requests for this integration key are arriving too quickly. Please retry later.",
+}
+PD_UNKNOWN_KEY = {
+    "status": "invalid event",
+    "message": "Event object is invalid",
+    "errors": ["'routing_key' is not an integration key of this Stairway"],
+}
+ALERT_EVENT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid event (PagerDuty's shape: status, message, errors)"},
+    404: {"description": "Unknown routing key"},
+    413: {"description": "Body over the inbound size limit"},
+    429: {"description": "Rate limited; see Retry-After"},
+}
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class BadWebhook(AppError):
+    status_code = 400
+    code = "invalid_payload"
+
+
+def _bad_webhook(exc: BadPayload) -> BadWebhook:
+    details = [{"field": f, "message": m} for f, m in exc.errors]
+    return BadWebhook(str(exc), details=details)
+
+
+async def _admitted(request: Request) -> tuple[dict[str, Any], str] | JSONResponse:
+    """The body and routing key of a PagerDuty event within its key's rate, else the answer."""
+    try:
+        body = read_json(await request.body())
+        secret = pagerduty.routing_key(body)
+    except BadPayload as exc:
+        return JSONResponse(pagerduty.invalid(exc.errors), status_code=400)
+    verdict = await admit(request, secret)
+    if not verdict.allowed:
+        headers = {"Retry-After": str(verdict.retry_after_seconds)}
+        return JSONResponse(PD_THROTTLED, status_code=429, headers=headers)
+    return body, secret
+
+
+@router.post("/v2/enqueue", status_code=202, responses=ALERT_EVENT_RESPONSES)
+async def enqueue_event(request: Request, session: SessionDep) -> JSONResponse:
+    """PagerDuty Events API v2 alert event (trigger / acknowledge / resolve)."""
+    admitted = await _admitted(request)
+    if isinstance(admitted, JSONResponse):
+        return admitted
+    body, secret = admitted
+    try:
+        event = pagerduty.parse_event(body)
+    except BadPayload as exc:
+        return JSONResponse(pagerduty.invalid(exc.errors), status_code=400)
+    key = await find_key(session, secret)
+    if key is None:
+        return JSONResponse(PD_UNKNOWN_KEY, status_code=404)
+    await apply(
+        session=session, service_id=key.service_id, event=event, actor=key.actor(), now=utcnow()
+    )
+    return JSONResponse(pagerduty.accepted(event.dedup_key), status_code=202)
+
+
+@router.post("/v2/change/enqueue", status_code=202, responses=ALERT_EVENT_RESPONSES)
+async def enqueue_change_event(request: Request, session: SessionDep) -> JSONResponse:
+    """PagerDuty change event: validated and acknowledged, not stored (nobody is paged)."""
+    admitted = await _admitted(request)
+    if isinstance(admitted, JSONResponse):
+        return admitted
+    body, secret = admitted
+    try:
+        pagerduty.check_change_event(body)
+    except BadPayload as exc:
+        return JSONResponse(pagerduty.invalid(exc.errors), status_code=400)
+    if await find_key(session, secret) is None:
+        return JSONResponse(PD_UNKNOWN_KEY, status_code=404)
+    return JSONResponse(pagerduty.accepted(None, "Change event processed"), status_code=202)
+
+
+IntegrationKeyPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+async def _webhook(
+    request: Request,
+    session: SessionDep,
+    secret: str,
+    parse: Callable[[Any, str], list[Event]],
+) -> dict[str, Any]:
+    verdict = await admit(request, secret)
+    if not verdict.allowed:
+        raise RateLimited(
+            "too many events for this integration key; retry later",
+            headers={"Retry-After": str(verdict.retry_after_seconds)},
+        )
+    key = await find_key(session, secret)
+    if key is None:
+        raise NotFound("unknown integration key")
+    try:
+        events = parse(read_json(await request.body()), key.alert_grouping)
+    except BadPayload as exc:
+        raise _bad_webhook(exc) from exc
+    now = utcnow()
+    applied = [
+        await apply(session=session, service_id=key.service_id, event=e, actor=key.actor(), now=now)
+        for e in events
+    ]
+    return {"status": "accepted", "events": [a.to_json() for a in applied]}
+
+
+WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid payload; details name the fields"},
+    404: {"description": "Unknown integration key"},
+    413: {"description": "Body over the inbound size limit"},
+    429: {"description": "Rate limited; see Retry-After"},
+}
+
+
+@router.post(
+    "/integrations/alertmanager/{integration_key}", status_code=202, responses=WEBHOOK_RESPONSES
+)
+async def alertmanager_webhook(
+    integration_key: IntegrationKeyPath, request: Request, session: SessionDep
+) -> dict[str, Any]:
+    """Prometheus Alertmanager webhook receiver (payload version 4)."""
+    return await _webhook(
+        request, session, integration_key, lambda b, g: alertmanager.events(b, grouping=g)
+    )
+
+
+@router.post(
+    "/integrations/grafana/{integration_key}", status_code=202, responses=WEBHOOK_RESPONSES
+)
+async def grafana_webhook(
+    integration_key: IntegrationKeyPath, request: Request, session: SessionDep
+) -> dict[str, Any]:
+    """Grafana alerting webhook contact point."""
+    return await _webhook(
+        request, session, integration_key, lambda b, g: grafana.events(b, grouping=g)
+    )

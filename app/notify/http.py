@@ -1,0 +1,42 @@
+"""One outbound HTTP call of a provider, classified into a delivery outcome."""
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from app.notify.base import DeliveryResult, Outcome, classify_status, parse_retry_after
+
+MAX_RESPONSE_DETAIL = 300
+
+
+def default_detail(response: httpx.Response) -> str:
+    """`HTTP <status> <start of the body>`: what the timeline shows of a provider's answer."""
+    return f"HTTP {response.status_code} {response.text[:MAX_RESPONSE_DETAIL]}".strip()
+
+
+async def post(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    detail: Callable[[httpx.Response], str] = default_detail,
+    **request: Any,
+) -> DeliveryResult:
+    """POST and classify: 2xx sent, 5xx/429/timeouts transient, other 4xx permanent.
+
+    Details never carry the URL or credentials (a Slack webhook URL is itself a secret).
+    """
+    try:
+        response = await client.post(url, **request)
+    except httpx.TimeoutException:
+        return DeliveryResult(Outcome.TRANSIENT, "timed out")
+    except httpx.HTTPError as exc:
+        return DeliveryResult(
+            Outcome.TRANSIENT, f"{type(exc).__name__}: {exc}"[:MAX_RESPONSE_DETAIL]
+        )
+    return DeliveryResult(
+        classify_status(response.status_code),
+        detail(response),
+        response.status_code,
+        parse_retry_after(response.headers.get("retry-after")),
+    )

@@ -1,0 +1,65 @@
+"""Slack pages: an incoming-webhook message with Acknowledge / Resolve buttons."""
+
+from typing import Any
+
+import httpx
+from jinja2 import TemplateError
+
+from app.notify import http
+from app.notify.base import DeliveryResult, Page
+from app.notify.templates import Templates, template_failure
+
+ACTION_IDS = {"acknowledge": "stairway_acknowledge", "resolve": "stairway_resolve"}
+BLOCK_ID = "stairway_actions"
+
+
+def button_value(action: str, incident_id: str) -> str:
+    """What a button carries back to the interactivity endpoint: `<action>:<incident id>`."""
+    return f"{action}:{incident_id}"
+
+
+def slack_message(page: Page, *, text: str, body: str) -> dict[str, Any]:
+    """The Block Kit message: summary, browser links as a fallback, and the two buttons."""
+    incident_id = str(page.incident.get("id", ""))
+    links = " · ".join(
+        f"<{url}|{action.capitalize()} in the browser>" for action, url in page.actions.items()
+    )
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": body}}]
+    if links:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": links}]})
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": BLOCK_ID,
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": ACTION_IDS[action],
+                    "text": {"type": "plain_text", "text": action.capitalize()},
+                    "style": "primary" if action == "acknowledge" else "danger",
+                    "value": button_value(action, incident_id),
+                }
+                for action in ("acknowledge", "resolve")
+            ],
+        }
+    )
+    return {"text": text, "blocks": blocks}
+
+
+class SlackProvider:
+    channel = "slack"
+
+    def __init__(self, client: httpx.AsyncClient, templates: Templates) -> None:
+        self.client = client
+        self.templates = templates
+
+    async def send(self, page: Page) -> DeliveryResult:
+        """POST the message to the contact method's incoming-webhook URL."""
+        try:
+            text = self.templates.render("slack.text.j2", page)
+            body = self.templates.render("slack.md.j2", page)
+        except TemplateError as exc:
+            return template_failure(exc)
+        return await http.post(
+            self.client, page.address, json=slack_message(page, text=text, body=body)
+        )

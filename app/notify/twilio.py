@@ -1,0 +1,82 @@
+"""SMS and voice pages in the Twilio REST API shape (any compatible gateway works too)."""
+
+from xml.sax.saxutils import escape
+
+import httpx
+from jinja2 import TemplateError
+
+from app.config import Settings
+from app.notify import http
+from app.notify.base import DeliveryResult, Page
+from app.notify.templates import Templates, template_failure
+
+API_VERSION = "2010-04-01"
+
+
+def twilio_detail(response: httpx.Response) -> str:
+    """The message sid and status, or Twilio's error code and message (never credentials)."""
+    try:
+        data = response.json()
+    except ValueError:
+        return http.default_detail(response)
+    if not isinstance(data, dict):
+        return http.default_detail(response)
+    if response.is_success:
+        return f"HTTP {response.status_code} sid={data.get('sid')} status={data.get('status')}"
+    return f"HTTP {response.status_code} error {data.get('code')}: {data.get('message')}"[:300]
+
+
+def say_twice(text: str) -> str:
+    """TwiML that reads the message, pauses, and reads it again."""
+    said = f"<Say>{escape(text)}</Say>"
+    prolog = '<?xml version="1.0" encoding="UTF-8"?>'
+    return f'{prolog}<Response>{said}<Pause length="1"/>{said}</Response>'
+
+
+class _Twilio:
+    resource = ""
+    channel = ""
+
+    def __init__(self, client: httpx.AsyncClient, settings: Settings, templates: Templates) -> None:
+        self.client = client
+        self.templates = templates
+        self.sid = settings.twilio_account_sid
+        self.token = settings.twilio_auth_token
+        self.sender = settings.twilio_from_number
+        base = settings.twilio_base_url.rstrip("/")
+        self.url = f"{base}/{API_VERSION}/Accounts/{self.sid}/{self.resource}"
+
+    def form(self, page: Page) -> dict[str, str]:
+        raise NotImplementedError
+
+    async def send(self, page: Page) -> DeliveryResult:
+        """POST the form to the account's resource with basic auth (sid:token)."""
+        try:
+            form = self.form(page)
+        except TemplateError as exc:
+            return template_failure(exc)
+        return await http.post(
+            self.client,
+            self.url,
+            data={"To": page.address, "From": self.sender, **form},
+            auth=(self.sid, self.token.get_secret_value()),
+            detail=twilio_detail,
+        )
+
+
+class SmsProvider(_Twilio):
+    channel = "sms"
+    resource = "Messages.json"
+
+    def form(self, page: Page) -> dict[str, str]:
+        """The text message."""
+        return {"Body": self.templates.render("sms.txt.j2", page)}
+
+
+class VoiceProvider(_Twilio):
+    channel = "voice"
+    resource = "Calls.json"
+
+    def form(self, page: Page) -> dict[str, str]:
+        """A call that reads the page out (inline TwiML)."""
+        return {"Twiml": say_twice(self.templates.render("voice.txt.j2", page))}

@@ -1,0 +1,1 @@
+"""Responding from a page: action links, Slack buttons and SMS replies act as the paged user."""

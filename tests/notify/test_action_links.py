@@ -1,0 +1,124 @@
+"""Action links: GET only confirms, POST acts once as the paged user; bad links change nothing."""
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from app.notify.links import action_links
+from app.security import make_token
+from tests.factories import Api
+from tests.notify.helpers import status, types
+from tests.support import HttpSink
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+async def _paged(api: Api, sink: HttpSink, path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    ada = await api.user("Ada", webhook=sink.url(path))
+    policy = await api.policy([(600, [ada["id"]])], name=path.strip("/"))
+    service = await api.service(policy["id"], name=path.strip("/"))
+    incident = await api.trigger(service["id"], title="checkout errors")
+    [page] = await sink.wait_count(path, 1)
+    return incident, {"user": ada, **page.json()["actions"]}
+
+
+async def test_get_only_confirms_and_post_acknowledges_once_as_the_paged_user(
+    api: Api, sink: HttpSink, client: httpx.AsyncClient
+) -> None:
+    incident, links = await _paged(api, sink, "/links-ack")
+    for _ in range(2):  # a link scanner fetching the page twice
+        shown = await client.get(links["acknowledge"])
+        assert shown.status_code == 200
+        assert f"Acknowledge incident #{incident['number']}?" in shown.text
+        assert "<form method='post'>" in shown.text
+        assert shown.headers["cache-control"] == "no-store"
+        assert shown.headers["referrer-policy"] == "no-referrer"
+    assert await status(api, incident) == "triggered"
+
+    acted = await client.post(links["acknowledge"])
+    assert acted.status_code == 200
+    assert f"Incident #{incident['number']} acknowledged" in acted.text
+    current = await api.get(f"/incidents/{incident['id']}")
+    assert current["status"] == "acknowledged"
+    assert current["acknowledged_by"] == {
+        "type": "user",
+        "id": links["user"]["id"],
+        "name": "Ada",
+        "via": "action_link",
+    }
+
+    again = await client.post(links["acknowledge"])
+    assert again.status_code == 410
+    assert "Link already used" in again.text
+    assert (await client.get(links["acknowledge"])).status_code == 410
+    assert types(await api.timeline(incident["id"])).count("acknowledged") == 1
+
+    resolved = await client.post(links["resolve"])
+    assert resolved.status_code == 200
+    assert await status(api, incident) == "resolved"
+
+
+async def test_a_tampered_link_changes_nothing(
+    api: Api, sink: HttpSink, client: httpx.AsyncClient
+) -> None:
+    incident, links = await _paged(api, sink, "/links-tampered")
+    url = links["acknowledge"]
+    payload, _, mac = url.rpartition("/")[2].partition(".")
+    forged_claims = url.rpartition("/")[0] + "/" + payload[:-2] + "AA." + mac
+    flipped_mac = url[:-3] + ("AAA" if not url.endswith("AAA") else "BBB")
+    base = url.rpartition("/")[0]
+    for bad in (forged_claims, flipped_mac, base + "/garbage", base + "/a.%C3%A9"):
+        for method in ("GET", "POST"):
+            response = await client.request(method, bad)
+            assert response.status_code == 400
+            assert "Link invalid" in response.text
+    assert await status(api, incident) == "triggered"
+    # The genuine link still works: failures did not burn it.
+    assert (await client.post(url)).status_code == 200
+
+
+async def test_an_expired_link_gets_its_own_page_and_changes_nothing(
+    api: Api, sink: HttpSink, client: httpx.AsyncClient, app: Any
+) -> None:
+    incident, links = await _paged(api, sink, "/links-expired")
+    expired = action_links(
+        secret=app.state.link_secret,
+        public_url="http://stairway.test",
+        incident_id=uuid.UUID(incident["id"]),
+        user_id=uuid.UUID(links["user"]["id"]),
+        now=time.time() - 7200,
+        ttl_seconds=3600,
+    )
+    for method in ("GET", "POST"):
+        response = await client.request(method, expired["acknowledge"])
+        assert response.status_code == 410
+        assert "Link expired" in response.text
+    assert await status(api, incident) == "triggered"
+
+
+async def test_a_link_for_a_deleted_user_or_unknown_action_is_refused(
+    api: Api, sink: HttpSink, client: httpx.AsyncClient, app: Any
+) -> None:
+    incident, _ = await _paged(api, sink, "/links-odd")
+    claims = {"i": incident["id"], "u": None, "a": "delete", "exp": int(time.time()) + 60, "n": "x"}
+    odd = f"/r/{make_token(app.state.link_secret, claims)}"
+    assert (await client.post(odd)).status_code == 400
+    ghost = {**claims, "a": "acknowledge", "u": str(uuid.uuid4())}
+    response = await client.post(f"/r/{make_token(app.state.link_secret, ghost)}")
+    assert response.status_code == 403
+    assert await status(api, incident) == "triggered"
+
+
+async def test_two_simultaneous_posts_of_one_link_act_once(
+    api: Api, sink: HttpSink, client: httpx.AsyncClient
+) -> None:
+    incident, links = await _paged(api, sink, "/links-race")
+    first, second = await asyncio.gather(
+        client.post(links["resolve"]), client.post(links["resolve"])
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 410]
+    assert types(await api.timeline(incident["id"])).count("resolved") == 1
