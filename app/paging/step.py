@@ -80,7 +80,7 @@ async def advance(
         entered_at=incident.level_entered_at,
         due_at=due_at,
     )
-    result = engine.on_due(policy, position, Status(incident.status), unreachable)
+    result = engine.on_due(policy, position, Status(incident.status), unreachable, now)
     for decision in result.decisions:
         if isinstance(decision, engine.EnterLevel):
             plan = plans[decision.level]

@@ -95,7 +95,7 @@ async def test_fifty_concurrent_triggers_with_one_key_open_one_incident(
     incident = await api.get(f"/incidents/{incident_id}")
     assert incident["alert_count"] == 50
     await sink.wait_count("/dedup", before + 1)
-    await jobs.wait_prefix(f"deliver:")
+    await jobs.wait_prefix("deliver:")
     listed = await api.get("/incidents", params={"service_id": service["id"]})
     assert [i["id"] for i in listed["items"]] == [incident_id]
     assert _types(await api.timeline(incident_id)).count("deduplicated") == 49
