@@ -57,8 +57,7 @@ class HttpSink:
 
     async def start(self) -> None:
         app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST", "GET"])])
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                lifespan="off")
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self.task = asyncio.create_task(self.server.serve())
         while not self.server.started:

@@ -1,4 +1,4 @@
-"""Real processes for fault tests: `stairway api` / `stairway worker`, a private Redis and PostgreSQL."""
+"""Real processes for fault tests: api and worker processes, a private Redis and PostgreSQL."""
 
 import asyncio
 import glob
