@@ -16,7 +16,7 @@ from app.models import utcnow
 from app.notify.registry import build_providers, make_http_client
 from app.paging.delivery import DeliveryContext, deliver
 from app.paging.step import run_level_failed, run_step
-from app.paging.sweeper import sweep
+from app.paging.sweeper import missing_jobs, overdue_jobs
 from app.queue import DELIVER_JOB, LEVEL_FAILED_JOB, STEP_JOB, arq_enqueuer
 from app.redis_url import arq_redis_settings
 
@@ -66,13 +66,21 @@ async def level_failed(ctx: Ctx, incident_id: str, level: int, loop: int) -> Non
 
 
 async def sweeper(ctx: Ctx) -> None:
-    """Re-arm overdue work from PostgreSQL."""
+    """Re-arm overdue work from PostgreSQL that Redis lost or a dead worker holds."""
     settings: Settings = ctx["settings"]
-    await _in_transaction(ctx, lambda s: _sweep(s, settings))
-
-
-async def _sweep(session: Any, settings: Settings) -> None:
-    await sweep(session=session, now=utcnow(), grace_seconds=settings.sweeper_grace_seconds)
+    now = utcnow()
+    async with transaction(ctx["sessions"]) as session:
+        overdue = await overdue_jobs(
+            session=session, now=now, grace_seconds=settings.sweeper_grace_seconds
+        )
+    stuck_after = {
+        STEP_JOB: settings.sweeper_grace_seconds,
+        LEVEL_FAILED_JOB: settings.sweeper_grace_seconds,
+        DELIVER_JOB: settings.sweeper_grace_seconds + settings.delivery_timeout_seconds,
+    }
+    await ctx["enqueue"](
+        await missing_jobs(ctx["redis"], overdue, now=now, stuck_after=stuck_after)
+    )
 
 
 def make_startup(settings: Settings) -> Callable[[Ctx], Awaitable[None]]:
