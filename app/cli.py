@@ -43,9 +43,8 @@ def _resolve_servers(settings: Settings) -> Settings:
 
 
 def _migrate(settings: Settings) -> None:
-    from alembic.config import Config
-
     from alembic import command
+    from alembic.config import Config
 
     config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
     config.attributes["database_url"] = settings.database_url

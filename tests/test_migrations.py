@@ -5,13 +5,13 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from alembic import command
 from app.models import metadata
 
 ROOT = Path(__file__).resolve().parent.parent
