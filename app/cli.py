@@ -11,6 +11,7 @@ import typer
 
 from app.config import Settings, get_settings
 from app.logs import configure_logging
+from app.policyfiles.commands import demo, load_on_first_start, policies_app
 
 log = logging.getLogger("stairway")
 WORKER_RESTART_DELAY_SECONDS = 1.0
@@ -18,6 +19,8 @@ WORKER_RESTART_DELAY_SECONDS = 1.0
 cli = typer.Typer(help="Stairway: incident paging and escalation.", no_args_is_help=True)
 keys = typer.Typer(help="API keys.", no_args_is_help=True)
 cli.add_typer(keys, name="keys")
+cli.add_typer(policies_app, name="policies")
+cli.command("demo")(demo)
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:
@@ -43,9 +46,8 @@ def _resolve_servers(settings: Settings) -> Settings:
 
 
 def _migrate(settings: Settings) -> None:
-    from alembic.config import Config
-
     from alembic import command
+    from alembic.config import Config
 
     config = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
     config.attributes["database_url"] = settings.database_url
@@ -104,6 +106,7 @@ def serve() -> None:
     configure_logging()
     settings = _resolve_servers(get_settings())
     _migrate(settings)
+    load_on_first_start(settings)
     _banner(settings)
 
     async def both() -> None:

@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", validation_alias="DATABASE_URL")
     redis_url: str = Field(default="", validation_alias="REDIS_URL")
     data_dir: Path = Path(".stairway")
+    # Policy files `stairway serve` loads into a database that has no users yet.
+    policies_dir: Path = Path("policies")
 
     public_url: str = "http://127.0.0.1:8080"
     host: str = "127.0.0.1"

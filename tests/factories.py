@@ -21,33 +21,47 @@ class Api:
         assert response.status_code == status, response.text
         return response.json()
 
-    async def user(self, name: str, *, webhook: str | None = None, role: str = "responder",
-                   rules: list[int] | None = None) -> dict[str, Any]:
+    async def user(
+        self,
+        name: str,
+        *,
+        webhook: str | None = None,
+        role: str = "responder",
+        rules: list[int] | None = None,
+    ) -> dict[str, Any]:
         """A user, with a webhook contact method at `webhook` and optional rule delays."""
         slug = name.lower().replace(" ", ".")
         user: dict[str, Any] = await self.post(
-            "/users", {"name": name, "email": f"{slug}@example.com", "role": role})
+            "/users", {"name": name, "email": f"{slug}@example.com", "role": role}
+        )
         if webhook:
-            method = await self.post(f"/users/{user['id']}/contact-methods",
-                                     {"type": "webhook", "address": webhook})
+            method = await self.post(
+                f"/users/{user['id']}/contact-methods", {"type": "webhook", "address": webhook}
+            )
             user["contact_method"] = method
             for delay in rules or []:
-                await self.post(f"/users/{user['id']}/notification-rules",
-                                {"contact_method_id": method["id"], "delay_seconds": delay})
+                await self.post(
+                    f"/users/{user['id']}/notification-rules",
+                    {"contact_method_id": method["id"], "delay_seconds": delay},
+                )
         return user
 
     async def key_for(self, user: dict[str, Any]) -> dict[str, str]:
         key = await self.post(f"/users/{user['id']}/api-keys", {"name": "test"})
         return {"Authorization": f"Bearer {key['key']}"}
 
-    async def policy(self, levels: list[tuple[int, list[str]]], *, repeat: int = 0,
-                     name: str = "payments") -> dict[str, Any]:
+    async def policy(
+        self, levels: list[tuple[int, list[str]]], *, repeat: int = 0, name: str = "payments"
+    ) -> dict[str, Any]:
         """A policy whose levels page the given user ids after the given seconds."""
         body = {
-            "name": name, "repeat": repeat,
+            "name": name,
+            "repeat": repeat,
             "levels": [
-                {"escalate_after_seconds": delay,
-                 "targets": [{"type": "user", "id": uid} for uid in users]}
+                {
+                    "escalate_after_seconds": delay,
+                    "targets": [{"type": "user", "id": uid} for uid in users],
+                }
                 for delay, users in levels
             ],
         }
@@ -56,15 +70,22 @@ class Api:
 
     async def service(self, policy_id: str, name: str = "payments-api") -> dict[str, Any]:
         result: dict[str, Any] = await self.post(
-            "/services", {"name": name, "escalation_policy_id": policy_id})
+            "/services", {"name": name, "escalation_policy_id": policy_id}
+        )
         return result
 
     async def trigger(self, service_id: str, status: int = 201, **fields: Any) -> dict[str, Any]:
-        body = {"service_id": service_id, "title": "p99 latency > 2s", "severity": "critical",
-                **fields}
+        body = {
+            "service_id": service_id,
+            "title": "p99 latency > 2s",
+            "severity": "critical",
+            **fields,
+        }
         result: dict[str, Any] = await self.post("/incidents", body, status=status)
         return result
 
     async def timeline(self, incident_id: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = (await self.get(f"/incidents/{incident_id}/timeline"))["items"]
+        items: list[dict[str, Any]] = (await self.get(f"/incidents/{incident_id}/timeline"))[
+            "items"
+        ]
         return items

@@ -33,6 +33,9 @@ class HttpSink:
     received: list[Received] = field(default_factory=list)
     # path -> list of status codes to answer, consumed in order (then 200).
     script: dict[str, list[int]] = field(default_factory=dict)
+    # Paths that answer only after `hang_seconds` (a provider hanging past our timeout).
+    hang: set[str] = field(default_factory=set)
+    hang_seconds: float = 30.0
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     server: uvicorn.Server | None = None
     task: asyncio.Task[None] | None = None
@@ -46,14 +49,15 @@ class HttpSink:
         async with self.changed:
             self.received.append(Received(path, dict(request.headers), body, time.time()))
             self.changed.notify_all()
+        if path in self.hang:
+            await asyncio.sleep(self.hang_seconds)
         codes = self.script.get(path)
         status = codes.pop(0) if codes else 200
         return JSONResponse({"ok": status < 300}, status_code=status)
 
     async def start(self) -> None:
         app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST", "GET"])])
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                lifespan="off")
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self.task = asyncio.create_task(self.server.serve())
         while not self.server.started:

@@ -53,8 +53,9 @@ async def test_a_revoked_key_stops_working(api: Api) -> None:
     assert (await api.client.get("/api/v1/incidents", headers=headers)).status_code == 200
     listed = await api.get(f"/users/{user['id']}/api-keys")
     assert "key" not in listed["items"][0]
-    await api.client.delete(f"/api/v1/users/{user['id']}/api-keys/{created['id']}",
-                            headers=api.headers)
+    await api.client.delete(
+        f"/api/v1/users/{user['id']}/api-keys/{created['id']}", headers=api.headers
+    )
     assert (await api.client.get("/api/v1/incidents", headers=headers)).status_code == 401
 
 
@@ -71,15 +72,17 @@ async def test_an_integration_key_only_reaches_its_own_service(api: Api) -> None
     created = await c.post("/api/v1/incidents", json={"title": "cpu"}, headers=headers)
     assert created.status_code == 201
     assert created.json()["service_id"] == mine["id"]
-    elsewhere = await c.post("/api/v1/incidents", headers=headers,
-                             json={"service_id": other["id"], "title": "cpu"})
+    elsewhere = await c.post(
+        "/api/v1/incidents", headers=headers, json={"service_id": other["id"], "title": "cpu"}
+    )
     assert elsewhere.status_code == 403
     foreign = await api.trigger(other["id"])
     assert (await c.get(f"/api/v1/incidents/{foreign['id']}", headers=headers)).status_code == 403
     listed = await c.get("/api/v1/incidents", headers=headers)
     assert [i["service_id"] for i in listed.json()["items"]] == [mine["id"]]
-    assert (await c.get("/api/v1/incidents", headers=headers,
-                        params={"service_id": other["id"]})).status_code == 403
+    assert (
+        await c.get("/api/v1/incidents", headers=headers, params={"service_id": other["id"]})
+    ).status_code == 403
     assert (await c.get("/api/v1/users", headers=headers)).status_code == 403
     ack = await c.post(f"/api/v1/incidents/{created.json()['id']}/acknowledge", headers=headers)
     assert ack.status_code == 403

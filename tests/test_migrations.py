@@ -29,7 +29,9 @@ async def _drift(url: str) -> list[object]:
     async with engine.connect() as conn:
         diff = await conn.run_sync(
             lambda sync: compare_metadata(
-                MigrationContext.configure(sync, opts={"compare_type": True}), metadata))
+                MigrationContext.configure(sync, opts={"compare_type": True}), metadata
+            )
+        )
     await engine.dispose()
     return list(diff)
 

@@ -21,7 +21,7 @@ from app.models import utcnow
 from app.notify.registry import build_providers, make_http_client
 from app.paging.delivery import DeliveryContext, deliver
 from app.paging.step import run_level_failed, run_step
-from app.paging.sweeper import sweep
+from app.paging.sweeper import missing_jobs, overdue_jobs, sweep_timers_and_events
 from app.queue import (
     ACK_TIMEOUT_JOB,
     AUTO_RESOLVE_JOB,
@@ -118,9 +118,24 @@ async def slack_reply(ctx: Ctx, response_url: str, text: str, in_channel: bool) 
 
 
 async def sweeper(ctx: Ctx) -> None:
-    """Re-arm overdue work from PostgreSQL."""
+    """Re-arm overdue work from PostgreSQL that Redis lost or a dead worker holds."""
     settings: Settings = ctx["settings"]
-    await _in_transaction(ctx, lambda s: _sweep(s, settings))
+    now = utcnow()
+    async with transaction(ctx["sessions"], ctx["enqueue"]) as session:
+        overdue = await overdue_jobs(
+            session=session, now=now, grace_seconds=settings.sweeper_grace_seconds
+        )
+        await sweep_timers_and_events(
+            session=session, now=now, grace_seconds=settings.sweeper_grace_seconds
+        )
+    stuck_after = {
+        STEP_JOB: settings.sweeper_grace_seconds,
+        LEVEL_FAILED_JOB: settings.sweeper_grace_seconds,
+        DELIVER_JOB: settings.sweeper_grace_seconds + settings.delivery_timeout_seconds,
+    }
+    await ctx["enqueue"](
+        await missing_jobs(ctx["redis"], overdue, now=now, stuck_after=stuck_after)
+    )
 
 
 async def heartbeat_check(ctx: Ctx) -> None:
@@ -130,10 +145,6 @@ async def heartbeat_check(ctx: Ctx) -> None:
 
 async def _check_heartbeats(session: Any) -> None:
     await check_heartbeats(session=session, now=utcnow())
-
-
-async def _sweep(session: Any, settings: Settings) -> None:
-    await sweep(session=session, now=utcnow(), grace_seconds=settings.sweeper_grace_seconds)
 
 
 def make_startup(settings: Settings) -> Callable[[Ctx], Awaitable[None]]:

@@ -8,9 +8,8 @@ Create Date: 2026-11-22 11:54:53.548972
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0005_lifecycle"
 down_revision: str | None = "0002_schedules"

@@ -90,19 +90,29 @@ def should_deliver(
     return acknowledged_at is not None and created_at > acknowledged_at
 
 
+# A step that fires later than this (an outage, not scheduling jitter) starts its level at the
+# firing instant, so every level still gets its full escalate_after_seconds after a long gap.
+CATCH_UP_AFTER = timedelta(seconds=5)
+
+
 def on_due(
     policy: PolicySnapshot,
     position: Position,
     status: Status,
     unreachable: frozenset[int] = frozenset(),
+    now: datetime | None = None,
 ) -> StepResult:
-    """The step due at `position.due_at` fires: enter the pending level or climb past this one.
+    """The step due at `position.due_at` fires (at `now`): enter the pending level or climb.
 
-    `unreachable` holds the levels nobody can be reached at, as of the due instant.
+    `unreachable` holds the levels nobody can be reached at, as of the due instant. Levels are
+    entered at the due instant, so lateness never accumulates, unless the step fires more
+    than CATCH_UP_AFTER late: then at `now`, so an outage does not page every tier at once.
     """
     at = position.due_at
     if at is None:
         return StepResult((), position)
+    if now is not None and now - at > CATCH_UP_AFTER:
+        at = now
     stopped = replace(position, due_at=None)
     if position.entered_at is None:
         if not holds(policy.level(position.level).condition, status):

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -17,7 +17,7 @@ from app.events.schemas import EventType
 from app.events.service import emit
 from app.incidents import timeline
 from app.incidents.service import lock_incident
-from app.models import Incident, Notification
+from app.models import Incident, Notification, utcnow
 from app.paging.chains import supersede_older_chains
 from app.paging.targets import LevelPlan, plan_levels
 from app.queue import after_commit, delivery_job, step_job
@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 
 # A job that fires earlier than this before its due time (clock skew between hosts) waits.
 EARLY_TOLERANCE = timedelta(milliseconds=20)
+_INSERT_PAGES = (
+    insert(Notification)
+    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    .returning(col(Notification.id), col(Notification.due_at))
+)
 
 
 async def _write_pages(
@@ -34,7 +39,8 @@ async def _write_pages(
     decision: engine.EnterLevel,
     plan: LevelPlan,
     condition: str,
-) -> list[str]:
+) -> None:
+    created_at = utcnow()
     rows = [
         {
             "id": uuid.uuid4(),
@@ -54,21 +60,16 @@ async def _write_pages(
             "status": "pending",
             "due_at": decision.at + timedelta(seconds=page.delay_seconds),
             "attempts": 0,
-            "created_at": func.now(),
+            "created_at": created_at,
         }
         for page in plan.pages
     ]
     if not rows:
-        return []
-    written = await session.execute(
-        insert(Notification)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(col(Notification.id), col(Notification.due_at))
-    )
+        return
+    # One cached statement run with many parameter sets (not a per-call multi-row VALUES).
+    written = await session.execute(_INSERT_PAGES, rows)
     for notification_id, due_at in written:
         after_commit(session, delivery_job(notification_id, 0, due_at))
-    return [str(p.user_id or p.address) for p in plan.pages]
 
 
 async def advance(
@@ -94,7 +95,7 @@ async def advance(
         due_at=due_at,
     )
     if jump_to is None:
-        result = engine.on_due(policy, position, Status(incident.status), unreachable)
+        result = engine.on_due(policy, position, Status(incident.status), unreachable, now)
     else:
         result = engine.jump(policy, position, jump_to, due_at, unreachable)
     for decision in result.decisions:

@@ -1,6 +1,8 @@
 """Re-arm overdue steps and undelivered pages from PostgreSQL (Redis may have lost them)."""
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,43 +12,78 @@ from app import metrics
 from app.events.delivery import rearm as rearm_events
 from app.incidents.timers import sweep_timers
 from app.models import Incident, Notification
-from app.queue import after_commit, delivery_job, step_job
+from app.queue import DELIVER_JOB, JobSpec, delivery_job, step_job
 from app.responders.nonces import purge_expired
 
 BATCH = 2000
+JOB_KEY = "arq:job:"
+IN_PROGRESS_KEY = "arq:in-progress:"
 
 
-async def sweep(*, session: AsyncSession, now: datetime, grace_seconds: float) -> int:
-    """Enqueue (after commit) every step and page overdue by more than the grace; how many."""
+async def overdue_jobs(
+    *, session: AsyncSession, now: datetime, grace_seconds: float
+) -> list[JobSpec]:
+    """The jobs that should have run by now: every step and page overdue by more than the grace."""
     cutoff = now - timedelta(seconds=grace_seconds)
-    # A distinct job id per sweep: a job stuck behind a dead worker's in-progress key still runs.
-    suffix = f":sweep{int(now.timestamp())}"
     steps = await session.execute(
         select(col(Incident.id), col(Incident.step_token), col(Incident.next_due_at))
         .where(col(Incident.next_due_at) < cutoff, col(Incident.status) != "resolved")
         .order_by(col(Incident.next_due_at))
         .limit(BATCH)
     )
-    count = 0
-    for incident_id, token, due_at in steps:
-        assert due_at is not None  # the WHERE clause excludes NULL next_due_at
-        after_commit(session, step_job(incident_id, token, due_at, suffix=suffix))
-        count += 1
-    metrics.SWEEPER_REARMS.labels("step").inc(count)
+    jobs = [step_job(incident_id, token, due_at) for incident_id, token, due_at in steps if due_at]
     pages = await session.execute(
         select(col(Notification.id), col(Notification.attempts), col(Notification.due_at))
         .where(col(Notification.status) == "pending", col(Notification.due_at) < cutoff)
         .order_by(col(Notification.due_at))
         .limit(BATCH)
     )
-    rearmed_pages = 0
-    for notification_id, attempts, due_at in pages:
-        after_commit(session, delivery_job(notification_id, attempts, due_at, suffix=suffix))
-        rearmed_pages += 1
-    metrics.SWEEPER_REARMS.labels("delivery").inc(rearmed_pages)
+    jobs.extend(delivery_job(nid, attempts, due_at) for nid, attempts, due_at in pages)
+    return jobs
+
+
+async def missing_jobs(
+    redis: Any, jobs: Sequence[JobSpec], *, now: datetime, stuck_after: dict[str, float]
+) -> list[JobSpec]:
+    """The overdue jobs Redis no longer holds, or that a dead worker holds in progress.
+
+    A job still queued behind a backlog is left alone, so an overloaded worker is not handed
+    duplicates. One held in progress for longer than its kind can take (its worker died) is
+    re-armed under a fresh id, since arq will not run the same id again until that key expires.
+    """
+    if not jobs:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for job in jobs:
+            pipe.exists(JOB_KEY + job.job_id)
+            pipe.exists(IN_PROGRESS_KEY + job.job_id)
+        flags = await pipe.execute()
+    rearm = []
+    for index, job in enumerate(jobs):
+        queued, in_progress = flags[2 * index], flags[2 * index + 1]
+        due = job.defer_until or now
+        if not queued:
+            rearm.append(job)
+        elif in_progress and (now - due).total_seconds() > stuck_after[job.function]:
+            suffix = f":sweep{int(now.timestamp())}"
+            rearm.append(JobSpec(job.function, job.args, job.job_id + suffix, job.defer_until))
+    for job in rearm:
+        metrics.SWEEPER_REARMS.labels("delivery" if job.function == DELIVER_JOB else "step").inc()
+    return rearm
+
+
+async def sweep_timers_and_events(
+    *, session: AsyncSession, now: datetime, grace_seconds: float
+) -> int:
+    """Re-arm (after commit) overdue ack-timeout/auto-resolve timers and outbound events.
+
+    Both are few and idempotent, so each sweep re-arms them under a fresh id.
+    """
+    cutoff = now - timedelta(seconds=grace_seconds)
+    suffix = f":sweep{int(now.timestamp())}"
     timers = await sweep_timers(session=session, cutoff=cutoff, suffix=suffix)
     metrics.SWEEPER_REARMS.labels("timer").inc(timers)
     events = await rearm_events(session=session, cutoff=cutoff, suffix=suffix)
     metrics.SWEEPER_REARMS.labels("event").inc(events)
     await purge_expired(session=session, now=now)
-    return count + rearmed_pages + timers + events
+    return timers + events

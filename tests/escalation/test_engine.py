@@ -48,6 +48,21 @@ def test_climbs_from_the_previous_due_time_not_the_run_time() -> None:
     assert second.position.due_at == T0 + timedelta(seconds=900)
 
 
+def test_scheduling_jitter_does_not_shift_the_next_due_time() -> None:
+    p = policy(300, 600)
+    first = on_due(p, start(T0), Status.TRIGGERED, now=T0 + timedelta(seconds=1)).position
+    assert first.due_at == T0 + timedelta(seconds=300)
+
+
+def test_after_an_outage_each_level_still_gets_its_full_delay() -> None:
+    p = policy(300, 600)
+    pos = on_due(p, start(T0), Status.TRIGGERED).position
+    late = T0 + timedelta(seconds=3600)
+    result = on_due(p, pos, Status.TRIGGERED, now=late)
+    assert result.decisions == (EnterLevel(2, 0, late, 1),)
+    assert result.position.due_at == late + timedelta(seconds=600)
+
+
 def test_repeat_restarts_at_level_one_then_exhausts() -> None:
     p = policy(60, 60, repeat=1)
     pos = on_due(p, start(T0), Status.TRIGGERED).position

@@ -1,4 +1,4 @@
-"""Webhook delivery: retries on transient failures, none on permanent ones, every attempt recorded."""
+"""Webhook delivery: transient failures retried, permanent ones not, every attempt recorded."""
 
 from typing import Any
 
@@ -38,7 +38,8 @@ async def test_a_503_is_retried_until_the_page_gets_through(
     assert len({a.headers["x-stairway-delivery"] for a in attempts}) == 1, "same idempotency key"
     async with app.state.sessions() as session:
         notification_id = await session.scalar(
-            select(Notification.id).where(Notification.incident_id == incident["id"]))
+            select(Notification.id).where(Notification.incident_id == incident["id"])
+        )
     await jobs.wait_prefix(f"deliver:{notification_id}:2")
     timeline = await api.timeline(incident["id"])
     failed = _of(timeline, "notification_failed")
@@ -67,20 +68,37 @@ async def test_permanent_failure_of_every_target_moves_to_the_next_level_at_once
 
 
 def _page(address: str) -> Page:
-    return Page(notification_id="n", idempotency_key="k", channel="webhook", address=address,
-                attempt=1, incident={}, level=1, loop=0, user=None, actions={},
-                signing_secret="s")
+    return Page(
+        notification_id="n",
+        idempotency_key="k",
+        channel="webhook",
+        address=address,
+        attempt=1,
+        incident={},
+        level=1,
+        loop=0,
+        user=None,
+        actions={},
+        signing_secret="s",
+    )
 
 
 @pytest.mark.parametrize(
     ("status", "outcome"),
-    [(200, Outcome.SENT), (204, Outcome.SENT), (429, Outcome.TRANSIENT),
-     (500, Outcome.TRANSIENT), (502, Outcome.TRANSIENT), (400, Outcome.PERMANENT),
-     (404, Outcome.PERMANENT)],
+    [
+        (200, Outcome.SENT),
+        (204, Outcome.SENT),
+        (429, Outcome.TRANSIENT),
+        (500, Outcome.TRANSIENT),
+        (502, Outcome.TRANSIENT),
+        (400, Outcome.PERMANENT),
+        (404, Outcome.PERMANENT),
+    ],
 )
 async def test_status_codes_map_to_outcomes(status: int, outcome: Outcome) -> None:
     transport = httpx.MockTransport(
-        lambda request: httpx.Response(status, headers={"Retry-After": "7"}))
+        lambda request: httpx.Response(status, headers={"Retry-After": "7"})
+    )
     async with httpx.AsyncClient(transport=transport) as client:
         result = await WebhookProvider(client).send(_page("http://sink.test/x"))
     assert result.outcome is outcome

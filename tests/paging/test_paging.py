@@ -66,7 +66,12 @@ async def test_two_levels_escalate_and_an_ack_silences_everything(
 
     timeline = await api.timeline(incident["id"])
     assert _types(timeline) == [
-        "triggered", "escalated", "notified", "escalated", "notified", "acknowledged",
+        "triggered",
+        "escalated",
+        "notified",
+        "escalated",
+        "notified",
+        "acknowledged",
     ]
     assert all(item["at"] <= ack_done for item in timeline[:-1])
     again = await api.post(f"/incidents/{incident['id']}/acknowledge", {}, status=200)
@@ -82,11 +87,16 @@ async def test_fifty_concurrent_triggers_with_one_key_open_one_incident(
     service = await api.service(policy["id"])
     before = len(sink.at("/dedup"))
 
-    results = await asyncio.gather(*(
-        api.client.post("/api/v1/incidents", headers=api.headers, json={
-            "service_id": service["id"], "title": "disk full", "dedup_key": "disk-1"})
-        for _ in range(50)
-    ))
+    results = await asyncio.gather(
+        *(
+            api.client.post(
+                "/api/v1/incidents",
+                headers=api.headers,
+                json={"service_id": service["id"], "title": "disk full", "dedup_key": "disk-1"},
+            )
+            for _ in range(50)
+        )
+    )
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200] * 49 + [201]
     ids = {r.json()["id"] for r in results}
@@ -95,7 +105,7 @@ async def test_fifty_concurrent_triggers_with_one_key_open_one_incident(
     incident = await api.get(f"/incidents/{incident_id}")
     assert incident["alert_count"] == 50
     await sink.wait_count("/dedup", before + 1)
-    await jobs.wait_prefix(f"deliver:")
+    await jobs.wait_prefix("deliver:")
     listed = await api.get("/incidents", params={"service_id": service["id"]})
     assert [i["id"] for i in listed["items"]] == [incident_id]
     assert _types(await api.timeline(incident_id)).count("deduplicated") == 49
@@ -113,15 +123,25 @@ async def test_the_policy_is_frozen_onto_the_incident(
     await sink.wait_count("/snap-ada", 1)
 
     # Rewrite the policy to page Carol only, then move the service off it and delete it.
-    await api.client.patch(f"/api/v1/escalation-policies/{policy['id']}", headers=api.headers,
-                           json={"levels": [{"escalate_after_seconds": 1,
-                                             "targets": [{"type": "user", "id": carol["id"]}]}]})
+    await api.client.patch(
+        f"/api/v1/escalation-policies/{policy['id']}",
+        headers=api.headers,
+        json={
+            "levels": [
+                {"escalate_after_seconds": 1, "targets": [{"type": "user", "id": carol["id"]}]}
+            ]
+        },
+    )
     other = await api.policy([(60, [carol["id"]])], name="other")
-    response = await api.client.patch(f"/api/v1/services/{service['id']}", headers=api.headers,
-                                      json={"escalation_policy_id": other["id"]})
+    response = await api.client.patch(
+        f"/api/v1/services/{service['id']}",
+        headers=api.headers,
+        json={"escalation_policy_id": other["id"]},
+    )
     assert response.status_code == 200
-    response = await api.client.delete(f"/api/v1/escalation-policies/{policy['id']}",
-                                       headers=api.headers)
+    response = await api.client.delete(
+        f"/api/v1/escalation-policies/{policy['id']}", headers=api.headers
+    )
     assert response.status_code == 204
 
     [bob_page] = await sink.wait_count("/snap-bob", 1)
@@ -178,8 +198,9 @@ async def test_resolve_frees_the_dedup_key(api: Api, sink: HttpSink) -> None:
     second = await api.trigger(service["id"], dedup_key="k")
     assert second["id"] != first["id"]
     assert second["number"] == first["number"] + 1
-    response = await api.client.post(f"/api/v1/incidents/{first['id']}/acknowledge",
-                                     headers=api.headers)
+    response = await api.client.post(
+        f"/api/v1/incidents/{first['id']}/acknowledge", headers=api.headers
+    )
     assert response.status_code == 409
     assert "resolved" in response.json()["error"]["message"]
 
@@ -194,8 +215,13 @@ async def test_delayed_notification_rules_are_cancelled_by_an_ack(
     await sink.wait_count("/rules", 1)
     await api.post(f"/incidents/{incident['id']}/acknowledge", {}, status=200)
     async with app.state.sessions() as session:
-        rows = (await session.scalars(select(Notification).where(
-            Notification.incident_id == incident["id"]).order_by(Notification.due_at))).all()
+        rows = (
+            await session.scalars(
+                select(Notification)
+                .where(Notification.incident_id == incident["id"])
+                .order_by(Notification.due_at)
+            )
+        ).all()
     assert [r.status for r in rows] == ["sent", "cancelled"]
     await jobs.wait_prefix(f"deliver:{rows[1].id}:0")
     assert len(sink.at("/rules")) == 1

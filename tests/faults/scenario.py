@@ -1,0 +1,129 @@
+"""A storm of escalating incidents driven through a real API process, checked at the sink."""
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from app.bootstrap import create_admin_key
+from app.config import Settings
+from tests.faults.harness import Stairway, eventually
+from tests.support import HttpSink
+
+LEVELS = 3
+
+
+@dataclass
+class Storm:
+    """N incidents on a 3-level policy (one user per level, 1 s apart, no repeat)."""
+
+    stairway: Stairway
+    sink: HttpSink
+    name: str
+    headers: dict[str, str] = field(default_factory=dict)
+    incident_ids: list[str] = field(default_factory=list)
+    service_id: str = ""
+
+    def path(self, level: int) -> str:
+        return f"/{self.name}/level{level}"
+
+    async def setup(self, *, escalate_after_seconds: int = 1) -> None:
+        settings = Settings(
+            database_url=self.stairway.database_url, redis_url=self.stairway.redis_url
+        )
+        key = await create_admin_key(settings, email=f"{self.name}@example.com", name="Root")
+        self.headers = {"Authorization": f"Bearer {key}"}
+        async with self.client() as c:
+            users = []
+            for level in range(1, LEVELS + 1):
+                user = (
+                    await c.post(
+                        "/api/v1/users",
+                        json={"name": f"L{level}", "email": f"{self.name}.l{level}@example.com"},
+                    )
+                ).json()
+                await c.post(
+                    f"/api/v1/users/{user['id']}/contact-methods",
+                    json={"type": "webhook", "address": self.sink.url(self.path(level))},
+                )
+                users.append(user["id"])
+            policy = (
+                await c.post(
+                    "/api/v1/escalation-policies",
+                    json={
+                        "name": self.name,
+                        "levels": [
+                            {
+                                "escalate_after_seconds": escalate_after_seconds,
+                                "targets": [{"type": "user", "id": uid}],
+                            }
+                            for uid in users
+                        ],
+                    },
+                )
+            ).json()
+            service = (
+                await c.post(
+                    "/api/v1/services",
+                    json={"name": self.name, "escalation_policy_id": policy["id"]},
+                )
+            ).json()
+            self.service_id = service["id"]
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.stairway.base_url, headers=self.headers, timeout=30)
+
+    async def trigger(self, count: int) -> None:
+        async with self.client() as c:
+            responses = await asyncio.gather(
+                *(
+                    c.post(
+                        "/api/v1/incidents",
+                        json={"service_id": self.service_id, "title": f"storm {i}"},
+                    )
+                    for i in range(count)
+                )
+            )
+        assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
+        self.incident_ids.extend(r.json()["id"] for r in responses)
+
+    def keys(self) -> Counter[str]:
+        """Pages received for this storm, by idempotency key."""
+        return Counter(
+            r.headers["x-stairway-delivery"]
+            for r in self.sink.received
+            if r.path.startswith(f"/{self.name}/")
+        )
+
+    async def wait_all_paged(self, timeout: float = 60) -> None:
+        expected = len(self.incident_ids) * LEVELS
+        await self.sink.wait_for(lambda: len(self.keys()) >= expected, timeout)
+
+    async def incident(self, incident_id: str) -> dict[str, Any]:
+        async with self.client() as c:
+            result: dict[str, Any] = (await c.get(f"/api/v1/incidents/{incident_id}")).json()
+            return result
+
+    async def wait_all_exhausted(self, timeout: float = 30) -> None:
+        async def done() -> bool:
+            async with self.client() as c:
+                listed = (
+                    await c.get(
+                        "/api/v1/incidents", params={"service_id": self.service_id, "limit": 100}
+                    )
+                ).json()["items"]
+            return len(listed) == len(self.incident_ids) and all(
+                i["escalation"]["exhausted"] for i in listed
+            )
+
+        await eventually(done, timeout, "every incident to exhaust its policy")
+
+    def assert_each_level_paged_once_per_incident(self) -> None:
+        keys = self.keys()
+        by_incident: Counter[str] = Counter(key.split(":")[0] for key in keys)
+        assert set(by_incident) == set(self.incident_ids)
+        assert all(n == LEVELS for n in by_incident.values()), by_incident
+        levels = Counter(key.split(":")[3] for key in keys)  # incident:epoch:loop:level:...
+        assert levels == {str(n): len(self.incident_ids) for n in range(1, LEVELS + 1)}
