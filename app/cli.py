@@ -33,14 +33,23 @@ def _resolve_servers(settings: Settings) -> Settings:
     """Use DATABASE_URL/REDIS_URL, or start the embedded servers for whichever is missing."""
     if settings.database_url and settings.redis_url:
         return settings
-    from app.embedded import start_embedded
+    from app.embedded import EmbeddedServerError, running_embedded, start_embedded
 
-    servers = start_embedded(settings.data_dir.resolve())
-    typer.echo(f"embedded PostgreSQL and Redis running, data in {settings.data_dir.resolve()}")
+    data_dir = settings.data_dir.resolve()
+    try:
+        servers = start_embedded(data_dir)
+        database_url, redis_url = servers.database_url, servers.redis_url
+        typer.echo(f"embedded PostgreSQL and Redis running, data in {data_dir}", err=True)
+    except EmbeddedServerError:
+        # A running `stairway serve` owns them: use its servers rather than failing.
+        running = running_embedded(data_dir)
+        if running is None:
+            raise
+        database_url, redis_url = running
     return settings.model_copy(
         update={
-            "database_url": settings.database_url or servers.database_url,
-            "redis_url": settings.redis_url or servers.redis_url,
+            "database_url": settings.database_url or database_url,
+            "redis_url": settings.redis_url or redis_url,
         }
     )
 

