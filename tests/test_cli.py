@@ -16,11 +16,13 @@ from tests.support import HttpSink
 def serve_dir(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], int]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(PYTHONPATH=str(ROOT), STAIRWAY_PORT=str(port),
-               STAIRWAY_DATA_DIR=str(tmp_path / ".stairway"))
+    env.update(
+        PYTHONPATH=str(ROOT), STAIRWAY_PORT=str(port), STAIRWAY_DATA_DIR=str(tmp_path / ".stairway")
+    )
     log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen([STAIRWAY, "serve"], cwd=tmp_path, env=env, stdout=log,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [STAIRWAY, "serve"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     yield tmp_path, env, port
     process.terminate()
     process.wait(30)
@@ -42,22 +44,46 @@ async def test_serve_with_no_urls_runs_embedded_servers_and_pages(
 
     await eventually(ready, 90, "stairway serve to be ready")
     assert (workdir / ".stairway" / "pg").is_dir()
-    created = subprocess.run([STAIRWAY, "keys", "create-admin", "--email", "ops@example.com"],
-                             cwd=workdir, env=env, capture_output=True, text=True, check=True)
+    created = subprocess.run(
+        [STAIRWAY, "keys", "create-admin", "--email", "ops@example.com"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     key = created.stdout.strip().splitlines()[-1]
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=base, headers=headers) as c:
-        user = (await c.post("/api/v1/users", json={"name": "Ada",
-                                                    "email": "ada@example.com"})).json()
-        await c.post(f"/api/v1/users/{user['id']}/contact-methods",
-                     json={"type": "webhook", "address": sink.url("/serve")})
-        policy = (await c.post("/api/v1/escalation-policies", json={
-            "name": "p", "levels": [{"escalate_after_seconds": 60,
-                                     "targets": [{"type": "user", "id": user["id"]}]}]})).json()
-        service = (await c.post("/api/v1/services", json={
-            "name": "s", "escalation_policy_id": policy["id"]})).json()
-        incident = await c.post("/api/v1/incidents", json={"service_id": service["id"],
-                                                           "title": "disk full"})
+        user = (
+            await c.post("/api/v1/users", json={"name": "Ada", "email": "ada@example.com"})
+        ).json()
+        await c.post(
+            f"/api/v1/users/{user['id']}/contact-methods",
+            json={"type": "webhook", "address": sink.url("/serve")},
+        )
+        policy = (
+            await c.post(
+                "/api/v1/escalation-policies",
+                json={
+                    "name": "p",
+                    "levels": [
+                        {
+                            "escalate_after_seconds": 60,
+                            "targets": [{"type": "user", "id": user["id"]}],
+                        }
+                    ],
+                },
+            )
+        ).json()
+        service = (
+            await c.post(
+                "/api/v1/services", json={"name": "s", "escalation_policy_id": policy["id"]}
+            )
+        ).json()
+        incident = await c.post(
+            "/api/v1/incidents", json={"service_id": service["id"], "title": "disk full"}
+        )
         assert incident.status_code == 201
     [page] = await sink.wait_count("/serve", 1, timeout=30)
     assert page.json()["incident"]["title"] == "disk full"
