@@ -30,19 +30,34 @@ async def main() -> None:
             start + timedelta(seconds=random.uniform(0, args.spread_seconds))
             for _ in range(args.incidents)
         )
-        await bench.seed_escalating(service_id, snapshot, due)
+        ids = await bench.seed_escalating(service_id, snapshot, due)
         for _ in range(args.workers):
             bench.stairway.start_worker()
         expected = 2 * args.incidents
-        await bench.sink.wait_for(
-            lambda: len(bench.sink.received) >= expected,
-            timeout=args.lead_seconds + args.spread_seconds + LEVEL2_DELAY_SECONDS + 120,
-        )
+        deadline = args.lead_seconds + args.spread_seconds + LEVEL2_DELAY_SECONDS + 60
+        try:
+            await bench.sink.wait_for(lambda: len(bench.sink.received) >= expected, deadline)
+        except TimeoutError:
+            pass  # report what fired; steps that never fired count as late as the wait
+        finished = datetime.now(UTC)
         entries = await bench.escalations()
     finally:
         await bench.close()
 
-    lateness = [e["lateness_ms"] for e in entries]
+    fired = [e for e in entries if e["level"] in (2, 3)]
+    fired_keys = {(e["incident_id"], e["level"]) for e in fired}
+    due_by_incident = dict(zip(ids, due, strict=True))
+    unfired = [
+        (
+            finished - (due_by_incident[i] + timedelta(seconds=(level - 2) * LEVEL2_DELAY_SECONDS))
+        ).total_seconds()
+        * 1000
+        for i in ids
+        for level in (2, 3)
+        if (i, level) not in fired_keys
+        and due_by_incident[i] + timedelta(seconds=(level - 2) * LEVEL2_DELAY_SECONDS) < finished
+    ]
+    lateness = [e["lateness_ms"] for e in fired] + unfired
     by_incident: dict[object, dict[int, datetime]] = {}
     for e in entries:
         by_incident.setdefault(e["incident_id"], {})[e["level"]] = e["at"]
@@ -56,18 +71,24 @@ async def main() -> None:
         "incidents": args.incidents,
         "spread_seconds": args.spread_seconds,
         "workers": args.workers,
-        "steps": len(entries),
+        "steps_fired": len(fired),
+        "steps_not_fired": len(unfired),
         "steps_per_second": round(args.incidents / args.spread_seconds),
         "lateness": stats,
         "max_drift_ms": round(max(drift_ms), 3) if drift_ms else None,
         "targets": {"p99_ms": 250, "max_ms": 1000, "drift_ms": 0},
-        "met": stats["p99_ms"] <= 250 and stats["max_ms"] <= 1000 and max(drift_ms) == 0,
+        "met": bool(drift_ms)
+        and not unfired
+        and stats["p99_ms"] <= 250
+        and stats["max_ms"] <= 1000
+        and max(drift_ms) == 0,
     }
     print_table(
         "escalation step lateness (fire time - due time)",
         [
             ("incidents", args.incidents),
-            ("steps measured", len(entries)),
+            ("steps fired", len(fired)),
+            ("steps due but not fired by the end", len(unfired)),
             ("steps/s offered", result["steps_per_second"]),
             ("worker processes", args.workers),
             ("p50", f"{stats['p50_ms']} ms"),
