@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+import structlog
 from arq import Retry, cron, func
 from arq.worker import Worker
 
@@ -39,8 +40,10 @@ Ctx = dict[str, Any]
 
 async def _in_transaction(ctx: Ctx, work: Callable[[Any], Awaitable[None]]) -> None:
     try:
-        async with transaction(ctx["sessions"], ctx["enqueue"]) as session:
-            await work(session)
+        # Every log line of the job carries its id (and the ids the job binds itself).
+        with structlog.contextvars.bound_contextvars(job_id=ctx.get("job_id")):
+            async with transaction(ctx["sessions"], ctx["enqueue"]) as session:
+                await work(session)
     except Exception as exc:
         if is_connection_error(exc):
             # PostgreSQL is away: back off; the sweeper re-arms anything whose retries run out.

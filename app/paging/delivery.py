@@ -1,5 +1,6 @@
 """Delivering an outbox row: re-check under a lock, hand to the provider, record the attempt."""
 
+import logging
 import random
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from app.models import ContactMethod, Incident, Notification, User
 from app.notify.base import DeliveryResult, Outcome, Page, Provider
 from app.notify.links import action_links
 from app.queue import after_commit, delivery_job, level_failed_job
+
+log = logging.getLogger(__name__)
 
 EARLY_TOLERANCE = timedelta(milliseconds=20)
 
@@ -172,6 +175,7 @@ async def deliver(
         timeline.record(session, incident_id=incident.id, type="notified", at=now, details=attempt)
         return
     n.last_error = result.detail[:2000]
+    log.warning("page not delivered", extra={"incident_id": str(incident.id), **attempt})
     if result.outcome is Outcome.TRANSIENT and n.attempts < ctx.settings.delivery_max_attempts:
         delay = backoff_seconds(n.attempts, ctx.settings, result.retry_after_seconds)
         n.due_at = now + timedelta(seconds=delay)

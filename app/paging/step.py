@@ -158,6 +158,16 @@ async def advance(
                 details={"level": result.position.level, "loop": result.position.loop},
             )
     new = result.position
+    log.info(
+        "escalation step",
+        extra={
+            "incident_id": str(incident.id),
+            "decisions": [type(d).__name__ for d in result.decisions],
+            "level": new.level,
+            "loop": new.loop,
+            "lateness_ms": round((now - due_at).total_seconds() * 1000),
+        },
+    )
     incident.escalation_level, incident.escalation_loop = new.level, new.loop
     incident.level_entered_at, incident.next_due_at = new.entered_at, new.due_at
     incident.step_token += 1

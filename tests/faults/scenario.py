@@ -29,6 +29,12 @@ class Storm:
     def path(self, level: int) -> str:
         return f"/{self.name}/level{level}"
 
+    @staticmethod
+    async def _post(client: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Any:
+        response = await client.post(path, json=body)
+        assert response.status_code == 201, f"{path}: {response.status_code} {response.text}"
+        return response.json()
+
     async def setup(self, *, escalate_after_seconds: int = 1) -> None:
         settings = Settings(
             database_url=self.stairway.database_url, redis_url=self.stairway.redis_url
@@ -38,38 +44,34 @@ class Storm:
         async with self.client() as c:
             users = []
             for level in range(1, LEVELS + 1):
-                user = (
-                    await c.post(
-                        "/api/v1/users",
-                        json={"name": f"L{level}", "email": f"{self.name}.l{level}@example.com"},
-                    )
-                ).json()
-                await c.post(
+                user = await self._post(
+                    c,
+                    "/api/v1/users",
+                    {"name": f"L{level}", "email": f"{self.name}.l{level}@example.com"},
+                )
+                await self._post(
+                    c,
                     f"/api/v1/users/{user['id']}/contact-methods",
-                    json={"type": "webhook", "address": self.sink.url(self.path(level))},
+                    {"type": "webhook", "address": self.sink.url(self.path(level))},
                 )
                 users.append(user["id"])
-            policy = (
-                await c.post(
-                    "/api/v1/escalation-policies",
-                    json={
-                        "name": self.name,
-                        "levels": [
-                            {
-                                "escalate_after_seconds": escalate_after_seconds,
-                                "targets": [{"type": "user", "id": uid}],
-                            }
-                            for uid in users
-                        ],
-                    },
-                )
-            ).json()
-            service = (
-                await c.post(
-                    "/api/v1/services",
-                    json={"name": self.name, "escalation_policy_id": policy["id"]},
-                )
-            ).json()
+            policy = await self._post(
+                c,
+                "/api/v1/escalation-policies",
+                {
+                    "name": self.name,
+                    "levels": [
+                        {
+                            "escalate_after_seconds": escalate_after_seconds,
+                            "targets": [{"type": "user", "id": uid}],
+                        }
+                        for uid in users
+                    ],
+                },
+            )
+            service = await self._post(
+                c, "/api/v1/services", {"name": self.name, "escalation_policy_id": policy["id"]}
+            )
             self.service_id = service["id"]
 
     def client(self) -> httpx.AsyncClient:
