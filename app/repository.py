@@ -3,10 +3,11 @@
 import uuid
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -29,6 +30,15 @@ async def get_owned_or_404(
     if row is None or getattr(row, "user_id", None) != user_id:
         raise NotFound(f"{what} {id_} not found")
     return row
+
+
+async def flush_unique(session: AsyncSession, *, field: str, message: str) -> None:
+    """Flush; a unique-constraint violation becomes a 409 naming `field`, the rest rolls on."""
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(message, details={"field": field}) from exc
 
 
 def apply_changes(row: SQLModel, changes: dict[str, Any]) -> None:

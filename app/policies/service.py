@@ -5,7 +5,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -22,7 +21,7 @@ from app.models import (
     utcnow,
 )
 from app.policies.schemas import Level, PolicyCreate, PolicyRead, PolicyUpdate, Target, TargetType
-from app.repository import get_or_404
+from app.repository import flush_unique, get_or_404
 
 
 async def _check_targets(session: AsyncSession, levels: Sequence[Level]) -> None:
@@ -69,13 +68,8 @@ def _level_rows(policy_id: uuid.UUID, levels: Sequence[Level]) -> list[object]:
 
 
 async def _flush_name(session: AsyncSession, name: str) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(
-            f"an escalation policy named {name!r} exists", details={"field": "name"}
-        ) from exc
+    message = f"an escalation policy named {name!r} exists"
+    await flush_unique(session, field="name", message=message)
 
 
 async def create_policy(*, session: AsyncSession, data: PolicyCreate) -> PolicyRead:

@@ -5,13 +5,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.models import EscalationTarget, Schedule, ScheduleLayer, ScheduleOverride, User, utcnow
-from app.repository import apply_changes, get_or_404
+from app.repository import apply_changes, flush_unique, get_or_404
 from app.schedules import calculator
 from app.schedules.oncall import (
     OnCall,
@@ -90,11 +89,7 @@ async def _check_layers(session: AsyncSession, time_zone: str, layers: Sequence[
 
 
 async def _flush_name(session: AsyncSession, name: str) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"a schedule named {name!r} exists", details={"field": "name"}) from exc
+    await flush_unique(session, field="name", message=f"a schedule named {name!r} exists")
 
 
 def _read(schedule: Schedule, layers: Sequence[ScheduleLayer]) -> ScheduleRead:

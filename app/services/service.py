@@ -9,7 +9,7 @@ from sqlmodel import col
 
 from app.errors import Conflict, field_error
 from app.models import EscalationPolicy, IntegrationKey, Service
-from app.repository import apply_changes, get_or_404
+from app.repository import apply_changes, flush_unique, get_or_404
 from app.security import new_integration_key
 from app.services.schemas import IntegrationKeyCreate, ServiceCreate, ServiceUpdate
 
@@ -20,11 +20,7 @@ async def _check_policy(session: AsyncSession, policy_id: uuid.UUID) -> None:
 
 
 async def _flush_name(session: AsyncSession, name: str) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"a service named {name!r} exists", details={"field": "name"}) from exc
+    await flush_unique(session, field="name", message=f"a service named {name!r} exists")
 
 
 async def create_service(*, session: AsyncSession, data: ServiceCreate) -> Service:

@@ -4,13 +4,12 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.errors import Conflict, field_error
+from app.errors import field_error
 from app.models import ApiKey, ContactMethod, NotificationRule, User, utcnow
-from app.repository import apply_changes, get_or_404, get_owned_or_404
+from app.repository import apply_changes, flush_unique, get_or_404, get_owned_or_404
 from app.security import new_api_key, new_secret
 from app.users.schemas import (
     ApiKeyCreate,
@@ -23,11 +22,7 @@ from app.users.schemas import (
 
 
 async def _flush_unique(session: AsyncSession, *, field: str, value: str) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"{field} {value!r} is already taken", details={"field": field}) from exc
+    await flush_unique(session, field=field, message=f"{field} {value!r} is already taken")
 
 
 async def create_user(*, session: AsyncSession, data: UserCreate) -> User:

@@ -9,17 +9,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.errors import Conflict
 from app.incidents import service as incidents
 from app.incidents.schemas import IncidentTrigger, Severity
 from app.integrations.heartbeats.schemas import HeartbeatCreate, HeartbeatUpdate
 from app.integrations.ingest import Event, apply
 from app.models import Heartbeat, Service
-from app.repository import get_or_404
+from app.repository import flush_unique, get_or_404
 
 BATCH = 200
 
@@ -35,13 +33,8 @@ def actor(heartbeat: Heartbeat) -> dict[str, Any]:
 
 
 async def _flush_name(session: AsyncSession, name: str) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(
-            f"this service has a heartbeat named {name!r}", details={"field": "name"}
-        ) from exc
+    message = f"this service has a heartbeat named {name!r}"
+    await flush_unique(session, field="name", message=message)
 
 
 async def create(*, session: AsyncSession, data: HeartbeatCreate) -> Heartbeat:
