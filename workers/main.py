@@ -3,7 +3,7 @@
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -22,7 +22,14 @@ from app.models import utcnow
 from app.notify.registry import build_providers, make_http_client
 from app.paging.delivery import DeliveryContext, deliver
 from app.paging.step import run_level_failed, run_step
-from app.paging.sweeper import missing_jobs, overdue_jobs, sweep_timers_and_events
+from app.paging.sweeper import (
+    BATCH,
+    FULL_REARM_LIMIT,
+    armed_mark,
+    missing_jobs,
+    overdue_jobs,
+    sweep_timers_and_events,
+)
 from app.queue import (
     ACK_TIMEOUT_JOB,
     AUTO_RESOLVE_JOB,
@@ -124,9 +131,14 @@ async def sweeper(ctx: Ctx) -> None:
     """Re-arm overdue work from PostgreSQL that Redis lost or a dead worker holds."""
     settings: Settings = ctx["settings"]
     now = utcnow()
+    redis, mark = ctx["redis"], armed_mark(settings.queue_name)
+    # A Redis that lost its data lost future timers too: re-arm everything, not just the overdue.
+    reset = not await redis.exists(mark)
     async with transaction(ctx["sessions"], ctx["enqueue"]) as session:
         overdue = await overdue_jobs(
-            session=session, now=now, grace_seconds=settings.sweeper_grace_seconds
+            session=session,
+            before=None if reset else now - timedelta(seconds=settings.sweeper_grace_seconds),
+            limit=FULL_REARM_LIMIT if reset else BATCH,
         )
         await sweep_timers_and_events(
             session=session, now=now, grace_seconds=settings.sweeper_grace_seconds
@@ -136,9 +148,9 @@ async def sweeper(ctx: Ctx) -> None:
         LEVEL_FAILED_JOB: settings.sweeper_grace_seconds,
         DELIVER_JOB: settings.sweeper_grace_seconds + settings.delivery_timeout_seconds,
     }
-    await ctx["enqueue"](
-        await missing_jobs(ctx["redis"], overdue, now=now, stuck_after=stuck_after)
-    )
+    await ctx["enqueue"](await missing_jobs(redis, overdue, now=now, stuck_after=stuck_after))
+    if reset:
+        await redis.set(mark, now.isoformat())
 
 
 async def heartbeat_check(ctx: Ctx) -> None:

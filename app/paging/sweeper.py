@@ -16,30 +16,35 @@ from app.queue import DELIVER_JOB, JobSpec, delivery_job, step_job
 from app.responders.nonces import purge_expired
 
 BATCH = 2000
+# After Redis lost everything, future timers are re-armed too, up to this many per kind.
+FULL_REARM_LIMIT = 100_000
 JOB_KEY = "arq:job:"
 IN_PROGRESS_KEY = "arq:in-progress:"
 
 
 async def overdue_jobs(
-    *, session: AsyncSession, now: datetime, grace_seconds: float
+    *, session: AsyncSession, before: datetime | None, limit: int = BATCH
 ) -> list[JobSpec]:
-    """The jobs that should have run by now: every step and page overdue by more than the grace."""
-    cutoff = now - timedelta(seconds=grace_seconds)
-    steps = await session.execute(
-        select(col(Incident.id), col(Incident.step_token), col(Incident.next_due_at))
-        .where(col(Incident.next_due_at) < cutoff, col(Incident.status) != "resolved")
-        .order_by(col(Incident.next_due_at))
-        .limit(BATCH)
-    )
+    """Every step and page due before `before` (all pending ones when None), soonest first."""
+    step_query = select(
+        col(Incident.id), col(Incident.step_token), col(Incident.next_due_at)
+    ).where(col(Incident.next_due_at).is_not(None), col(Incident.status) != "resolved")
+    page_query = select(
+        col(Notification.id), col(Notification.attempts), col(Notification.due_at)
+    ).where(col(Notification.status) == "pending")
+    if before is not None:
+        step_query = step_query.where(col(Incident.next_due_at) < before)
+        page_query = page_query.where(col(Notification.due_at) < before)
+    steps = await session.execute(step_query.order_by(col(Incident.next_due_at)).limit(limit))
     jobs = [step_job(incident_id, token, due_at) for incident_id, token, due_at in steps if due_at]
-    pages = await session.execute(
-        select(col(Notification.id), col(Notification.attempts), col(Notification.due_at))
-        .where(col(Notification.status) == "pending", col(Notification.due_at) < cutoff)
-        .order_by(col(Notification.due_at))
-        .limit(BATCH)
-    )
+    pages = await session.execute(page_query.order_by(col(Notification.due_at)).limit(limit))
     jobs.extend(delivery_job(nid, attempts, due_at) for nid, attempts, due_at in pages)
     return jobs
+
+
+def armed_mark(queue_name: str) -> str:
+    """A key every sweep keeps in Redis: when it is gone, Redis was flushed or replaced."""
+    return f"{queue_name}:armed"
 
 
 async def missing_jobs(
