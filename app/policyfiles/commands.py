@@ -4,6 +4,7 @@ Only typer is imported here so `stairway --help` stays quick; the work is in run
 """
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -71,6 +72,20 @@ def export(
     from app.policyfiles import runner
 
     runner.export(directory, force=force)
+
+
+@policies_app.command()
+def preview(
+    policy: Annotated[str, typer.Argument(help="The escalation policy's name.")],
+    at: Annotated[
+        datetime | None, typer.Option(help="When the incident would trigger (default: now).")
+    ] = None,
+    urgency: Annotated[str, typer.Option(help="high or low.")] = "high",
+) -> None:
+    """Who would be paged when, if an incident triggered at --at and nobody answered."""
+    from app.policies import preview_cli
+
+    preview_cli.preview(policy, at.astimezone(UTC) if at else None, urgency)
 
 
 @policies_app.command("rotate-key")

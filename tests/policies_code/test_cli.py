@@ -130,3 +130,28 @@ async def test_the_demo_sink_prints_each_page() -> None:
     [text] = printed
     assert "PAGE for Ada Lovelace (/pages/ada): #7 'p99 > 2s' [critical, triggered] level 2" in text
     assert "acknowledge: curl -X POST 'http://127.0.0.1:8080/r/ack-token'" in text
+
+
+def test_preview_prints_who_would_be_paged_when(stairway: CliRunner, tmp_path: Path) -> None:
+    write(tmp_path, "team.yaml", TEAM)
+    run(stairway, "apply", str(tmp_path))
+    # Ada's two rules (at once and after 5 min) page her webhook; her SMS has no rule.
+    # 2099-01-01 12:00 UTC: Grace's override holds the schedule, inside the 09:30 window.
+    out = run(stairway, "preview", "payments-urgent", "--at", "2099-01-01T12:00:00+00:00").stdout
+    assert out.splitlines()[1:] == [
+        "2099-01-01T12:00:00+00:00  level 1 (loop 0)",
+        "    2099-01-01T12:00:00+00:00  Ada Lovelace via webhook https://hooks.example.com/…",
+        "    2099-01-01T12:05:00+00:00  Ada Lovelace via webhook https://hooks.example.com/…",
+        "exhausted at: 2099-01-01T12:01:00+00:00",
+    ]
+    schedule = run(stairway, "preview", "payments", "--at", "2099-01-01T12:00:00+00:00").stdout
+    # Grace (on call through her override) has no contact method: level 1 is skipped at once.
+    assert schedule.splitlines()[1:4] == [
+        "2099-01-01T12:00:00+00:00  level 1 skipped: user has no contact method",
+        "2099-01-01T12:00:00+00:00  level 2 (loop 0)",
+        "    2099-01-01T12:00:00+00:00  https://hooks.example.com/… via webhook "
+        "https://hooks.example.com/…",
+    ]
+    assert "2099-01-01T12:10:00+00:00  loop 1: the chain restarts at level 1" in schedule
+    assert schedule.splitlines()[-1] == "exhausted at: 2099-01-01T12:20:00+00:00"
+    run(stairway, "preview", "no-such-policy", code=1)
