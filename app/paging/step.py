@@ -115,7 +115,7 @@ async def advance(
                     "level": decision.level,
                     "loop": decision.loop,
                     "pages": len(plan.pages),
-                    "lateness_ms": round((now - decision.at).total_seconds() * 1000),
+                    "lateness_ms": round((now - due_at).total_seconds() * 1000),
                     "unreachable": plan.unreachable,
                     "on_call": plan.on_call,
                 },
