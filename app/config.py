@@ -3,7 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     max_inbound_body_bytes: int = 512 * 1024
     ingest_rate_per_second: float = 10.0
     ingest_burst: int = 200
+    # REST API (/api/v1): a token bucket per API or integration key (rate 0 disables it).
+    api_rate_per_second: float = 20.0
+    api_burst: int = 200
     heartbeat_check_interval_seconds: int = 2
     action_link_ttl_seconds: int = 24 * 3600
 
@@ -68,11 +71,23 @@ class Settings(BaseSettings):
     # At most one page per destination (phone number, address) per this many seconds, by channel.
     destination_min_interval_seconds: dict[str, float] = {"sms": 30.0, "voice": 60.0}
 
+    # SSRF guard for webhook contact methods, subscriptions and webhook targets: refuse private,
+    # loopback and link-local destinations. Unset means allowed only in embedded (development)
+    # mode, i.e. when DATABASE_URL is empty; set it explicitly to override.
+    allow_private_webhook_targets: bool | None = None
+    max_outbound_response_bytes: int = 64 * 1024
+
     # Outbound event webhooks: exponential backoff with jitter, about 17 hours in all by default.
     event_backoff_base_seconds: float = 10.0
     event_backoff_max_seconds: float = 4 * 3600.0
     event_max_attempts: int = 15
     log_json: bool | None = None
+
+    @model_validator(mode="after")
+    def _resolve_private_targets(self) -> "Settings":
+        if self.allow_private_webhook_targets is None:
+            self.allow_private_webhook_targets = not self.database_url
+        return self
 
 
 @lru_cache

@@ -108,6 +108,29 @@ async def _database_down(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def is_bad_value(exc: BaseException) -> bool:
+    """True when the database refused a value the client sent (class 22: out of range, NUL...)."""
+    seen: BaseException | None = getattr(exc, "orig", None)
+    while seen is not None:
+        if str(getattr(seen, "sqlstate", "") or "").startswith("22") or isinstance(
+            seen, ValueError
+        ):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if is_connection_error(exc):
+        return await _database_down(request, exc)
+    if is_bad_value(exc):
+        # A value the schema let through but PostgreSQL cannot store: still the client's mistake.
+        message = "a value is out of range or contains characters that cannot be stored"
+        return JSONResponse(error_body("invalid", message), status_code=422)
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("internal", "internal error"), status_code=500)
 
@@ -126,6 +149,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(InterfaceError, _database_down)
     app.add_exception_handler(ConnectionError, _database_down)

@@ -49,7 +49,11 @@ async def readyz(request: Request) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
 async def prometheus_metrics(request: Request) -> Response:
     """Process metrics plus incident counts read from PostgreSQL at scrape time."""
     try:

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from arq import create_pool
 from fastapi import APIRouter, FastAPI
 
+from app.audit.router import router as audit_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(routing_router)
     api.include_router(heartbeats_router)
     api.include_router(webhook_subscriptions_router)
+    api.include_router(audit_router)
     app.include_router(api)
     app.include_router(health_router)
     app.include_router(links_router)

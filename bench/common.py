@@ -127,6 +127,8 @@ class Bench:
                 "STAIRWAY_QUEUE_NAME": queue,
                 "STAIRWAY_DB_POOL_SIZE": "20",
                 "STAIRWAY_LOG_JSON": "true",
+                # Pages go to a loopback sink.
+                "STAIRWAY_ALLOW_PRIVATE_WEBHOOK_TARGETS": "true",
                 "STAIRWAY_WORKER_POLL_DELAY_SECONDS": "0.05",
                 "STAIRWAY_SWEEPER_GRACE_SECONDS": "2",
                 "STAIRWAY_SWEEPER_INTERVAL_SECONDS": "2",

@@ -122,6 +122,10 @@ def settings(
         delivery_backoff_max_seconds=0.2,
         delivery_max_attempts=3,
         max_body_bytes=256 * 1024,
+        # Off for the suite (tests/security/test_limits.py installs a small bucket of its own).
+        api_rate_per_second=0.0,
+        # The sinks the suite delivers to listen on loopback.
+        allow_private_webhook_targets=True,
         db_pool_size=10,
         **notify_settings(sink, smtp),
     )

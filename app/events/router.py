@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from app.auth import Admin
@@ -17,6 +17,7 @@ from app.events.schemas import (
     SubscriptionRead,
     SubscriptionUpdate,
 )
+from app.outbound import check_target_url
 
 router = APIRouter(prefix="/webhook-subscriptions", tags=["webhook subscriptions"])
 
@@ -26,10 +27,16 @@ class DeliveryPage(BaseModel):
     next_cursor: int | None = None
 
 
+def _check_url(request: Request, url: str) -> None:
+    allow = request.app.state.settings.allow_private_webhook_targets
+    check_target_url(url, allow_private=allow, field="url")
+
+
 @router.post("", status_code=201)
 async def create_subscription(
-    data: SubscriptionCreate, session: SessionDep, _: Admin
+    data: SubscriptionCreate, request: Request, session: SessionDep, _: Admin
 ) -> SubscriptionCreated:
+    _check_url(request, data.url)
     subscription = await service.create_subscription(session=session, data=data)
     return SubscriptionCreated.model_validate(subscription, from_attributes=True)
 
@@ -50,8 +57,14 @@ async def get_subscription(
 
 @router.patch("/{subscription_id}")
 async def update_subscription(
-    subscription_id: uuid.UUID, data: SubscriptionUpdate, session: SessionDep, _: Admin
+    subscription_id: uuid.UUID,
+    data: SubscriptionUpdate,
+    request: Request,
+    session: SessionDep,
+    _: Admin,
 ) -> SubscriptionRead:
+    if data.url is not None:
+        _check_url(request, data.url)
     row = await service.update_subscription(
         session=session, subscription_id=subscription_id, data=data
     )
@@ -70,7 +83,7 @@ async def list_deliveries(
     _: Admin,
     status: DeliveryStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
-    cursor: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> DeliveryPage:
     """Every attempt's outcome, newest event first: what was sent, what the receiver answered."""
     rows, next_cursor = await service.list_deliveries(

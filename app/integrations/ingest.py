@@ -14,7 +14,7 @@ from sqlmodel import col
 from app.config import Settings
 from app.incidents import service as incidents
 from app.incidents.schemas import IncidentTrigger
-from app.integrations.ratelimit import RateLimiter, Verdict
+from app.integrations.ratelimit import Verdict, limiter_on
 from app.models import OPEN_STATUSES, Incident, IntegrationKey
 from app.security import hash_key
 
@@ -75,16 +75,14 @@ def read_json(body: bytes) -> Any:
 
 async def admit(request: Request, secret: str) -> Verdict:
     """Take a token from the key's bucket (keyed by the key's hash: no database read)."""
-    state = request.app.state
-    limiter: RateLimiter | None = getattr(state, "ingest_limiter", None)
-    if limiter is None:
-        settings: Settings = state.settings
-        limiter = RateLimiter(
-            state.redis,
-            rate_per_second=settings.ingest_rate_per_second,
-            burst=settings.ingest_burst,
-        )
-        state.ingest_limiter = limiter
+    settings: Settings = request.app.state.settings
+    limiter = limiter_on(
+        request.app.state,
+        "ingest_limiter",
+        rate_per_second=settings.ingest_rate_per_second,
+        burst=settings.ingest_burst,
+        namespace="ingest",
+    )
     return await limiter.check(hash_key(secret)[:32])
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# KEYS[1] bucket; ARGV rate (tokens/s), burst. Returns {allowed, wait_ms}. Redis' own clock
-# keeps every API process on one time base.
+# KEYS[1] bucket; ARGV rate (tokens/s), burst. Returns {allowed, wait_ms, tokens left (as a
+# string: Lua numbers become integers)}. Redis' own clock keeps every API process on one time base.
 _TOKEN_BUCKET = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
@@ -28,7 +28,7 @@ else
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
-return {allowed, wait_ms}
+return {allowed, wait_ms, tostring(tokens)}
 """
 
 
@@ -36,14 +36,20 @@ return {allowed, wait_ms}
 class Verdict:
     allowed: bool
     retry_after_seconds: int = 0
+    # Whole tokens left and seconds until the bucket is full again (None: not limited).
+    remaining: int | None = None
+    reset_seconds: int = 0
 
 
 class RateLimiter:
     """Admit `rate_per_second` events per key on average, bursts up to `burst`."""
 
-    def __init__(self, redis: Any, *, rate_per_second: float, burst: int) -> None:
+    def __init__(
+        self, redis: Any, *, rate_per_second: float, burst: int, namespace: str = "ingest"
+    ) -> None:
         self.rate = rate_per_second
         self.burst = max(1, burst)
+        self.namespace = namespace
         self._script = redis.register_script(_TOKEN_BUCKET) if rate_per_second > 0 else None
 
     async def check(self, bucket: str) -> Verdict:
@@ -51,12 +57,28 @@ class RateLimiter:
         if self._script is None:
             return Verdict(True)
         try:
-            allowed, wait_ms = await self._script(
-                keys=[f"stairway:ingest:{bucket}"], args=[self.rate, self.burst]
+            allowed, wait_ms, left = await self._script(
+                keys=[f"stairway:{self.namespace}:{bucket}"], args=[self.rate, self.burst]
             )
         except Exception as exc:  # redis raises its own hierarchy; never refuse an alert for it
             log.warning("rate limiter unavailable, admitting", extra={"error": repr(exc)})
             return Verdict(True)
+        tokens = float(left)
+        reset = math.ceil((self.burst - tokens) / self.rate)
         if int(allowed):
-            return Verdict(True)
-        return Verdict(False, max(1, math.ceil(int(wait_ms) / 1000)))
+            return Verdict(True, remaining=int(tokens), reset_seconds=reset)
+        wait = max(1, math.ceil(int(wait_ms) / 1000))
+        return Verdict(False, wait, remaining=0, reset_seconds=reset)
+
+
+def limiter_on(
+    state: Any, attribute: str, *, rate_per_second: float, burst: int, namespace: str
+) -> RateLimiter:
+    """The app's limiter stored at `state.<attribute>`, made on first use (Redis is ready then)."""
+    limiter: RateLimiter | None = getattr(state, attribute, None)
+    if limiter is None:
+        limiter = RateLimiter(
+            state.redis, rate_per_second=rate_per_second, burst=burst, namespace=namespace
+        )
+        setattr(state, attribute, limiter)
+    return limiter

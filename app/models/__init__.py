@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from app.models.audit import AuditEntry
 from app.models.auth import ApiKey
 from app.models.base import utcnow
 from app.models.incidents import (
@@ -24,6 +25,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "OPEN_STATUSES",
     "ApiKey",
+    "AuditEntry",
     "ContactMethod",
     "EscalationLevel",
     "EscalationPolicy",

@@ -1,6 +1,7 @@
 """The providers a worker delivers with, by channel."""
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -12,6 +13,7 @@ from app.notify.smtp import EmailProvider
 from app.notify.templates import Templates
 from app.notify.twilio import SmsProvider, VoiceProvider
 from app.notify.webhook import WebhookProvider
+from app.outbound import GuardedTransport
 
 
 def build_providers(
@@ -45,9 +47,16 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
         max_connections=settings.db_pool_size * 4,
         max_keepalive_connections=settings.db_pool_size * 2,
     )
+    transport = GuardedTransport(
+        httpx.AsyncHTTPTransport(limits=limits),
+        allow_private=bool(settings.allow_private_webhook_targets),
+        trusted_hosts=[urlsplit(settings.twilio_base_url).hostname or ""],
+        max_response_bytes=settings.max_outbound_response_bytes,
+    )
     return httpx.AsyncClient(
         timeout=timeout,
-        limits=limits,
+        transport=transport,
+        # A redirect is never followed: it could lead anywhere, including inside the network.
         follow_redirects=False,
         headers={"User-Agent": "Stairway/0.1"},
     )

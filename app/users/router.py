@@ -2,11 +2,12 @@
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from app.auth import Admin, Observer
 from app.db import SessionDep
 from app.models import User, utcnow
+from app.outbound import check_target_url
 from app.repository import get_or_404
 from app.users import service
 from app.users.schemas import (
@@ -16,6 +17,7 @@ from app.users.schemas import (
     ContactMethodCreate,
     ContactMethodCreated,
     ContactMethodRead,
+    ContactType,
     NotificationRuleCreate,
     NotificationRuleRead,
     UserCreate,
@@ -54,8 +56,15 @@ async def delete_user(user_id: uuid.UUID, session: SessionDep, _: Admin) -> None
 
 @router.post("/{user_id}/contact-methods", status_code=201, response_model=ContactMethodCreated)
 async def add_contact_method(
-    user_id: uuid.UUID, data: ContactMethodCreate, session: SessionDep, _: Admin
+    user_id: uuid.UUID,
+    data: ContactMethodCreate,
+    request: Request,
+    session: SessionDep,
+    _: Admin,
 ) -> ContactMethodCreated:
+    if data.type in (ContactType.WEBHOOK, ContactType.SLACK):
+        allow = request.app.state.settings.allow_private_webhook_targets
+        check_target_url(data.address, allow_private=allow, field="address")
     method = await service.add_contact_method(session=session, user_id=user_id, data=data)
     created = ContactMethodCreated.model_validate(method)
     created.signing_secret = method.signing_secret or None

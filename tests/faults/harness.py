@@ -92,6 +92,8 @@ class Stairway:
             "STAIRWAY_DELIVERY_BACKOFF_MAX_SECONDS": "0.5",
             "STAIRWAY_DB_POOL_SIZE": "5",
             "STAIRWAY_LOG_JSON": "true",
+            # Pages go to a loopback sink.
+            "STAIRWAY_ALLOW_PRIVATE_WEBHOOK_TARGETS": "true",
             **self.extra_env,
         }
 

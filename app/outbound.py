@@ -1,0 +1,106 @@
+"""Outbound HTTP guard (SSRF): where webhooks may be sent, and how much of an answer is read."""
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import AsyncIterator, Iterable
+from urllib.parse import urlsplit
+
+import httpx
+
+from app.errors import field_error
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class ForbiddenDestination(httpx.ConnectError):
+    """The target resolves to an address webhooks may not reach (private, loopback, ...)."""
+
+
+def is_internal(address: IpAddress) -> bool:
+    """Loopback, private, link-local (cloud metadata), multicast, reserved or unspecified."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast
+
+
+def _literal(host: str) -> IpAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def check_target_url(url: str, *, allow_private: bool, field: str) -> None:
+    """At creation: refuse URLs naming an internal address or localhost outright (422)."""
+    if allow_private:
+        return
+    host = (urlsplit(url).hostname or "").lower()
+    literal = _literal(host)
+    if host == "localhost" or host.endswith(".localhost") or (literal and is_internal(literal)):
+        raise field_error(field, "must not point at a private, loopback or link-local address")
+
+
+async def _resolve(host: str, port: int) -> list[IpAddress]:
+    literal = _literal(host)
+    if literal is not None:
+        return [literal]
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
+class _Capped(httpx.AsyncByteStream):
+    """A response body that ends after `limit` bytes, so a huge answer cannot exhaust memory."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, limit: int) -> None:
+        self.inner = inner
+        self.limit = limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        left = self.limit
+        async for chunk in self.inner:
+            if left <= 0:
+                break
+            yield chunk[:left]
+            left -= len(chunk)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """Checks each destination's addresses at send time and caps response bodies."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        *,
+        allow_private: bool,
+        trusted_hosts: Iterable[str] = (),
+        max_response_bytes: int,
+    ) -> None:
+        self.inner = inner
+        self.allow_private = allow_private
+        # Operator-configured provider endpoints (e.g. a Twilio base URL) are not user input.
+        self.trusted_hosts = frozenset(h.lower() for h in trusted_hosts if h)
+        self.max_response_bytes = max_response_bytes
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host.lower()
+        if not self.allow_private and host not in self.trusted_hosts:
+            try:
+                addresses = await _resolve(host, request.url.port or 443)
+            except OSError as exc:
+                raise httpx.ConnectError(f"cannot resolve {host}", request=request) from exc
+            if any(is_internal(a) for a in addresses):
+                raise ForbiddenDestination(
+                    "destination resolves to a private, loopback or link-local address",
+                    request=request,
+                )
+        response = await self.inner.handle_async_request(request)
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _Capped(response.stream, self.max_response_bytes)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -1,0 +1,105 @@
+"""SSRF guard: webhook destinations checked at creation and at send time; answers read capped."""
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from app.config import Settings
+from app.errors import InvalidInput
+from app.notify.registry import make_http_client
+from app.outbound import ForbiddenDestination, GuardedTransport, check_target_url
+from tests.factories import Api
+from tests.support import HttpSink
+
+INTERNAL = [
+    "http://127.0.0.1:8080/hook",
+    "http://localhost/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.1.2.3/hook",
+    "http://192.168.0.10/hook",
+    "http://[::1]/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://0.0.0.0/hook",
+]
+
+
+@pytest.mark.parametrize("url", INTERNAL)
+def test_internal_targets_are_refused_unless_allowed(url: str) -> None:
+    with pytest.raises(InvalidInput):
+        check_target_url(url, allow_private=False, field="url")
+    check_target_url(url, allow_private=True, field="url")
+
+
+def test_public_targets_pass() -> None:
+    for url in ("https://hooks.example.com/x", "http://93.184.216.34/x"):
+        check_target_url(url, allow_private=False, field="url")
+
+
+def test_private_targets_are_allowed_by_default_only_in_embedded_mode() -> None:
+    assert Settings(database_url="").allow_private_webhook_targets is True
+    served = Settings(database_url="postgresql+asyncpg://db/stairway")
+    assert served.allow_private_webhook_targets is False
+    explicit = Settings(
+        database_url="postgresql+asyncpg://db/stairway", allow_private_webhook_targets=True
+    )
+    assert explicit.allow_private_webhook_targets is True
+
+
+@pytest.fixture
+def strict_targets(app: Any) -> Iterator[None]:
+    previous = app.state.settings
+    app.state.settings = previous.model_copy(update={"allow_private_webhook_targets": False})
+    yield
+    app.state.settings = previous
+
+
+async def test_the_api_refuses_internal_webhook_urls(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], strict_targets: None
+) -> None:
+    api = Api(client, admin_headers)
+    user = await api.user("Ada")
+    refused = await api.post(
+        f"/users/{user['id']}/contact-methods",
+        {"type": "webhook", "address": "http://169.254.169.254/latest"},
+        status=422,
+    )
+    assert refused["error"]["details"][0]["field"] == "address"
+    refused = await api.post("/webhook-subscriptions", {"url": "http://127.0.0.1/x"}, status=422)
+    assert refused["error"]["details"][0]["field"] == "url"
+    await api.post("/webhook-subscriptions", {"url": "https://hooks.example.com/x"})
+
+
+async def test_sending_to_an_address_that_resolves_inside_is_refused(sink: HttpSink) -> None:
+    guarded = GuardedTransport(
+        httpx.AsyncHTTPTransport(), allow_private=False, max_response_bytes=1024
+    )
+    async with httpx.AsyncClient(transport=guarded) as client:
+        for url in (sink.url("/ssrf"), sink.url("/ssrf").replace("127.0.0.1", "localhost")):
+            with pytest.raises(ForbiddenDestination):
+                await client.post(url, json={})
+    assert sink.at("/ssrf") == []
+    allowed = GuardedTransport(
+        httpx.AsyncHTTPTransport(), allow_private=True, max_response_bytes=1024
+    )
+    async with httpx.AsyncClient(transport=allowed) as client:
+        assert (await client.post(sink.url("/ssrf"), json={})).status_code == 200
+    assert len(sink.at("/ssrf")) == 1
+
+
+async def test_answers_are_read_up_to_a_cap() -> None:
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield b"x" * 65536
+
+    huge = httpx.MockTransport(lambda request: httpx.Response(200, content=endless()))
+    guarded = GuardedTransport(huge, allow_private=True, max_response_bytes=4096)
+    async with httpx.AsyncClient(transport=guarded) as client:
+        response = await client.post("https://hooks.example.com/x")
+    assert len(response.content) == 4096
+
+
+def test_the_delivery_client_never_follows_redirects(settings: Settings) -> None:
+    client = make_http_client(settings)
+    assert client.follow_redirects is False

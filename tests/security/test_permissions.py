@@ -1,0 +1,238 @@
+"""Every route by every kind of caller: the permission matrix, generated from the app's routes.
+
+A route missing from MATRIX fails `test_every_route_has_an_entry`, so a new endpoint cannot ship
+without someone deciding who may call it.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import iter_route_contexts
+
+from app.config import Settings
+from app.main import create_app
+from tests.factories import Api
+from tests.security.world import World, build_world, fill
+
+CALLERS = ("anonymous", "integration_other", "integration_own", "observer", "responder", "admin")
+OK = "allowed"  # anything but 401/403 (and never a 5xx)
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Expected outcome per caller for a route behind `Authorization: Bearer`."""
+
+    expected: dict[str, int | str]
+
+
+@dataclass(frozen=True)
+class Open:
+    """A route that takes no bearer key; `auth` says how it is protected instead."""
+
+    auth: str
+    # Status for a request carrying a wrong credential (None: nothing to get wrong).
+    refused: int | None = None
+
+
+def _roles(observer: int | str, responder: int | str, own: int | str, other: int | str) -> Roles:
+    return Roles(
+        {
+            "anonymous": 401,
+            "observer": observer,
+            "responder": responder,
+            "admin": OK,
+            "integration_own": own,
+            "integration_other": other,
+        }
+    )
+
+
+OBSERVER = _roles(OK, OK, 403, 403)
+RESPONDER = _roles(403, OK, 403, 403)
+ADMIN = _roles(403, 403, 403, 403)
+# Incident reads: an integration key sees its own service's incidents only.
+INCIDENT_READ = _roles(OK, OK, OK, 403)
+# The incident list is filtered to the key's service rather than refused.
+INCIDENT_LIST = _roles(OK, OK, OK, OK)
+# Triggering and heartbeat pings: responders, admins and the service's own integration key.
+SEND = _roles(403, OK, OK, 403)
+
+MATRIX: dict[tuple[str, str], Roles | Open] = {
+    ("GET", "/openapi.json"): Open("public API description"),
+    ("GET", "/docs"): Open("public API documentation"),
+    ("GET", "/docs/oauth2-redirect"): Open("public API documentation"),
+    ("GET", "/redoc"): Open("public API documentation"),
+    ("GET", "/healthz"): Open("public liveness probe, reveals nothing"),
+    ("GET", "/readyz"): Open("public readiness probe, reveals nothing"),
+    ("GET", "/metrics"): Open("Prometheus scrape; protect at the network level"),
+    ("GET", "/r/{token}"): Open("HMAC-signed, expiring action link token", refused=400),
+    ("POST", "/r/{token}"): Open("HMAC-signed, expiring, single-use action link", refused=400),
+    ("POST", "/integrations/slack/actions"): Open("Slack signing secret (HMAC)", refused=401),
+    ("POST", "/integrations/twilio/sms"): Open("Twilio request signature (HMAC)", refused=403),
+    ("POST", "/v2/enqueue"): Open("routing_key in the body", refused=400),
+    ("POST", "/v2/change/enqueue"): Open("routing_key in the body", refused=400),
+    ("POST", "/integrations/alertmanager/{integration_key}"): Open("key in URL", refused=404),
+    ("POST", "/integrations/grafana/{integration_key}"): Open("key in URL", refused=404),
+    ("GET", "/api/v1/users"): OBSERVER,
+    ("POST", "/api/v1/users"): ADMIN,
+    ("GET", "/api/v1/users/{user_id}"): OBSERVER,
+    ("PATCH", "/api/v1/users/{user_id}"): ADMIN,
+    ("DELETE", "/api/v1/users/{user_id}"): ADMIN,
+    ("GET", "/api/v1/users/{user_id}/contact-methods"): OBSERVER,
+    ("POST", "/api/v1/users/{user_id}/contact-methods"): ADMIN,
+    ("DELETE", "/api/v1/users/{user_id}/contact-methods/{method_id}"): ADMIN,
+    ("GET", "/api/v1/users/{user_id}/notification-rules"): OBSERVER,
+    ("POST", "/api/v1/users/{user_id}/notification-rules"): ADMIN,
+    ("DELETE", "/api/v1/users/{user_id}/notification-rules/{rule_id}"): ADMIN,
+    ("GET", "/api/v1/users/{user_id}/api-keys"): ADMIN,
+    ("POST", "/api/v1/users/{user_id}/api-keys"): ADMIN,
+    ("DELETE", "/api/v1/users/{user_id}/api-keys/{key_id}"): ADMIN,
+    ("GET", "/api/v1/schedules"): OBSERVER,
+    ("POST", "/api/v1/schedules"): ADMIN,
+    ("GET", "/api/v1/schedules/{schedule_id}"): OBSERVER,
+    ("PATCH", "/api/v1/schedules/{schedule_id}"): ADMIN,
+    ("DELETE", "/api/v1/schedules/{schedule_id}"): ADMIN,
+    ("GET", "/api/v1/schedules/{schedule_id}/overrides"): OBSERVER,
+    ("POST", "/api/v1/schedules/{schedule_id}/overrides"): ADMIN,
+    ("DELETE", "/api/v1/schedules/{schedule_id}/overrides/{override_id}"): ADMIN,
+    ("GET", "/api/v1/schedules/{schedule_id}/oncall"): OBSERVER,
+    ("GET", "/api/v1/escalation-policies"): OBSERVER,
+    ("POST", "/api/v1/escalation-policies"): ADMIN,
+    ("GET", "/api/v1/escalation-policies/{policy_id}"): OBSERVER,
+    ("PATCH", "/api/v1/escalation-policies/{policy_id}"): ADMIN,
+    ("DELETE", "/api/v1/escalation-policies/{policy_id}"): ADMIN,
+    ("GET", "/api/v1/escalation-policies/{policy_id}/preview"): OBSERVER,
+    ("GET", "/api/v1/services"): OBSERVER,
+    ("POST", "/api/v1/services"): ADMIN,
+    ("GET", "/api/v1/services/{service_id}"): OBSERVER,
+    ("PATCH", "/api/v1/services/{service_id}"): ADMIN,
+    ("DELETE", "/api/v1/services/{service_id}"): ADMIN,
+    ("GET", "/api/v1/services/{service_id}/integration-keys"): ADMIN,
+    ("POST", "/api/v1/services/{service_id}/integration-keys"): ADMIN,
+    ("DELETE", "/api/v1/services/{service_id}/integration-keys/{key_id}"): ADMIN,
+    ("GET", "/api/v1/services/{service_id}/routing-rules"): OBSERVER,
+    ("PUT", "/api/v1/services/{service_id}/routing-rules"): ADMIN,
+    ("POST", "/api/v1/services/{service_id}/routing-rules"): ADMIN,
+    ("DELETE", "/api/v1/services/{service_id}/routing-rules/{rule_id}"): ADMIN,
+    ("GET", "/api/v1/services/{service_id}/maintenance-windows"): OBSERVER,
+    ("POST", "/api/v1/services/{service_id}/maintenance-windows"): ADMIN,
+    ("DELETE", "/api/v1/services/{service_id}/maintenance-windows/{window_id}"): ADMIN,
+    ("GET", "/api/v1/incidents"): INCIDENT_LIST,
+    ("POST", "/api/v1/incidents"): SEND,
+    ("GET", "/api/v1/incidents/{incident_id}"): INCIDENT_READ,
+    ("GET", "/api/v1/incidents/{incident_id}/timeline"): INCIDENT_READ,
+    ("POST", "/api/v1/incidents/{incident_id}/acknowledge"): RESPONDER,
+    ("POST", "/api/v1/incidents/{incident_id}/unacknowledge"): RESPONDER,
+    ("POST", "/api/v1/incidents/{incident_id}/resolve"): RESPONDER,
+    ("POST", "/api/v1/incidents/{incident_id}/snooze"): RESPONDER,
+    ("POST", "/api/v1/incidents/{incident_id}/escalate"): RESPONDER,
+    ("POST", "/api/v1/incidents/{incident_id}/reassign"): RESPONDER,
+    ("POST", "/api/v1/incidents/{incident_id}/notes"): RESPONDER,
+    ("POST", "/api/v1/incidents/{incident_id}/merge"): RESPONDER,
+    ("GET", "/api/v1/reports/response"): OBSERVER,
+    ("GET", "/api/v1/heartbeats"): OBSERVER,
+    ("POST", "/api/v1/heartbeats"): ADMIN,
+    ("GET", "/api/v1/heartbeats/{heartbeat_id}"): OBSERVER,
+    ("PATCH", "/api/v1/heartbeats/{heartbeat_id}"): ADMIN,
+    ("DELETE", "/api/v1/heartbeats/{heartbeat_id}"): ADMIN,
+    ("POST", "/api/v1/heartbeats/{heartbeat_id}/ping"): SEND,
+    ("GET", "/api/v1/webhook-subscriptions"): ADMIN,
+    ("POST", "/api/v1/webhook-subscriptions"): ADMIN,
+    ("GET", "/api/v1/webhook-subscriptions/{subscription_id}"): ADMIN,
+    ("PATCH", "/api/v1/webhook-subscriptions/{subscription_id}"): ADMIN,
+    ("DELETE", "/api/v1/webhook-subscriptions/{subscription_id}"): ADMIN,
+    ("GET", "/api/v1/webhook-subscriptions/{subscription_id}/deliveries"): ADMIN,
+    ("GET", "/api/v1/audit"): ADMIN,
+}
+
+
+def app_routes() -> list[tuple[str, str]]:
+    """(method, path) of every route the app serves, HEAD aside."""
+    app = create_app(Settings(database_url="postgresql+asyncpg://unused/unused"))
+    found = set()
+    for route in iter_route_contexts(app.routes):
+        for method in route.methods or ():
+            if method != "HEAD" and route.path:
+                found.add((method, route.path))
+    return sorted(found, key=lambda r: (r[1], r[0]))
+
+
+ROUTES = app_routes()
+
+
+def test_every_route_has_an_entry() -> None:
+    missing = [r for r in ROUTES if r not in MATRIX]
+    stale = [r for r in MATRIX if r not in ROUTES]
+    assert missing == [], f"routes without a permission entry: {missing}"
+    assert stale == [], f"entries for routes that no longer exist: {stale}"
+
+
+@pytest.fixture
+async def world(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> World:
+    return await build_world(Api(client, admin_headers))
+
+
+def _body(method: str, path: str, world: World) -> dict[str, Any] | None:
+    if method not in ("POST", "PUT", "PATCH"):
+        return None
+    if path == "/api/v1/incidents":
+        # The role check happens after validation here, so send a valid trigger.
+        return {"service_id": world.ids["service"], "title": "matrix check"}
+    return {}
+
+
+def _expected_matches(expected: int | str, status: int) -> bool:
+    if expected == OK:
+        return status not in (401, 403) and status < 500
+    return status == expected
+
+
+def _order(route: tuple[str, str]) -> tuple[int, int, str]:
+    """Reads and updates first, then deletions of leaves before parents, the service last.
+
+    One set of objects serves the whole matrix, so a deletion must not remove what later
+    routes (or the integration keys of the service) still need.
+    """
+    method, path = route
+    if method != "DELETE":
+        return (0, 0, path)
+    if path == "/api/v1/services/{service_id}":
+        return (2, 0, path)
+    return (1, -path.count("/"), path)
+
+
+async def _check(method: str, path: str, world: World, client: httpx.AsyncClient) -> str | None:
+    """What is wrong with this route's permissions, if anything."""
+    entry = MATRIX[(method, path)]
+    url = fill(path, world.ids)
+    body = _body(method, path, world)
+    if isinstance(entry, Open):
+        response = await client.request(method, url, json=body)
+        expected = "< 400" if entry.refused is None else str(entry.refused)
+        ok = (
+            response.status_code < 400
+            if entry.refused is None
+            else (response.status_code == entry.refused)
+        )
+        return None if ok else f"{method} {path}: got {response.status_code}, expected {expected}"
+    results = {}
+    for caller in CALLERS:
+        response = await client.request(method, url, json=body, headers=world.headers[caller])
+        results[caller] = response.status_code
+    if all(_expected_matches(entry.expected[c], status) for c, status in results.items()):
+        return None
+    return f"{method} {path}: got {results}, expected {entry.expected}"
+
+
+async def test_every_route_admits_exactly_the_expected_callers(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    assert all(entry.auth for entry in MATRIX.values() if isinstance(entry, Open))
+    wrong = []
+    for method, path in sorted((r for r in ROUTES if r in MATRIX), key=_order):
+        problem = await _check(method, path, world, client)
+        if problem:
+            wrong.append(problem)
+    assert wrong == [], "\n".join(wrong)
