@@ -38,17 +38,23 @@ async def main() -> None:
         await bench.stairway.start_api()
         for _ in range(args.workers):
             bench.stairway.start_worker()
-        limits = httpx.Limits(max_connections=200)
+        limits = httpx.Limits(max_connections=100)
         async with httpx.AsyncClient(
             base_url=bench.stairway.base_url,
             limits=limits,
-            timeout=60,
+            timeout=httpx.Timeout(60, pool=None),
             headers={"Authorization": f"Bearer {key}"},
         ) as client:
 
             async def ack(incident_id: object, at: datetime) -> None:
                 await asyncio.sleep(max(0.0, at.timestamp() - time.time()))
-                response = await client.post(f"/api/v1/incidents/{incident_id}/acknowledge")
+                for attempt in range(5):  # acknowledging again is a no-op that says so
+                    try:
+                        response = await client.post(f"/api/v1/incidents/{incident_id}/acknowledge")
+                        break
+                    except httpx.TransportError:
+                        if attempt == 4:
+                            raise
                 response.raise_for_status()
                 acked_at[str(incident_id)] = time.time()
 

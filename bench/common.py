@@ -129,6 +129,9 @@ class Bench:
                 "STAIRWAY_LOG_JSON": "true",
                 # Pages go to a loopback sink.
                 "STAIRWAY_ALLOW_PRIVATE_WEBHOOK_TARGETS": "true",
+                # The benchmarks measure the engine, not the per-key rate limits.
+                "STAIRWAY_API_RATE_PER_SECOND": "0",
+                "STAIRWAY_INGEST_RATE_PER_SECOND": "0",
                 "STAIRWAY_WORKER_POLL_DELAY_SECONDS": "0.05",
                 "STAIRWAY_SWEEPER_GRACE_SECONDS": "2",
                 "STAIRWAY_SWEEPER_INTERVAL_SECONDS": "2",

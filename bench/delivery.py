@@ -1,0 +1,308 @@
+"""Page delivery throughput of one worker process: 10,000 webhook pages due at one instant.
+
+The pages are outbox rows of incidents at level 1, all due at the same instant a few seconds
+ahead, with their delivery jobs queued. One `stairway worker` process delivers them over the
+full path (lock incident and page, re-check, send, mark sent, record on the timeline) to a
+loopback sink that runs in its own process (`bench/sink_server.py`, uvicorn, no access log),
+so the sink's per-request cost does not land in the benchmark's own process. Due-to-sent is
+the sink's receive time minus the due instant.
+
+    python -m bench.delivery [--pages 10000 --lead-seconds 12 --timeout-seconds 120]
+    python -m bench.delivery --pages 2000 --profile 1   # worker under cProfile (slower)
+"""
+
+import asyncio
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from arq import create_pool
+from arq.constants import health_check_key_suffix
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.models import Incident, Notification
+from app.queue import delivery_job
+from app.redis_url import arq_redis_settings
+from bench.common import (
+    ROOT,
+    Bench,
+    parse_args,
+    print_table,
+    run,
+    summary_ms,
+    write_result,
+)
+from bench.procs import cpu_seconds, stop, wait_listening
+from tests.faults.harness import Proc, free_port
+
+TARGET_PAGES_PER_SECOND = 1000
+CHUNK = 1000
+
+
+async def seed(
+    bench: Bench,
+    service_id: uuid.UUID,
+    snapshot: Any,
+    *,
+    pages_wanted: int,
+    sink: str,
+    due: datetime,
+) -> list[uuid.UUID]:
+    """Incidents at level 1, one pending webhook page each (made due by `arm`)."""
+    engine = create_async_engine(bench.settings.database_url)
+    async with engine.connect() as conn:
+        method_id, user_id = (
+            await conn.execute(text("SELECT id, user_id FROM contact_methods LIMIT 1"))
+        ).one()
+    entered = due - timedelta(seconds=1)
+    incidents, pages = [], []
+    for i in range(pages_wanted):
+        incident_id, page_id = uuid.uuid4(), uuid.uuid4()
+        incidents.append(
+            {
+                "id": incident_id,
+                "service_id": service_id,
+                "title": f"bench {i}",
+                "severity": "critical",
+                "urgency": "high",
+                "status": "triggered",
+                "source": "bench",
+                "dedup_key": incident_id.hex,
+                "details": {},
+                "alert_count": 1,
+                "policy_id": uuid.UUID(snapshot.id),
+                "policy_snapshot": snapshot.to_json(),
+                "escalation_level": 1,
+                "escalation_loop": 0,
+                "level_entered_at": entered,
+                "next_due_at": None,
+                "step_token": 1,
+                "exhausted": False,
+                "max_level_reached": 1,
+                "created_at": entered,
+                "updated_at": entered,
+            }
+        )
+        pages.append(
+            {
+                "id": page_id,
+                "incident_id": incident_id,
+                "level": 1,
+                "loop": 0,
+                "condition": "unacknowledged",
+                "target_type": "user",
+                "user_id": user_id,
+                "contact_method_id": method_id,
+                "channel": "webhook",
+                "address": sink,
+                "idempotency_key": f"{incident_id}:0:0:1:0:bench",
+                "status": "pending",
+                "due_at": due,
+                "attempts": 0,
+                "created_at": entered,
+            }
+        )
+    async with engine.begin() as conn:
+        for start in range(0, len(pages), CHUNK):
+            await conn.execute(insert(Incident).values(incidents[start : start + CHUNK]))
+            await conn.execute(insert(Notification).values(pages[start : start + CHUNK]))
+    await engine.dispose()
+    return [p["id"] for p in pages]
+
+
+async def arm(bench: Bench, page_ids: list[uuid.UUID], lead_seconds: float) -> datetime:
+    """Make every page due `lead_seconds` from now and queue its delivery job; the due instant."""
+    due = datetime.now(UTC) + timedelta(seconds=lead_seconds)
+    engine = create_async_engine(bench.settings.database_url)
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE notifications SET due_at = :due"), {"due": due})
+    await engine.dispose()
+    pool = await create_pool(
+        arq_redis_settings(bench.settings.redis_url), default_queue_name=bench.settings.queue_name
+    )
+    jobs = [delivery_job(page_id, 0, due) for page_id in page_ids]
+    for start in range(0, len(jobs), 500):
+        await asyncio.gather(
+            *(
+                pool.enqueue_job(j.function, *j.args, _job_id=j.job_id, _defer_until=j.defer_until)
+                for j in jobs[start : start + 500]
+            )
+        )
+    await pool.aclose()
+    return due
+
+
+def start_worker(bench: Bench, profile_path: Path | None) -> Proc:
+    if profile_path is None:
+        return bench.stairway.start_worker()
+    code = (
+        "import cProfile, sys; sys.argv = ['stairway', 'worker']; from app.cli import main; "
+        f"cProfile.run('main()', {str(profile_path)!r})"
+    )
+    log_path = bench.stairway.workdir / "worker-profiled.log"
+    with log_path.open("wb") as out:
+        popen = subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=bench.stairway.env(),
+            cwd=bench.stairway.workdir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    proc = Proc(popen, log_path)
+    bench.stairway.procs.append(proc)
+    return proc
+
+
+async def main() -> None:
+    args = parse_args(
+        __doc__ or "", pages=10_000, lead_seconds=12.0, timeout_seconds=120.0, profile=0
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    bench = await Bench.create(args, "delivery", workdir)
+    profile_path = workdir / "worker.prof" if args.profile else None
+    port = free_port()
+    sink = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", "bench.sink_server:app"),
+            *("--host", "127.0.0.1", "--port", str(port)),
+            *("--no-access-log", "--log-level", "warning"),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    )
+    sink_url = f"http://127.0.0.1:{port}"
+    try:
+        await asyncio.to_thread(wait_listening, port, sink)
+        service_id, snapshot = await bench.policy_and_service([3600])
+        page_ids = await seed(
+            bench,
+            service_id,
+            snapshot,
+            pages_wanted=args.pages,
+            sink=f"{sink_url}/page",
+            due=datetime.now(UTC) + timedelta(days=1),
+        )
+        seeded = len(page_ids)
+        due = await arm(bench, page_ids, args.lead_seconds)
+        # The product's default timeout (the fault harness shortens it to 1 s).
+        bench.stairway.extra_env["STAIRWAY_DELIVERY_TIMEOUT_SECONDS"] = "5"
+        worker = start_worker(bench, profile_path)
+        # arq writes its health-check key on its first poll of the queue.
+        redis = Redis.from_url(bench.settings.redis_url)
+        health = bench.settings.queue_name + health_check_key_suffix
+        while not await redis.exists(health) and time.time() < due.timestamp():
+            if worker.popen.poll() is not None:
+                raise RuntimeError(worker.log())
+            await asyncio.sleep(0.05)
+        await redis.aclose()
+        ready_margin = (due - datetime.now(UTC)).total_seconds()
+        await asyncio.sleep(max(0.0, due.timestamp() - time.time()))
+        cpu_before = {"worker": cpu_seconds(worker.popen.pid), "sink": cpu_seconds(sink.pid)}
+        wall_start = time.monotonic()
+        deadline = due.timestamp() + args.timeout_seconds
+        async with httpx.AsyncClient(base_url=sink_url) as client:
+            delivered = 0
+            while delivered < seeded and time.time() < deadline:
+                await asyncio.sleep(0.2)
+                delivered = (await client.get("/count")).json()["count"]
+            wall = time.monotonic() - wall_start
+            cpu = {
+                "worker": cpu_seconds(worker.popen.pid) - cpu_before["worker"],
+                "sink": cpu_seconds(sink.pid) - cpu_before["sink"],
+            }
+            receipts: list[list[Any]] = (await client.get("/receipts")).json()
+        await asyncio.sleep(1)  # the last pages' transactions commit after the sink answered
+        engine = create_async_engine(bench.settings.database_url)
+        async with engine.connect() as conn:
+            sent_rows = (
+                await conn.execute(text("SELECT count(*) FROM notifications WHERE status = 'sent'"))
+            ).scalar()
+            counts: dict[str, int] = dict(
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT type, count(*) FROM timeline_entries "
+                            "WHERE type IN ('notified', 'notification_failed') GROUP BY type"
+                        )
+                    )
+                ).all()
+            )
+            notified = counts.get("notified", 0)
+            failed_attempts = counts.get("notification_failed", 0)
+        await engine.dispose()
+    finally:
+        stop(sink)
+        await bench.close()
+
+    t0 = due.timestamp()
+    times = sorted(at for at, _ in receipts)
+    unique = len({key for _, key in receipts})
+    late_ms = [(at - t0) * 1000 for at in times]
+    delivered_stats = summary_ms(late_ms)
+    # Pages never delivered count as late as the end of the wait.
+    late_ms += [(deadline - t0) * 1000] * max(0, seeded - unique)
+    span = (times[-1] - t0) if times else float("nan")
+    rate = round(len(times) / span, 1) if times else 0.0
+    steady = round(len(times) / (times[-1] - times[0]), 1) if len(times) > 1 else 0.0
+    stats = summary_ms(late_ms)
+    met = unique == seeded and rate >= TARGET_PAGES_PER_SECOND
+    result = {
+        "pages": seeded,
+        "delivered": len(times),
+        "distinct_delivered": unique,
+        "sent_rows": sent_rows,
+        "notified_entries": notified,
+        "failed_attempts": failed_attempts,
+        "worker_ready_seconds_before_due": round(ready_margin, 2),
+        "pages_per_second": rate,
+        "pages_per_second_first_to_last": steady,
+        "due_to_sent": stats,
+        "due_to_sent_delivered_only": delivered_stats,
+        "cpu_cores_used": {k: round(v / wall, 2) for k, v in cpu.items()},
+        "profiled": bool(args.profile),
+        "target_pages_per_second": TARGET_PAGES_PER_SECOND,
+        "met": met,
+    }
+    print_table(
+        "page delivery, one worker process, webhook pages to a loopback sink (own process)",
+        [
+            ("pages due at one instant", seeded),
+            ("delivered (distinct)", f"{len(times)} ({unique})"),
+            ("marked sent / 'notified' entries", f"{sent_rows} / {notified}"),
+            ("failed attempts (retried)", failed_attempts),
+            ("worker ready before the due instant", f"{ready_margin:.2f} s"),
+            (
+                "pages/s (due -> last page)",
+                f"{rate}  (target >= {TARGET_PAGES_PER_SECOND}): {'met' if met else 'NOT MET'}",
+            ),
+            ("pages/s (first -> last page)", steady),
+            ("due -> sent p50 (undelivered = end of wait)", f"{stats['p50_ms']} ms"),
+            ("due -> sent p99", f"{stats['p99_ms']} ms"),
+            ("due -> sent max", f"{stats['max_ms']} ms"),
+            (
+                "due -> sent p50 / p99, delivered pages only",
+                f"{delivered_stats['p50_ms']} / {delivered_stats['p99_ms']} ms",
+            ),
+            ("CPU cores used (worker, sink)", result["cpu_cores_used"]),
+            ("worker under cProfile", bool(args.profile)),
+        ],
+    )
+    write_result("delivery_profiled" if args.profile else "delivery", result)
+    if profile_path is not None and profile_path.exists():
+        print("\nworker profile, top functions by own time:")
+        pstats.Stats(str(profile_path)).sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    run(main)
