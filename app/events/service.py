@@ -12,8 +12,9 @@ from sqlmodel import col
 
 from app.events.delivery import event_job
 from app.events.schemas import DeliveryStatus, EventType, SubscriptionCreate, SubscriptionUpdate
+from app.incidents import timeline
 from app.incidents.timeline import SYSTEM
-from app.models import Incident, WebhookDelivery, WebhookSubscription, utcnow
+from app.models import Incident, TimelineEntry, WebhookDelivery, WebhookSubscription, utcnow
 from app.queue import after_commit
 from app.repository import apply_changes, get_or_404
 from app.security import new_secret
@@ -86,6 +87,24 @@ async def emit(
     for delivery_id in written.scalars():
         after_commit(session, event_job(delivery_id, 0, None))
     return len(rows)
+
+
+async def record_change(
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    type: str,
+    event_type: EventType,
+    at: datetime,
+    actor: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> TimelineEntry:
+    """A state change on the incident's timeline and its outbound event, in one transaction."""
+    entry = timeline.record(
+        session, incident_id=incident.id, type=type, at=at, actor=actor, details=details
+    )
+    await emit(session, incident, event_type, at=at, actor=actor)
+    return entry
 
 
 async def create_subscription(

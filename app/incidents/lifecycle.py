@@ -16,7 +16,7 @@ from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.escalation import engine
 from app.escalation.snapshot import LevelSnapshot, PolicySnapshot, TargetSnapshot
 from app.events.schemas import EventType
-from app.events.service import emit
+from app.events.service import record_change
 from app.incidents import timeline, timers
 from app.incidents.action_schemas import EscalateRequest, ReassignRequest
 from app.incidents.service import _cancel_pending, acknowledge, lock_incident, resolve
@@ -68,15 +68,15 @@ async def unacknowledge(
     if incident.status != "acknowledged":
         return Outcome(False, "not acknowledged; nothing changed")
     cancelled = await restart(session, incident, now=now)
-    timeline.record(
+    await record_change(
         session,
-        incident_id=incident.id,
+        incident,
         type="unacknowledged",
+        event_type=EventType.UNACKNOWLEDGED,
         at=now,
         actor=actor,
         details={"reason": "unacknowledged by hand", "cancelled_notifications": cancelled},
     )
-    await emit(session, incident, EventType.UNACKNOWLEDGED, at=now, actor=actor)
     return Outcome(True, "unacknowledged; escalation restarted at level 1")
 
 
@@ -208,15 +208,15 @@ async def reassign(
     incident.policy_id = policy_id
     incident.policy_snapshot = snapshot.to_json()
     cancelled = await restart(session, incident, now=now)
-    timeline.record(
+    await record_change(
         session,
-        incident_id=incident.id,
+        incident,
         type="reassigned",
+        event_type=EventType.REASSIGNED,
         at=now,
         actor=actor,
         details={"from": previous, "to": to, "cancelled_notifications": cancelled},
     )
-    await emit(session, incident, EventType.REASSIGNED, at=now, actor=actor)
     return Outcome(True, f"reassigned to {to['name']}; escalation restarted at level 1")
 
 
@@ -233,10 +233,11 @@ async def run_ack_timeout(
     reason = "snooze ended" if incident.snoozed_until is not None else "ack timeout"
     acknowledged_by = incident.acknowledged_by
     cancelled = await restart(session, incident, now=now)
-    timeline.record(
+    await record_change(
         session,
-        incident_id=incident.id,
+        incident,
         type="unacknowledged",
+        event_type=EventType.UNACKNOWLEDGED,
         at=now,
         details={
             "reason": reason,
@@ -245,7 +246,6 @@ async def run_ack_timeout(
             "cancelled_notifications": cancelled,
         },
     )
-    await emit(session, incident, EventType.UNACKNOWLEDGED, at=now)
 
 
 async def run_auto_resolve(
@@ -265,10 +265,15 @@ async def add_note(
     *, session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime, text: str
 ) -> TimelineEntry:
     """A free-text note on the timeline (resolved incidents take notes too: postmortems)."""
-    entry = timeline.record(
-        session, incident_id=incident.id, type="note", at=now, actor=actor, details={"text": text}
+    entry = await record_change(
+        session,
+        incident,
+        type="note",
+        event_type=EventType.NOTE_ADDED,
+        at=now,
+        actor=actor,
+        details={"text": text},
     )
-    await emit(session, incident, EventType.NOTE_ADDED, at=now, actor=actor)
     await session.flush()
     return entry
 

@@ -15,7 +15,7 @@ from app.errors import Conflict, field_error
 from app.escalation import engine
 from app.escalation.snapshot import PolicySnapshot, Status
 from app.events.schemas import EventType
-from app.events.service import emit
+from app.events.service import emit, record_change
 from app.incidents import timeline, timers
 from app.incidents.schemas import EscalationRead, IncidentRead, IncidentTrigger
 from app.models import OPEN_STATUSES, Incident, Notification, Service
@@ -209,15 +209,15 @@ async def acknowledge(
     if not engine.holds(level.condition, Status.ACKNOWLEDGED):
         incident.next_due_at = None
         incident.step_token += 1
-    timeline.record(
+    await record_change(
         session,
-        incident_id=incident.id,
+        incident,
         type="acknowledged",
+        event_type=EventType.ACKNOWLEDGED,
         at=now,
         actor=actor,
         details={"cancelled_notifications": cancelled},
     )
-    await emit(session, incident, EventType.ACKNOWLEDGED, at=now, actor=actor)
     await session.flush()
     return True
 
@@ -236,15 +236,15 @@ async def resolve(
     incident.next_due_at = None
     incident.step_token += 1
     cancelled = await _cancel_pending(session, incident.id, only_unacknowledged=False)
-    timeline.record(
+    await record_change(
         session,
-        incident_id=incident.id,
+        incident,
         type="resolved",
+        event_type=EventType.RESOLVED,
         at=now,
         actor=actor,
         details={"cancelled_notifications": cancelled},
     )
-    await emit(session, incident, EventType.RESOLVED, at=now, actor=actor)
     await session.flush()
     return True
 

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -170,18 +171,19 @@ class PrivateRedis:
                 "--dir",
                 str(self.workdir),
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(POLL_SECONDS)
+        # redis-server says when it accepts connections: wait for that line, not a timer.
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if "Ready to accept connections" in line:
+                break
+        else:
+            raise RuntimeError("redis-server exited before accepting connections")
+        # Keep draining its log so a full pipe never blocks it.
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
