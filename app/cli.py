@@ -80,6 +80,7 @@ async def _serve_api(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_config=None,
+        access_log=settings.access_log,
         proxy_headers=True,
     )
     await uvicorn.Server(config).serve()

@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     event_backoff_max_seconds: float = 4 * 3600.0
     event_max_attempts: int = 15
     log_json: bool | None = None
+    # One log line per HTTP request (uvicorn's access log); off for alert storms, if wanted.
+    access_log: bool = True
 
     @model_validator(mode="after")
     def _resolve_private_targets(self) -> "Settings":

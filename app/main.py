@@ -17,6 +17,7 @@ from app.incidents.links_router import router as links_router
 from app.incidents.router import router as incidents_router
 from app.instance import ACTION_LINKS, instance_secret
 from app.integrations.heartbeats.router import router as heartbeats_router
+from app.integrations.inbox import Waker, open_pool
 from app.integrations.router import router as integrations_router
 from app.limits import BodySizeLimit
 from app.policies.router import router as policies_router
@@ -47,10 +48,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = sessions
         app.state.redis = redis
         app.state.enqueue = arq_enqueuer(redis)
+        app.state.pg = await open_pool(engine, max_size=settings.db_pool_size)
+        app.state.inbox_waker = Waker(app.state.enqueue)
         app.state.link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
         try:
             yield
         finally:
+            await app.state.pg.close()
             await redis.aclose()
             await engine.dispose()
 
@@ -61,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Incident paging and escalation.",
     )
     install_error_handlers(app)
+    # Inbound alerts first: routes are matched in order, and these take the storms.
+    app.include_router(integrations_router)
     api = APIRouter(prefix="/api/v1")
     routers = (users_router, schedules_router, policies_router, services_router, incidents_router)
     for router in routers:
@@ -76,7 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(links_router)
     app.include_router(slack_router)
     app.include_router(twilio_router)
-    app.include_router(integrations_router)
     inbound = settings.max_inbound_body_bytes
     app.add_middleware(
         BodySizeLimit,

@@ -1,9 +1,10 @@
 """Follow-up jobs: decided inside a transaction, enqueued on arq only after it commits."""
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,11 @@ LEVEL_FAILED_JOB = "level_failed"
 ACK_TIMEOUT_JOB = "ack_timeout"
 AUTO_RESOLVE_JOB = "auto_resolve"
 
+# Due work (escalation steps, page deliveries) is woken by one job per kind and time bucket,
+# which then claims every row due by then from PostgreSQL in batches.
+DUE_BUCKET_MS = 10
+IN_PROGRESS_KEY = "arq:in-progress:"
+
 
 @dataclass(frozen=True)
 class JobSpec:
@@ -24,6 +30,9 @@ class JobSpec:
     args: tuple[Any, ...]
     job_id: str
     defer_until: datetime | None = None
+    # A wake-up shared by every row due in its bucket: if that job is already running (and may
+    # have made its last claim), a follow-up is queued so the newly committed row is not missed.
+    coalesce: bool = False
 
 
 Enqueue = Callable[[Sequence[JobSpec]], Awaitable[None]]
@@ -76,15 +85,39 @@ def timer_job(function: str, incident_id: Any, due_at: datetime, *, suffix: str 
     )
 
 
+def due_work_job(function: str, due_at: datetime) -> JobSpec:
+    """The wake-up of `function` for the time bucket holding `due_at` (deferred to its start)."""
+    bucket = int(due_at.timestamp() * 1000) // DUE_BUCKET_MS
+    start = datetime.fromtimestamp(bucket * DUE_BUCKET_MS / 1000, tz=UTC)
+    return JobSpec(function, (), f"{function}:{bucket}", start, coalesce=True)
+
+
+def _follow_up(job: JobSpec) -> JobSpec:
+    return JobSpec(job.function, job.args, f"{job.job_id}:{uuid.uuid4().hex[:8]}", job.defer_until)
+
+
 def arq_enqueuer(pool: Any) -> Enqueue:
     """Enqueue on an arq pool; Redis trouble is logged, the sweeper re-arms from PostgreSQL."""
 
     async def enqueue(jobs: Sequence[JobSpec]) -> None:
-        for job in jobs:
+        # A batch asks for the same bucket's wake-up many times: once is enough.
+        for job in {job.job_id: job for job in jobs}.values():
+            if job.coalesce:
+                # Bucket ids are the same for every deployment; arq's job keys are not per queue.
+                job = replace(job, job_id=f"{job.job_id}@{pool.default_queue_name}")
             try:
-                await pool.enqueue_job(
+                queued = await pool.enqueue_job(
                     job.function, *job.args, _job_id=job.job_id, _defer_until=job.defer_until
                 )
+                if (
+                    queued is None
+                    and job.coalesce
+                    and await pool.exists(IN_PROGRESS_KEY + job.job_id)
+                ):
+                    follow_up = _follow_up(job)
+                    await pool.enqueue_job(
+                        job.function, _job_id=follow_up.job_id, _defer_until=job.defer_until
+                    )
             except (ConnectionError, OSError, TimeoutError) as exc:
                 log.warning(
                     "enqueue failed, the sweeper will re-arm it",

@@ -25,9 +25,10 @@ from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.escalation.snapshot import PolicySnapshot
 from app.models import Incident
+from app.paging.wake import wakeups
 from app.policies.schemas import Level, PolicyCreate, Target, TargetType
 from app.policies.service import create_policy, snapshot_of
-from app.queue import step_job
+from app.queue import arq_enqueuer
 from app.redis_url import arq_redis_settings
 from app.services.schemas import ServiceCreate
 from app.services.service import create_service
@@ -133,6 +134,8 @@ class Bench:
                 "STAIRWAY_API_RATE_PER_SECOND": "0",
                 "STAIRWAY_INGEST_RATE_PER_SECOND": "0",
                 "STAIRWAY_WORKER_POLL_DELAY_SECONDS": "0.05",
+                # The product's default, not the fault tests' 1 s (which makes them quick).
+                "STAIRWAY_DELIVERY_TIMEOUT_SECONDS": "5",
                 "STAIRWAY_SWEEPER_GRACE_SECONDS": "2",
                 "STAIRWAY_SWEEPER_INTERVAL_SECONDS": "2",
             },
@@ -218,16 +221,8 @@ class Bench:
         pool = await create_pool(
             arq_redis_settings(self.settings.redis_url), default_queue_name=self.settings.queue_name
         )
-        jobs = [step_job(i, 1, due) for i, due in zip(ids, due_times, strict=True)]
-        for start in range(0, len(jobs), 500):
-            await asyncio.gather(
-                *(
-                    pool.enqueue_job(
-                        j.function, *j.args, _job_id=j.job_id, _defer_until=j.defer_until
-                    )
-                    for j in jobs[start : start + 500]
-                )
-            )
+        # The wake-ups the steps' own writers would have left: one per window of due times.
+        await arq_enqueuer(pool)(wakeups(due_times))
         await pool.aclose()
         return ids
 

@@ -1,11 +1,12 @@
 """Page delivery throughput of one worker process: 10,000 webhook pages due at one instant.
 
 The pages are outbox rows of incidents at level 1, all due at the same instant a few seconds
-ahead, with their delivery jobs queued. One `stairway worker` process delivers them over the
-full path (lock incident and page, re-check, send, mark sent, record on the timeline) to a
-loopback sink that runs in its own process (`bench/sink_server.py`, uvicorn, no access log),
-so the sink's per-request cost does not land in the benchmark's own process. Due-to-sent is
-the sink's receive time minus the due instant.
+ahead, with the deliverer's wake-up for that instant queued (as committing them queues it).
+One `stairway worker` process delivers them over the full path (lock incidents and pages,
+re-check, send, mark sent, record on the timeline) to a loopback sink that runs in its own
+process (`bench/sink_server.py`, uvicorn, no access log), so the sink's per-request cost does
+not land in the benchmark's own process. Due-to-sent is the sink's receive time minus the due
+instant.
 
     python -m bench.delivery [--pages 10000 --lead-seconds 12 --timeout-seconds 120]
     python -m bench.delivery --pages 2000 --profile 1   # worker under cProfile (slower)
@@ -32,7 +33,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.models import Incident, Notification
-from app.queue import delivery_job
+from app.paging.delivery import delivery_wakeup
+from app.queue import arq_enqueuer
 from app.redis_url import arq_redis_settings
 from bench.common import (
     ROOT,
@@ -121,8 +123,8 @@ async def seed(
     return [p["id"] for p in pages]
 
 
-async def arm(bench: Bench, page_ids: list[uuid.UUID], lead_seconds: float) -> datetime:
-    """Make every page due `lead_seconds` from now and queue its delivery job; the due instant."""
+async def arm(bench: Bench, lead_seconds: float) -> datetime:
+    """Make every page due `lead_seconds` from now and queue the deliverer's wake-up for then."""
     due = datetime.now(UTC) + timedelta(seconds=lead_seconds)
     engine = create_async_engine(bench.settings.database_url)
     async with engine.begin() as conn:
@@ -131,14 +133,8 @@ async def arm(bench: Bench, page_ids: list[uuid.UUID], lead_seconds: float) -> d
     pool = await create_pool(
         arq_redis_settings(bench.settings.redis_url), default_queue_name=bench.settings.queue_name
     )
-    jobs = [delivery_job(page_id, 0, due) for page_id in page_ids]
-    for start in range(0, len(jobs), 500):
-        await asyncio.gather(
-            *(
-                pool.enqueue_job(j.function, *j.args, _job_id=j.job_id, _defer_until=j.defer_until)
-                for j in jobs[start : start + 500]
-            )
-        )
+    # What committing the pages asks for (`schedule_delivery`): one wake-up per 10 ms bucket.
+    await arq_enqueuer(pool)([delivery_wakeup(due)])
     await pool.aclose()
     return due
 
@@ -194,7 +190,7 @@ async def main() -> None:
             due=datetime.now(UTC) + timedelta(days=1),
         )
         seeded = len(page_ids)
-        due = await arm(bench, page_ids, args.lead_seconds)
+        due = await arm(bench, args.lead_seconds)
         # The product's default timeout (the fault harness shortens it to 1 s).
         bench.stairway.extra_env["STAIRWAY_DELIVERY_TIMEOUT_SECONDS"] = "5"
         worker = start_worker(bench, profile_path)

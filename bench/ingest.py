@@ -5,13 +5,15 @@ drives `POST /v2/enqueue` with 64 connections for 10 s each against, in this ord
 
 1. the ceiling: a bare FastAPI endpoint doing one asyncpg INSERT (`bench/bare_insert.py`,
    uvicorn in its own process, no access log);
-2. `stairway api` (one process, per-key rate limit off) with 2 `stairway worker` processes,
-   every event a new incident (unique dedup keys), which the workers then page to a loopback
-   sink while the load goes on;
+2. `stairway api` (one process, per-key rate limit and access log off, as for the ceiling)
+   with 2 `stairway worker` processes, every event a new incident (unique dedup keys), which
+   the workers apply from the inbox and page to a loopback sink while the load goes on;
 3. the same, every event a dedup hit on one open incident.
 
-Each phase has a short warm-up that is not counted. Events/s counts 2xx answers only; the
-events found in PostgreSQL afterwards are reported next to them.
+Each phase has a short warm-up that is not counted. Events/s counts 2xx answers only (a 2xx
+means the event is committed to PostgreSQL). After each phase the benchmark waits until the
+workers have applied every queued event and reports how long that took after the load
+stopped, and what it found in PostgreSQL then.
 
     python -m bench.ingest [--duration 10 --connections 64 --threads 2 --workers 2]
 """
@@ -158,6 +160,21 @@ async def scalar(url: str, sql: str, **params: Any) -> Any:
     return value
 
 
+async def wait_applied(url: str, timeout: float = 300.0) -> float:
+    """Seconds from now until the workers have applied every queued event (the inbox is empty)."""
+    started = time.monotonic()
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            while (await conn.execute(text("SELECT count(*) FROM inbound_events"))).scalar():
+                if time.monotonic() - started > timeout:
+                    return float("inf")
+                await asyncio.sleep(0.05)  # polling another process's database state
+    finally:
+        await engine.dispose()
+    return round(time.monotonic() - started, 2)
+
+
 async def main() -> None:
     args = parse_args(
         __doc__ or "", duration=10.0, warmup=2.0, connections=64, threads=2, workers=2
@@ -216,6 +233,8 @@ async def main() -> None:
         # 2. and 3. Stairway: one API process, the workers paging what it opens.
         bench.stairway.extra_env["STAIRWAY_INGEST_RATE_PER_SECOND"] = "0"
         bench.stairway.extra_env["STAIRWAY_API_RATE_PER_SECOND"] = "0"
+        # Like the bare endpoint: no line per request in the access log.
+        bench.stairway.extra_env["STAIRWAY_ACCESS_LOG"] = "false"
         api = await bench.stairway.start_api()
         pids = {"api": api.popen.pid}
         for n in range(args.workers):
@@ -223,12 +242,29 @@ async def main() -> None:
         url = f"{bench.stairway.base_url}/v2/enqueue"
         pages_before = len(bench.sink.received)
         new = await measure(url, script, args, key=key, mode="new", pids=pids)
+        new["pages_delivered_during_run"] = len(bench.sink.received) - pages_before
+        new["applied_seconds_after_load"] = await wait_applied(db)
         new["stored"] = await scalar(
             db, "SELECT count(*) FROM incidents WHERE dedup_key LIKE 'run-%'"
         )
-        new["pages_delivered_during_run"] = len(bench.sink.received) - pages_before
+        # Every incident (warm-up and run) pages once; the next phase starts when all have.
+        opened = await scalar(db, "SELECT count(*) FROM incidents")
+        started = time.monotonic()
+        try:
+            await bench.sink.wait_for(lambda: len(bench.sink.received) >= opened, 600)
+        except TimeoutError:
+            pass
+        new["all_paged_seconds_after_load"] = round(
+            time.monotonic() - started + new["applied_seconds_after_load"], 2
+        )
+        new["pages_delivered"] = len(bench.sink.received) - pages_before
         # The warm-up opens the incident; every later event is one more alert on it.
         alerts = "SELECT alert_count FROM incidents WHERE dedup_key = 'bench-dedup'"
+
+        async def applied_alerts() -> Any:
+            await wait_applied(db)
+            return await scalar(db, alerts)
+
         dedup = await measure(
             url,
             script,
@@ -236,8 +272,9 @@ async def main() -> None:
             key=key,
             mode="dedup",
             pids=pids,
-            after_warmup=lambda: scalar(db, alerts),
+            after_warmup=applied_alerts,
         )
+        dedup["applied_seconds_after_load"] = await wait_applied(db)
         dedup["stored"] = await scalar(db, alerts) - dedup["after_warmup"]
         dedup["incidents_opened"] = await scalar(
             db, "SELECT count(*) FROM incidents WHERE dedup_key = 'bench-dedup'"
@@ -275,7 +312,13 @@ async def main() -> None:
             name,
             f"{r['events_per_second']:>8} ev/s  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  "
             f"max {r['max_ms']} ms  non-2xx {r['non_2xx']}  socket errors {r['socket_errors']}  "
-            f"stored {r['stored']}  cpu {r['cpu_cores_used']}  wrk cpu {r['wrk_cpu_cores']}",
+            f"stored {r['stored']}  cpu {r['cpu_cores_used']}  wrk cpu {r['wrk_cpu_cores']}  "
+            f"all applied {r.get('applied_seconds_after_load', 0)} s after the load"
+            + (
+                f", all paged {r['all_paged_seconds_after_load']} s after"
+                if "all_paged_seconds_after_load" in r
+                else ""
+            ),
         )
 
     def verdict(met: bool) -> str:

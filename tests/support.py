@@ -3,7 +3,7 @@
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,10 +89,28 @@ class JobTracker:
     done: set[str] = field(default_factory=set)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
+    finished_count: int = 0
+
     async def finished(self, ctx: dict[str, Any]) -> None:
         async with self.changed:
             self.done.add(ctx["job_id"])
+            # A batch job also names the per-row jobs it did the work of (e.g. "step:<id>:<token>").
+            self.done.update(ctx.get("done", ()))
+            self.finished_count += 1
             self.changed.notify_all()
+
+    async def until(self, check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+        """Until `check()` holds, re-checked after each job the worker finishes."""
+
+        async def loop() -> None:
+            while True:
+                seen = self.finished_count
+                if await check():
+                    return
+                async with self.changed:
+                    await self.changed.wait_for(lambda seen=seen: self.finished_count > seen)
+
+        await asyncio.wait_for(loop(), timeout)
 
     async def wait_prefix(self, prefix: str, timeout: float = 15.0) -> None:
         """Until some job whose id starts with `prefix` has finished."""

@@ -1,6 +1,8 @@
 """The arq worker: thin job functions that open a transaction and call into app/."""
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -17,11 +19,20 @@ from app.events.delivery import EVENT_JOB
 from app.events.delivery import deliver as deliver_webhook_event
 from app.incidents.lifecycle import run_ack_timeout, run_auto_resolve
 from app.instance import ACTION_LINKS, instance_secret
+from app.integrations.drain import Drained, drain_batch
 from app.integrations.heartbeats.service import check as check_heartbeats
+from app.integrations.inbox import INBOX_JOB, inbox_wakeup, oldest_queued
 from app.models import utcnow
 from app.notify.registry import build_providers, make_http_client
-from app.paging.delivery import DeliveryContext, deliver
-from app.paging.step import run_level_failed, run_step
+from app.paging.delivery import (
+    DELIVERIES_JOB,
+    Delivered,
+    DeliveryContext,
+    deliver_batch,
+    delivery_wakeup,
+)
+from app.paging.due import Batch, next_claim, run_due_steps, run_step
+from app.paging.step import run_level_failed
 from app.paging.sweeper import (
     BATCH,
     FULL_REARM_LIMIT,
@@ -30,6 +41,7 @@ from app.paging.sweeper import (
     overdue_jobs,
     sweep_timers_and_events,
 )
+from app.paging.wake import DONE_KEY, STEPS_DUE_JOB, done_ids, step_wakeup, window_end
 from app.queue import (
     ACK_TIMEOUT_JOB,
     AUTO_RESOLVE_JOB,
@@ -43,6 +55,10 @@ from app.responders.slack import SLACK_REPLY_JOB, send_reply
 
 log = logging.getLogger(__name__)
 Ctx = dict[str, Any]
+INBOX_RETRY = timedelta(milliseconds=50)
+DELIVERY_RETRY = timedelta(milliseconds=50)
+DELIVERY_RUN_SECONDS = 20.0
+DELIVERY_LOOPS = 2
 
 
 async def _in_transaction(ctx: Ctx, work: Callable[[Any], Awaitable[None]]) -> None:
@@ -68,14 +84,83 @@ async def escalation_step(ctx: Ctx, incident_id: str, token: int) -> None:
     )
 
 
+async def escalation_steps_due(ctx: Ctx) -> None:
+    """Fire every escalation step due by now, then the window's later ones as they come due."""
+    until = window_end(utcnow())
+    done: list[str] = ctx.setdefault(DONE_KEY, [])
+    batches: list[Batch] = []
+
+    async def work(session: Any) -> None:
+        batches.append(await run_due_steps(session=session, now=utcnow()))
+
+    while True:
+        await _in_transaction(ctx, work)
+        # The per-incident step jobs this one did the work of (observed by after_job_end hooks).
+        done.extend(done_ids(batches[-1].applied))
+        now = utcnow()
+        at = next_claim(batches[-1], now=now, until=until)
+        if at is None:
+            return
+        if at >= until:
+            await ctx["enqueue"]([step_wakeup(at)])
+            return
+        await asyncio.sleep((at - now).total_seconds())
+
+
 async def deliver_notification(ctx: Ctx, notification_id: str) -> None:
-    """Deliver one outbox row."""
-    await _in_transaction(
-        ctx,
-        lambda s: deliver(
-            session=s, notification_id=uuid.UUID(notification_id), now=utcnow(), ctx=ctx["delivery"]
-        ),
-    )
+    """Deliver one outbox row (jobs queued before pages were delivered in batches)."""
+    if (await _deliver(ctx, only=uuid.UUID(notification_id))).busy:
+        # Its incident was locked (e.g. an ack in progress): the batch deliverer takes it soon.
+        await ctx["enqueue"]([delivery_wakeup(utcnow() + DELIVERY_RETRY)])
+
+
+async def deliveries_due(ctx: Ctx) -> None:
+    """Deliver every page due by now, in a few concurrent loops of batches, until none is."""
+    # The per-page delivery jobs this one did the work of (observed by after_job_end hooks).
+    done: list[str] = ctx.setdefault(DONE_KEY, [])
+    deadline = time.monotonic() + DELIVERY_RUN_SECONDS
+    # While one batch waits on PostgreSQL or on its pages' answers, another one can be sending.
+    loops = [
+        asyncio.ensure_future(_delivery_loop(ctx, done, deadline)) for _ in range(DELIVERY_LOOPS)
+    ]
+    try:
+        ends = await asyncio.gather(*loops)
+    except BaseException:
+        # One loop failed (e.g. PostgreSQL went away): the job ends, so do its other loops.
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        raise
+    if "budget" in ends:
+        # Stay well inside the job timeout: a fresh job carries on with the backlog.
+        await ctx["enqueue"]([delivery_wakeup(utcnow(), fresh=True)])
+    elif "busy" in ends:
+        # Due pages were skipped (held elsewhere, or their incident locked): look again soon.
+        await ctx["enqueue"]([delivery_wakeup(utcnow() + DELIVERY_RETRY)])
+
+
+async def _delivery_loop(ctx: Ctx, done: list[str], deadline: float) -> str:
+    while True:
+        delivered = await _deliver(ctx, only=None)
+        done.extend(delivered.done)
+        if delivered.busy:
+            return "busy"
+        if not delivered.more:
+            return "done"
+        if time.monotonic() > deadline:
+            return "budget"
+
+
+async def _deliver(ctx: Ctx, *, only: uuid.UUID | None) -> Delivered:
+    result: list[Delivered] = []
+
+    async def work(session: Any) -> None:
+        result.append(
+            await deliver_batch(session=session, now=utcnow(), ctx=ctx["delivery"], only=only)
+        )
+
+    await _in_transaction(ctx, work)
+    return result[0]
 
 
 async def level_failed(ctx: Ctx, incident_id: str, level: int, loop: int) -> None:
@@ -122,6 +207,29 @@ async def deliver_event(ctx: Ctx, delivery_id: str) -> None:
     )
 
 
+async def inbound_events_due(ctx: Ctx) -> None:
+    """Apply queued inbound alert events, batch after batch, until the inbox is empty."""
+    while True:
+        drained = await _drain(ctx)
+        if drained.busy:
+            # Another worker is draining and may have made its last claim before these events
+            # committed: look again shortly.
+            await ctx["enqueue"]([inbox_wakeup(utcnow() + INBOX_RETRY)])
+            return
+        if not drained.more:
+            return
+
+
+async def _drain(ctx: Ctx) -> Drained:
+    result: list[Drained] = []
+
+    async def work(session: Any) -> None:
+        result.append(await drain_batch(session=session))
+
+    await _in_transaction(ctx, work)
+    return result[0]
+
+
 async def slack_reply(ctx: Ctx, response_url: str, text: str, in_channel: bool) -> None:
     """Answer a Slack button click through its response_url."""
     await send_reply(ctx["http"], response_url, text, in_channel)
@@ -143,12 +251,19 @@ async def sweeper(ctx: Ctx) -> None:
         await sweep_timers_and_events(
             session=session, now=now, grace_seconds=settings.sweeper_grace_seconds
         )
+        queued_since = await oldest_queued(session)
+    grace = settings.sweeper_grace_seconds
     stuck_after = {
         STEP_JOB: settings.sweeper_grace_seconds,
+        STEPS_DUE_JOB: settings.sweeper_grace_seconds,
         LEVEL_FAILED_JOB: settings.sweeper_grace_seconds,
         DELIVER_JOB: settings.sweeper_grace_seconds + settings.delivery_timeout_seconds,
+        DELIVERIES_JOB: settings.sweeper_grace_seconds + settings.delivery_timeout_seconds,
     }
     await ctx["enqueue"](await missing_jobs(redis, overdue, now=now, stuck_after=stuck_after))
+    if queued_since is not None and (now - queued_since).total_seconds() > grace:
+        # Inbound events wait longer than they should: their wake-up was lost with Redis.
+        await ctx["enqueue"]([inbox_wakeup(now, fresh=True)])
     if reset:
         await redis.set(mark, now.isoformat())
 
@@ -201,11 +316,14 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     interval = max(1, settings.sweeper_interval_seconds)
     functions = {
         STEP_JOB: escalation_step,
+        STEPS_DUE_JOB: escalation_steps_due,
         DELIVER_JOB: deliver_notification,
+        DELIVERIES_JOB: deliveries_due,
         LEVEL_FAILED_JOB: level_failed,
         ACK_TIMEOUT_JOB: ack_timeout,
         AUTO_RESOLVE_JOB: auto_resolve,
         EVENT_JOB: deliver_event,
+        INBOX_JOB: inbound_events_due,
         SLACK_REPLY_JOB: slack_reply,
     }
     return {

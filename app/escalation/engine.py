@@ -104,7 +104,7 @@ def on_due(
 ) -> StepResult:
     """The step due at `position.due_at` fires (at `now`): enter the pending level or climb.
 
-    `unreachable` holds the levels nobody can be reached at, as of the due instant. Levels are
+    `unreachable` holds the levels nobody can be reached at when the step fires. Levels are
     entered at the due instant, so lateness never accumulates, unless the step fires more
     than CATCH_UP_AFTER late: then at `now`, so an outage does not page every tier at once.
     """

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from app.events.schemas import DeliveryStatus, EventType, SubscriptionCreate, Su
 from app.incidents import timeline
 from app.incidents.timeline import SYSTEM
 from app.models import Incident, TimelineEntry, WebhookDelivery, WebhookSubscription, utcnow
+from app.paging.rawsql import driver
 from app.queue import after_commit
 from app.repository import apply_changes, get_or_404
 from app.security import new_secret
@@ -36,6 +38,26 @@ def _event_body(
     return json.dumps({"event": event}, separators=(",", ":"), default=str)
 
 
+Subscriptions = list[tuple[uuid.UUID, list[str], list[str]]]
+
+
+_SUBSCRIPTIONS = """
+SELECT id, event_types::text, service_ids::text FROM webhook_subscriptions WHERE enabled
+"""
+
+
+async def subscriptions(session: AsyncSession) -> Subscriptions:
+    """The enabled subscriptions: id, event types and service ids (empty lists match all)."""
+    # Read on every batch of escalation steps: one plain statement on the driver connection.
+    rows = await (await driver(session)).fetch(_SUBSCRIPTIONS)
+    return [(sub_id, json.loads(types), json.loads(services)) for sub_id, types, services in rows]
+
+
+def listening(subs: Subscriptions, event_type: EventType) -> Subscriptions:
+    """The subscriptions that take this event type (for some service)."""
+    return [sub for sub in subs if not sub[1] or event_type.value in sub[1]]
+
+
 async def emit(
     session: AsyncSession,
     incident: Incident,
@@ -49,44 +71,58 @@ async def emit(
     Call it with the incident locked (or just created), after the change: the body carries
     the incident as it is now, and the lock orders events of one incident as they happened.
     """
-    subscriptions = await session.execute(
-        select(
-            col(WebhookSubscription.id),
-            col(WebhookSubscription.event_types),
-            col(WebhookSubscription.service_ids),
-        ).where(col(WebhookSubscription.enabled).is_(True))
+    return await emit_many(
+        session, [incident], event_type, at=at, actor=actor, subs=await subscriptions(session)
     )
-    service_id = str(incident.service_id)
-    targets = [
-        sub_id
-        for sub_id, types, services in subscriptions
-        if (not types or event_type.value in types) and (not services or service_id in services)
-    ]
-    if not targets:
+
+
+async def emit_many(
+    session: AsyncSession,
+    incidents: Sequence[Incident],
+    event_type: EventType,
+    *,
+    at: datetime,
+    subs: Subscriptions,
+    actor: dict[str, Any] | None = None,
+) -> int:
+    """`emit` for many incidents with the subscriptions loaded once, in one statement."""
+    subs = listening(subs, event_type)
+    if not subs:
         return 0
-    event_id = uuid.uuid4()
-    body = _event_body(incident, event_type, event_id, at, actor or SYSTEM)
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "subscription_id": sub_id,
-            "incident_id": incident.id,
-            "event_id": event_id,
-            "event_type": event_type.value,
-            "body": body,
-            "status": DeliveryStatus.PENDING.value,
-            "attempts": 0,
-            "next_attempt_at": at,
-            "created_at": utcnow(),
-        }
-        for sub_id in targets
-    ]
-    written = await session.execute(
-        insert(WebhookDelivery).values(rows).returning(col(WebhookDelivery.id))
-    )
+    created_at = utcnow()
+    rows: list[dict[str, Any]] = []
+    for incident in incidents:
+        service_id = str(incident.service_id)
+        targets = [sub_id for sub_id, _, services in subs if not services or service_id in services]
+        if not targets:
+            continue
+        event_id = uuid.uuid4()
+        body = _event_body(incident, event_type, event_id, at, actor or SYSTEM)
+        rows.extend(
+            {
+                "id": uuid.uuid4(),
+                "subscription_id": sub_id,
+                "incident_id": incident.id,
+                "event_id": event_id,
+                "event_type": event_type.value,
+                "body": body,
+                "status": DeliveryStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": at,
+                "created_at": created_at,
+            }
+            for sub_id in targets
+        )
+    if not rows:
+        return 0
+    # One cached statement run with many parameter sets.
+    written = await session.execute(_INSERT_DELIVERIES, rows)
     for delivery_id in written.scalars():
         after_commit(session, event_job(delivery_id, 0, None))
     return len(rows)
+
+
+_INSERT_DELIVERIES = insert(WebhookDelivery).returning(col(WebhookDelivery.id))
 
 
 async def record_change(

@@ -22,8 +22,9 @@ from app.incidents.action_schemas import EscalateRequest, ReassignRequest
 from app.incidents.service import _cancel_pending, acknowledge, lock_incident, resolve
 from app.models import EscalationPolicy, Incident, TimelineEntry, User
 from app.paging.step import EARLY_TOLERANCE, advance
+from app.paging.wake import step_wakeup
 from app.policies.service import read_policy, snapshot_of
-from app.queue import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB, after_commit, step_job, timer_job
+from app.queue import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB, after_commit, timer_job
 
 # A reassignment straight to a user pages them through their own rules; after this long with no
 # acknowledgement the chain is recorded as exhausted (the incident stays open).
@@ -55,7 +56,7 @@ async def restart(session: AsyncSession, incident: Incident, *, now: datetime) -
     incident.step_token += 1
     incident.updated_at = now
     cancelled = await _cancel_pending(session, incident.id, only_unacknowledged=False)
-    after_commit(session, step_job(incident.id, incident.step_token, now))
+    after_commit(session, step_wakeup(now))
     await session.flush()
     return cancelled
 

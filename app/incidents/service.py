@@ -16,11 +16,13 @@ from app.escalation import engine
 from app.escalation.snapshot import PolicySnapshot, Status
 from app.events.schemas import EventType
 from app.events.service import emit, record_change
-from app.incidents import timeline, timers
+from app.incidents import timers
+from app.incidents.opening import deduplicated_entry, open_incident
 from app.incidents.schemas import EscalationRead, IncidentRead, IncidentTrigger
-from app.models import OPEN_STATUSES, Incident, Notification, Service
+from app.models import OPEN_STATUSES, Incident, Notification, Service, TimelineEntry
+from app.paging.wake import step_wakeup
 from app.policies.service import read_policy, snapshot_of
-from app.queue import after_commit, step_job
+from app.queue import after_commit
 from app.routing import service as routing
 from app.routing.matcher import for_urgency
 
@@ -96,14 +98,8 @@ async def trigger(
     for _ in range(3):
         existing = await _add_alert(session, service_id=service_id, dedup_key=dedup_key, now=now)
         if existing is not None:
-            timeline.record(
-                session,
-                incident_id=existing,
-                type="deduplicated",
-                at=now,
-                actor=actor,
-                details={"title": data.title, "source": data.source},
-            )
+            entry = deduplicated_entry(incident_id=existing, data=data, actor=actor, now=now)
+            session.add(TimelineEntry(**entry))
             incident = await session.get(Incident, existing, populate_existing=True)
             assert incident is not None
             return Triggered(incident, created=False)
@@ -112,33 +108,21 @@ async def trigger(
             raise field_error("service_id", f"unknown service {service_id}")
         route = await routing.route(session=session, service=service, data=data, now=now)
         policy = await read_policy(session=session, policy_id=route.policy_id)
-        position = engine.start(now)
-        new_id = uuid.uuid4()
+        opening = open_incident(
+            service_id=service_id,
+            data=data,
+            dedup_key=dedup_key,
+            route=route,
+            policy_id=policy.id,
+            policy_name=policy.name,
+            snapshot=for_urgency(snapshot_of(policy), route.urgency).to_json(),
+            auto_resolve_seconds=service.auto_resolve_seconds,
+            actor=actor,
+            now=now,
+        )
         inserted = await session.execute(
             insert(Incident)
-            .values(
-                id=new_id,
-                service_id=service_id,
-                title=data.title,
-                severity=data.severity.value,
-                urgency=route.urgency,
-                status="resolved" if route.suppressed else "triggered",
-                source=data.source,
-                dedup_key=dedup_key,
-                details=data.details,
-                alert_count=1,
-                policy_id=policy.id,
-                policy_snapshot=for_urgency(snapshot_of(policy), route.urgency).to_json(),
-                escalation_level=position.level,
-                escalation_loop=position.loop,
-                next_due_at=position.due_at if route.pages else None,
-                resolved_at=now if route.suppressed else None,
-                resolved_by=routing.ROUTING_ACTOR if route.suppressed else None,
-                step_token=0,
-                exhausted=False,
-                created_at=now,
-                updated_at=now,
-            )
+            .values(**opening.row)
             .on_conflict_do_nothing(
                 index_elements=["service_id", "dedup_key"], index_where=_OPEN_DEDUP_WHERE
             )
@@ -146,26 +130,14 @@ async def trigger(
         )
         if inserted.scalar_one_or_none() is None:
             continue  # a concurrent trigger opened it first: add the alert to that one
-        timeline.record(
-            session,
-            incident_id=new_id,
-            type="triggered",
-            at=now,
-            actor=actor,
-            details={
-                "title": data.title,
-                "severity": data.severity.value,
-                "source": data.source,
-                "policy": policy.name,
-            },
-        )
-        routing.record_route(session, incident_id=new_id, route=route, at=now)
-        if route.pages:
-            after_commit(session, step_job(new_id, 0, now))
+        new_id = opening.id
+        session.add_all(TimelineEntry(**entry) for entry in opening.entries)
+        if opening.pages:
+            after_commit(session, step_wakeup(now))
         incident = await session.get(Incident, new_id)
         assert incident is not None
-        if not route.suppressed:
-            timers.on_triggered(session, incident, service)
+        if not opening.suppressed:
+            timers.on_triggered(session, incident)
             await emit(session, incident, EventType.TRIGGERED, at=now, actor=actor)
         return Triggered(incident, created=True)
     raise Conflict("the incident changed state while the alert was recorded; retry")

@@ -1,6 +1,8 @@
 """Writing and reading an incident's timeline."""
 
+import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.models import TimelineEntry
+from app.paging.rawsql import driver
 
 SYSTEM = {"type": "system", "name": "stairway"}
 
@@ -28,6 +31,48 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def row(
+    *,
+    incident_id: uuid.UUID,
+    type: str,
+    at: datetime,
+    actor: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An entry as a row for `record_many`."""
+    return {
+        "incident_id": incident_id,
+        "type": type,
+        "at": at,
+        "actor": actor or SYSTEM,
+        "details": details or {},
+    }
+
+
+_INSERT = """
+INSERT INTO timeline_entries (incident_id, at, type, actor, details)
+SELECT e.incident_id, e.at, e.type, e.actor::jsonb, e.details::jsonb
+FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[])
+  WITH ORDINALITY AS e(incident_id, at, type, actor, details, n)
+ORDER BY e.n
+"""
+
+
+async def record_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Append many entries in one statement, in the order given (flush ORM entries first)."""
+    if not rows:
+        return
+    conn = await driver(session)
+    await conn.execute(
+        _INSERT,
+        [r["incident_id"] for r in rows],
+        [r["at"] for r in rows],
+        [r["type"] for r in rows],
+        [json.dumps(r["actor"]) for r in rows],
+        [json.dumps(r["details"]) for r in rows],
+    )
 
 
 async def entries(*, session: AsyncSession, incident_id: uuid.UUID) -> list[TimelineEntry]:

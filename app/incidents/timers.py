@@ -36,13 +36,10 @@ async def on_acknowledged(
     set_ack_timeout(session, incident, now + timedelta(seconds=seconds) if seconds else None)
 
 
-def on_triggered(session: AsyncSession, incident: Incident, service: Service) -> None:
-    """Auto-resolve counts from the trigger (later alerts do not push it back)."""
-    if not service.auto_resolve_seconds:
-        return
-    at = incident.created_at + timedelta(seconds=service.auto_resolve_seconds)
-    incident.auto_resolve_at = at
-    after_commit(session, timer_job(AUTO_RESOLVE_JOB, incident.id, at))
+def on_triggered(session: AsyncSession, incident: Incident) -> None:
+    """Arm auto-resolve, which counts from the trigger (later alerts do not push it back)."""
+    if incident.auto_resolve_at is not None:
+        after_commit(session, timer_job(AUTO_RESOLVE_JOB, incident.id, incident.auto_resolve_at))
 
 
 def on_resolved(incident: Incident) -> None:

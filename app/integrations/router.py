@@ -12,9 +12,10 @@ from fastapi.responses import JSONResponse
 
 from app.db import SessionDep
 from app.errors import AppError, NotFound
-from app.integrations import alertmanager, grafana, pagerduty
+from app.integrations import alertmanager, grafana, inbox, pagerduty
 from app.integrations.ingest import BadPayload, Event, admit, apply, find_key, read_json
 from app.models import utcnow
+from app.security import hash_key
 
 router = APIRouter(tags=["integrations"])
 
@@ -65,8 +66,12 @@ async def _admitted(request: Request) -> tuple[dict[str, Any], str] | JSONRespon
 
 
 @router.post("/v2/enqueue", status_code=202, responses=ALERT_EVENT_RESPONSES)
-async def enqueue_event(request: Request, session: SessionDep) -> JSONResponse:
-    """PagerDuty Events API v2 alert event (trigger / acknowledge / resolve)."""
+async def enqueue_event(request: Request) -> JSONResponse:
+    """PagerDuty Events API v2 alert event (trigger / acknowledge / resolve).
+
+    Like PagerDuty, the event is accepted into a queue: the 202 means it is stored in
+    PostgreSQL, and a worker applies the queued events in the order they arrived.
+    """
     admitted = await _admitted(request)
     if isinstance(admitted, JSONResponse):
         return admitted
@@ -75,12 +80,11 @@ async def enqueue_event(request: Request, session: SessionDep) -> JSONResponse:
         event = pagerduty.parse_event(body)
     except BadPayload as exc:
         return JSONResponse(pagerduty.invalid(exc.errors), status_code=400)
-    key = await find_key(session, secret)
-    if key is None:
+    now = utcnow()
+    state = request.app.state
+    if not await inbox.record(state.pg, key_hash=hash_key(secret), event=event, received_at=now):
         return JSONResponse(PD_UNKNOWN_KEY, status_code=404)
-    await apply(
-        session=session, service_id=key.service_id, event=event, actor=key.actor(), now=utcnow()
-    )
+    await state.inbox_waker.wake(now)
     return JSONResponse(pagerduty.accepted(event.dedup_key), status_code=202)
 
 

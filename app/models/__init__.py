@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from app.models.audit import AuditEntry
 from app.models.auth import ApiKey
 from app.models.base import utcnow
+from app.models.inbound import InboundEvent
 from app.models.incidents import (
     OPEN_STATUSES,
     Incident,
@@ -31,6 +32,7 @@ __all__ = [
     "EscalationPolicy",
     "EscalationTarget",
     "Heartbeat",
+    "InboundEvent",
     "Incident",
     "InstanceSecret",
     "IntegrationKey",

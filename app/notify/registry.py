@@ -38,14 +38,19 @@ def build_providers(
     }
 
 
+# About the pages a worker has in flight at once (app/paging/delivery.py): httpcore's pool
+# scans every connection it holds on each request, so a larger pool only costs CPU.
+OUTBOUND_CONNECTIONS = 24
+
+
 def make_http_client(settings: Settings) -> httpx.AsyncClient:
     """The one outbound HTTP client of a process, sized for the worker's concurrency."""
     timeout = httpx.Timeout(
         settings.delivery_timeout_seconds, connect=min(2.0, settings.delivery_timeout_seconds)
     )
     limits = httpx.Limits(
-        max_connections=settings.db_pool_size * 4,
-        max_keepalive_connections=settings.db_pool_size * 2,
+        max_connections=OUTBOUND_CONNECTIONS,
+        max_keepalive_connections=OUTBOUND_CONNECTIONS,
     )
     transport = GuardedTransport(
         httpx.AsyncHTTPTransport(limits=limits),

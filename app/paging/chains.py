@@ -1,66 +1,70 @@
 """One personal rule chain per user: a new page supersedes that user's older pending rules."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.incidents import timeline
-from app.models import Notification
+from app.paging.rawsql import driver
+
+
+@dataclass(frozen=True)
+class NewChain:
+    """The users a step just paged on an incident, at a level and loop, as of `at`."""
+
+    incident_id: uuid.UUID
+    level: int
+    loop: int
+    user_ids: frozenset[uuid.UUID]
+    at: datetime
+
+
+# Rows this step wrote carry a created_at after this transaction's now(); older chains before.
+_SUPERSEDE = """
+UPDATE notifications n SET status = 'cancelled'
+FROM unnest($1::uuid[], $2::uuid[]) AS c(incident_id, user_id)
+WHERE n.incident_id = c.incident_id AND n.user_id = c.user_id
+  AND n.status = 'pending' AND n.created_at < now()
+RETURNING n.id, n.incident_id, n.user_id, n.level, n.loop, n.channel
+"""
 
 
 async def supersede_older_chains(
-    session: AsyncSession,
-    *,
-    incident_id: uuid.UUID,
-    level: int,
-    loop: int,
-    user_ids: Iterable[uuid.UUID | None],
-    at: datetime,
-) -> int:
+    session: AsyncSession, chains: Sequence[NewChain]
+) -> list[dict[str, Any]]:
     """Cancel these users' pending pages decided by an earlier step (level, loop or restart).
 
-    The caller holds the incident lock, so no delivery of these rows is in flight.
+    One statement for every chain; returns the timeline rows that record each cancellation.
+    The caller holds the incidents' locks, so no delivery of these rows is in flight.
     """
-    users = {u for u in user_ids if u is not None}
-    if not users:
-        return 0
-    cancelled = await session.execute(
-        update(Notification)
-        .where(
-            col(Notification.incident_id) == incident_id,
-            col(Notification.status) == "pending",
-            col(Notification.user_id).in_(users),
-            # Rows this step wrote carry this transaction's now(); every older chain started before.
-            col(Notification.created_at) < func.now(),
+    by_incident = {chain.incident_id: chain for chain in chains if chain.user_ids}
+    if not by_incident:
+        return []
+    pairs = [(c.incident_id, user_id) for c in by_incident.values() for user_id in c.user_ids]
+    conn = await driver(session)
+    cancelled = await conn.fetch(_SUPERSEDE, [p[0] for p in pairs], [p[1] for p in pairs])
+    rows = []
+    for notification_id, incident_id, user_id, old_level, old_loop, channel in cancelled:
+        chain = by_incident[incident_id]
+        rows.append(
+            timeline.row(
+                incident_id=incident_id,
+                type="notification_cancelled",
+                at=chain.at,
+                details={
+                    "notification_id": str(notification_id),
+                    "user_id": str(user_id),
+                    "level": old_level,
+                    "loop": old_loop,
+                    "channel": channel,
+                    "reason": (
+                        f"superseded by the page at level {chain.level} (loop {chain.loop})"
+                    ),
+                },
+            )
         )
-        .values(status="cancelled")
-        .returning(
-            col(Notification.id),
-            col(Notification.user_id),
-            col(Notification.level),
-            col(Notification.loop),
-            col(Notification.channel),
-        )
-    )
-    count = 0
-    for notification_id, user_id, old_level, old_loop, channel in cancelled:
-        count += 1
-        timeline.record(
-            session,
-            incident_id=incident_id,
-            type="notification_cancelled",
-            at=at,
-            details={
-                "notification_id": str(notification_id),
-                "user_id": str(user_id),
-                "level": old_level,
-                "loop": old_loop,
-                "channel": channel,
-                "reason": f"superseded by the page at level {level} (loop {loop})",
-            },
-        )
-    return count
+    return rows

@@ -1,31 +1,68 @@
-"""Delivering an outbox row: re-check under a lock, hand to the provider, record the attempt."""
+"""Delivering due outbox rows in batches: lock, re-check, send concurrently, record every outcome.
 
+One wake-up job per 10 ms bucket (`schedule_delivery`) claims every page due by then, a batch
+per transaction (`app/paging/claims.py`). The incidents of a batch stay share-locked until the
+providers have answered for every page of it, so a page never goes out after an acknowledgement
+commits: the ack's FOR UPDATE waits for the batch, and a batch skips an incident an ack already
+holds (its pages are cancelled by the ack, or claimed again shortly). An ack therefore waits at
+most one delivery timeout (`delivery_timeout_seconds`) for a batch in flight, since a batch's
+pages are all sent at once under one deadline.
+"""
+
+import asyncio
+import json
 import logging
-import random
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app import metrics
 from app.config import Settings
 from app.escalation.engine import should_deliver
 from app.escalation.snapshot import Condition, Status
-from app.incidents import timeline
-from app.incidents.service import to_read
-from app.models import ContactMethod, Incident, Notification, User
+from app.incidents.timeline import SYSTEM
 from app.notify.base import DeliveryResult, Outcome, Page, Provider
-from app.notify.links import action_links
-from app.queue import after_commit, delivery_job, level_failed_job
+from app.paging import claims
+from app.paging.outcomes import (
+    Settled,
+    after_attempt,
+    backoff_seconds,
+    cancelled,
+    page_details,
+    shown_address,
+)
+from app.paging.pages import PageRenderer
+from app.queue import JobSpec, after_commit, due_work_job, level_failed_job
+
+__all__ = [
+    "BATCH",
+    "DELIVERIES_JOB",
+    "EARLY_TOLERANCE",
+    "Delivered",
+    "DeliveryContext",
+    "backoff_seconds",
+    "deliver_batch",
+    "delivery_wakeup",
+    "rearm_deliveries",
+    "schedule_delivery",
+    "shown_address",
+]
 
 log = logging.getLogger(__name__)
 
+DELIVERIES_JOB = "deliveries_due"
 EARLY_TOLERANCE = timedelta(milliseconds=20)
+# Pages per transaction, all sent at once: bounded so an ack waits at most one delivery timeout.
+BATCH = 100
+_SYSTEM_JSON = json.dumps(SYSTEM)
+# Pages in flight at once per batch: beyond this an HTTP client spends more on juggling its
+# connection pool than on sending.
+SEND_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -35,166 +72,172 @@ class DeliveryContext:
     link_secret: str
 
 
-def backoff_seconds(attempt: int, settings: Settings, retry_after: float | None) -> float:
-    """Exponential backoff with full jitter; a provider's Retry-After wins when longer."""
-    cap = settings.delivery_backoff_max_seconds
-    ceiling = min(cap, settings.delivery_backoff_base_seconds * 2 ** (attempt - 1))
-    delay = random.uniform(ceiling / 2, ceiling)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, cap))
-    return delay
+@dataclass(frozen=True)
+class Delivered:
+    pages: int  # pages this batch locked and settled
+    more: bool  # pages were delivered: claim again at once
+    busy: bool = False  # due pages were left (held by another deliverer, or incident locked)
+    # The per-page job ids (`deliver:<id>:<attempt>`) whose work this batch did.
+    done: tuple[str, ...] = ()
 
 
-def shown_address(channel: str, address: str) -> str:
-    """The address as timelines show it: URLs lose their path, which often carries a token."""
-    if channel in ("webhook", "slack"):
-        parts = urlsplit(address)
-        return f"{parts.scheme}://{parts.netloc}/…"
-    return address
+def delivery_wakeup(due_at: datetime, *, fresh: bool = False) -> JobSpec:
+    """The deliverer's wake-up for the time bucket holding `due_at` (`fresh`: a new job id)."""
+    job = due_work_job(DELIVERIES_JOB, due_at)
+    if fresh:
+        return replace(job, job_id=f"{job.job_id}:{uuid.uuid4().hex[:8]}", coalesce=False)
+    return job
 
 
-async def _page(
-    session: AsyncSession, n: Notification, incident: Incident, ctx: DeliveryContext, now: datetime
-) -> Page:
-    user: dict[str, Any] | None = None
-    if n.user_id is not None:
-        row = await session.get(User, n.user_id)
-        user = {"id": str(n.user_id), "name": row.name if row else ""}
-    secret = ctx.link_secret
-    if n.contact_method_id is not None:
-        method = await session.get(ContactMethod, n.contact_method_id)
-        secret = method.signing_secret if method and method.signing_secret else secret
-    return Page(
-        notification_id=str(n.id),
-        idempotency_key=n.idempotency_key,
-        channel=n.channel,
-        address=n.address,
-        attempt=n.attempts + 1,
-        incident=to_read(incident).model_dump(mode="json"),
-        level=n.level,
-        loop=n.loop,
-        user=user,
-        signing_secret=secret,
-        actions=action_links(
-            secret=ctx.link_secret,
-            public_url=ctx.settings.public_url,
-            incident_id=incident.id,
-            user_id=n.user_id,
-            now=now.timestamp(),
-            ttl_seconds=ctx.settings.action_link_ttl_seconds,
-        ),
-    )
+def rearm_deliveries(due_times: Sequence[datetime], *, now: datetime) -> list[JobSpec]:
+    """The wake-ups pending pages need: one for all overdue ones, one per later bucket."""
+    overdue = [due_at for due_at in due_times if due_at <= now]
+    later = (delivery_wakeup(due_at) for due_at in due_times if due_at > now)
+    jobs = {job.job_id: job for job in later}
+    # One wake-up claims every page due by then, so the soonest overdue page's bucket is enough.
+    return ([delivery_wakeup(min(overdue))] if overdue else []) + list(jobs.values())
+
+
+def schedule_delivery(session: AsyncSession, due_at: datetime) -> None:
+    """Wake the deliverer at `due_at`, once the session's transaction commits."""
+    after_commit(session, delivery_wakeup(due_at))
 
 
 async def _send(page: Page, ctx: DeliveryContext) -> DeliveryResult:
     provider = ctx.providers.get(page.channel)
     if provider is None:
         return DeliveryResult(Outcome.PERMANENT, f"no {page.channel} provider is configured")
-    metrics.DELIVERY_ATTEMPTS.labels(page.channel).inc()
-    return await provider.send(page)
+    try:
+        return await provider.send(page)
+    except Exception as exc:  # one provider's bug must not lose the outcomes of the whole batch
+        log.exception("provider failed", extra={"channel": page.channel})
+        return DeliveryResult(Outcome.TRANSIENT, f"{type(exc).__name__}: {exc}"[:300])
 
 
-async def deliver(
-    *, session: AsyncSession, notification_id: uuid.UUID, now: datetime, ctx: DeliveryContext
-) -> None:
-    """The delivery job; the incident stays share-locked until the provider has the page."""
-    first = await session.get(Notification, notification_id)
-    if first is None or first.status != "pending":
-        return
-    # Lock order incident → notification everywhere, so acks and deliveries never deadlock.
-    incident = (
-        await session.scalars(
-            select(Incident)
-            .where(col(Incident.id) == first.incident_id)
-            .with_for_update(read=True)
-            .execution_options(populate_existing=True)
-        )
-    ).one()
-    n = (
-        await session.scalars(
-            select(Notification)
-            .where(col(Notification.id) == notification_id)
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
-        )
-    ).one_or_none()
-    if n is None or n.status != "pending":
-        return  # another worker holds it, or it was settled meanwhile
-    if n.due_at - now > EARLY_TOLERANCE:
-        after_commit(session, delivery_job(n.id, n.attempts, n.due_at, suffix=":early"))
-        return
-    base = {
-        "notification_id": str(n.id),
-        "level": n.level,
-        "loop": n.loop,
-        "channel": n.channel,
-        "address": shown_address(n.channel, n.address),
-        "user_id": str(n.user_id) if n.user_id else None,
-    }
-    if not should_deliver(
-        status=Status(incident.status),
-        condition=Condition(n.condition),
-        acknowledged_at=incident.acknowledged_at,
-        created_at=n.created_at,
-    ):
-        n.status = "cancelled"
-        metrics.PAGES.labels(n.channel, "cancelled").inc()
-        timeline.record(
-            session,
-            incident_id=incident.id,
-            type="notification_cancelled",
-            at=now,
-            details={**base, "reason": f"incident {incident.status}"},
-        )
-        return
-    result = await _send(await _page(session, n, incident, ctx, now), ctx)
-    if result.outcome is Outcome.DEFERRED:
-        # Not attempted (e.g. the destination's rate limit): wait, without using up an attempt.
-        n.due_at = now + timedelta(seconds=result.retry_after_seconds or 1.0)
-        suffix = f":deferred{int(n.due_at.timestamp() * 1000)}"
-        after_commit(session, delivery_job(n.id, n.attempts, n.due_at, suffix=suffix))
-        timeline.record(
-            session,
-            incident_id=incident.id,
-            type="notification_delayed",
-            at=now,
-            details={**base, "reason": result.detail, "retry_at": n.due_at.isoformat()},
-        )
-        return
-    n.attempts += 1
-    attempt = {
-        **base,
-        "attempt": n.attempts,
-        "outcome": result.outcome.value,
-        "status_code": result.status_code,
-        "response": result.detail,
-    }
-    if result.outcome is Outcome.SENT:
-        n.status, n.sent_at = "sent", now
-        metrics.PAGES.labels(n.channel, "sent").inc()
-        timeline.record(session, incident_id=incident.id, type="notified", at=now, details=attempt)
-        return
-    n.last_error = result.detail[:2000]
-    log.warning("page not delivered", extra={"incident_id": str(incident.id), **attempt})
-    if result.outcome is Outcome.TRANSIENT and n.attempts < ctx.settings.delivery_max_attempts:
-        delay = backoff_seconds(n.attempts, ctx.settings, result.retry_after_seconds)
-        n.due_at = now + timedelta(seconds=delay)
-        after_commit(session, delivery_job(n.id, n.attempts, n.due_at))
-        timeline.record(
-            session,
-            incident_id=incident.id,
-            type="notification_failed",
-            at=now,
-            details={**attempt, "final": False, "retry_at": n.due_at.isoformat()},
-        )
-        return
-    n.status = "failed"
-    metrics.PAGES.labels(n.channel, "failed").inc()
-    timeline.record(
-        session,
-        incident_id=incident.id,
-        type="notification_failed",
-        at=now,
-        details={**attempt, "final": True},
+async def _send_all(pages: list[Page], ctx: DeliveryContext) -> list[DeliveryResult | None]:
+    """Every page's result, or None for a page not started before the batch's deadline.
+
+    At most SEND_CONCURRENCY pages are in flight at once. A send once started is never
+    abandoned: its incident stays locked until the provider answers or the send times out by
+    itself, so a page cannot reach a provider after the lock is released and an ack commits.
+    Pages still waiting to start when the delivery timeout has passed are left for the next
+    batch, so an acknowledgement waits at most about two delivery timeouts for a batch.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ctx.settings.delivery_timeout_seconds
+    gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+    async def one(page: Page) -> DeliveryResult | None:
+        async with gate:
+            if loop.time() >= deadline:
+                return None
+            return await _send(page, ctx)
+
+    return list(await asyncio.gather(*(one(page) for page in pages)))
+
+
+async def deliver_batch(
+    *,
+    session: AsyncSession,
+    now: datetime,
+    ctx: DeliveryContext,
+    limit: int = BATCH,
+    only: uuid.UUID | None = None,
+) -> Delivered:
+    """Deliver up to `limit` due pages (just `only`, if given) and record them (caller commits)."""
+    cutoff = now + EARLY_TOLERANCE
+    claim = await claims.claim(session, cutoff=cutoff, limit=limit, only=only)
+    if not claim.pages:
+        busy = await claims.left_behind(session, cutoff=cutoff, only=only)
+        return Delivered(0, more=False, busy=busy)
+    settings = ctx.settings
+    renderer = PageRenderer(
+        link_secret=ctx.link_secret,
+        public_url=settings.public_url,
+        link_ttl_seconds=settings.action_link_ttl_seconds,
+        now=now,
     )
-    after_commit(session, level_failed_job(incident.id, n.level, n.loop))
+    settled: list[Settled | None] = []
+    bases: list[dict[str, Any]] = []
+    sends: list[tuple[int, Page]] = []
+    for index, row in enumerate(claim.pages):
+        incident = claim.incidents[row["incident_id"]]
+        base = page_details(
+            notification_id=row["id"],
+            level=row["level"],
+            loop=row["loop"],
+            channel=row["channel"],
+            address=row["address"],
+            user_id=row["user_id"],
+        )
+        bases.append(base)
+        if should_deliver(
+            status=Status(incident["status"]),
+            condition=Condition(row["condition"]),
+            acknowledged_at=incident["acknowledged_at"],
+            created_at=row["created_at"],
+        ):
+            settled.append(None)
+            sends.append((index, renderer.page(row, incident, attempt=row["attempts"] + 1)))
+        else:
+            settled.append(
+                cancelled(base, attempts=row["attempts"], incident_status=incident["status"])
+            )
+    results = await _send_all([page for _, page in sends], ctx)
+    handed = Counter(
+        page.channel
+        for (_, page), result in zip(sends, results, strict=True)
+        if result is not None and page.channel in ctx.providers
+    )
+    for channel, count in handed.items():
+        metrics.DELIVERY_ATTEMPTS.labels(channel).inc(count)
+    for (index, _), result in zip(sends, results, strict=True):
+        row = claim.pages[index]
+        if result is None:
+            continue  # not started before the deadline: still pending, for the next batch
+        settled[index] = after_attempt(
+            bases[index], result, attempts=row["attempts"], now=now, settings=settings
+        )
+    outcomes = [(row, s) for row, s in zip(claim.pages, settled, strict=True) if s is not None]
+    await _record(session, outcomes, now)
+    if len(outcomes) < len(claim.pages):
+        schedule_delivery(session, now)
+    done = tuple(f"deliver:{row['id']}:{row['attempts']}" for row, _ in outcomes)
+    # Claim again until a claim comes back empty: that one also tells whether pages were skipped.
+    return Delivered(len(claim.pages), more=True, done=done)
+
+
+async def _record(
+    session: AsyncSession, outcomes: list[tuple[Mapping[str, Any], Settled]], now: datetime
+) -> None:
+    updates, entries = [], []
+    tally: Counter[tuple[str, str]] = Counter()
+    for row, outcome in outcomes:
+        channel = row["channel"]
+        updates.append(
+            claims.RowUpdate(
+                row["id"],
+                outcome.status,
+                outcome.attempts,
+                due_at=outcome.retry_at,
+                sent_at=outcome.sent_at,
+                last_error=outcome.last_error,
+            )
+        )
+        entries.append(
+            claims.Entry(row["incident_id"], outcome.entry_type, json.dumps(outcome.details))
+        )
+        if outcome.metric is not None:
+            tally[channel, outcome.metric] += 1
+        if outcome.retry_at is not None:
+            schedule_delivery(session, outcome.retry_at)
+        if outcome.level_failed:
+            after_commit(session, level_failed_job(row["incident_id"], row["level"], row["loop"]))
+        if outcome.last_error is not None:
+            log.warning(
+                "page not delivered",
+                extra={"incident_id": str(row["incident_id"]), **outcome.details},
+            )
+    await claims.settle(session, updates=updates, entries=entries, at=now, actor_json=_SYSTEM_JSON)
+    for (channel, outcome_name), count in tally.items():
+        metrics.PAGES.labels(channel, outcome_name).inc(count)

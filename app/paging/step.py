@@ -1,16 +1,20 @@
-"""The escalation step: load the incident, ask the core, persist its decisions and the outbox."""
+"""The escalation step: ask the core what each locked incident does next, persist it in bulk.
+
+Steps are applied to a batch of locked incidents at once (app/paging/due.py claims them), or to
+one incident by a person's action (`advance`). Either way every row kind is written in one
+statement: pages (the outbox), timeline entries, superseded rule chains.
+"""
 
 import logging
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app import metrics
 from app.escalation import engine
 from app.escalation.snapshot import PolicySnapshot, Status
 from app.events.schemas import EventType
@@ -18,33 +22,177 @@ from app.events.service import emit
 from app.incidents import timeline
 from app.incidents.service import lock_incident
 from app.models import Incident, Notification, utcnow
-from app.paging.chains import supersede_older_chains
+from app.paging.chains import NewChain, supersede_older_chains
+from app.paging.delivery import schedule_delivery
+from app.paging.rawsql import driver
 from app.paging.targets import LevelPlan, plan_levels
-from app.queue import after_commit, delivery_job, step_job
+from app.paging.wake import step_wakeup
+from app.queue import after_commit
 
 log = logging.getLogger(__name__)
 
-# A job that fires earlier than this before its due time (clock skew between hosts) waits.
+# A step claimed earlier than this before its due time (clock skew between hosts) waits.
 EARLY_TOLERANCE = timedelta(milliseconds=20)
-_INSERT_PAGES = (
-    insert(Notification)
-    .on_conflict_do_nothing(index_elements=["idempotency_key"])
-    .returning(col(Notification.id), col(Notification.due_at))
+_PAGE_COLUMNS = (
+    "id",
+    "incident_id",
+    "level",
+    "loop",
+    "condition",
+    "target_type",
+    "user_id",
+    "contact_method_id",
+    "channel",
+    "address",
+    "idempotency_key",
+    "due_at",
 )
+# The idempotency key makes a retried step's pages conflict: they are not written twice.
+_INSERT_PAGES = """
+INSERT INTO notifications (id, incident_id, level, loop, condition, target_type, user_id,
+  contact_method_id, channel, address, idempotency_key, due_at, status, attempts, created_at)
+SELECT p.*, 'pending', 0, $13
+FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::text[], $6::text[], $7::uuid[],
+  $8::uuid[], $9::text[], $10::text[], $11::text[], $12::timestamptz[]) AS p
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING id, due_at
+"""
 
 
-async def _write_pages(
-    session: AsyncSession,
-    incident: Incident,
+@dataclass(frozen=True)
+class State:
+    """A locked incident's escalation state: what a step reads."""
+
+    id: uuid.UUID
+    status: str
+    urgency: str
+    policy: PolicySnapshot
+    level: int
+    loop: int
+    entered_at: datetime | None
+    due_at: datetime | None
+    token: int
+    epoch: int
+    max_level: int
+    exhausted: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step changed on its incident."""
+
+    state: State
+    position: engine.Position
+    max_level: int
+    exhausted: bool
+    # A level was entered from another one: the `incident.escalated` event goes out.
+    escalated: bool
+
+
+@dataclass
+class Writes:
+    """The rows a batch of steps writes, each kind in one statement."""
+
+    # When the pages were decided: after the transaction began (chains.py relies on it).
+    created_at: datetime
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    chains: list[NewChain] = field(default_factory=list)
+
+
+def decide(
+    writes: Writes,
+    state: State,
+    plans: dict[int, LevelPlan],
+    unreachable: frozenset[int],
+    *,
+    due_at: datetime,
+    now: datetime,
+    jump_to: int | None = None,
+    actor: dict[str, Any] | None = None,
+) -> Outcome:
+    """Ask the core about the step due at `due_at` (fired at `now`); queue the rows it implies."""
+    policy = state.policy
+    position = engine.Position(state.level, state.loop, state.entered_at, due_at)
+    if jump_to is None:
+        result = engine.on_due(policy, position, Status(state.status), unreachable, now)
+    else:
+        result = engine.jump(policy, position, jump_to, due_at, unreachable)
+    max_level, exhausted, escalated = state.max_level, state.exhausted, False
+    lateness_ms = round((now - due_at).total_seconds() * 1000)
+    for decision in result.decisions:
+        if isinstance(decision, engine.EnterLevel):
+            plan = plans[decision.level]
+            _pages(writes, state, decision, plan, policy)
+            max_level = max(max_level, decision.level)
+            escalated = escalated or decision.from_level is not None
+            details = {
+                "from_level": decision.from_level,
+                "level": decision.level,
+                "loop": decision.loop,
+                "pages": len(plan.pages),
+                "lateness_ms": lateness_ms,
+                "unreachable": plan.unreachable,
+                "on_call": plan.on_call,
+            }
+            writes.entries.append(
+                timeline.row(
+                    incident_id=state.id,
+                    type="escalated",
+                    at=decision.at,
+                    actor=actor,
+                    details=details,
+                )
+            )
+            users = frozenset(page.user_id for page in plan.pages if page.user_id is not None)
+            writes.chains.append(
+                NewChain(state.id, decision.level, decision.loop, users, decision.at)
+            )
+        elif isinstance(decision, engine.SkipLevel):
+            details = {
+                "level": decision.level,
+                "loop": decision.loop,
+                "reasons": plans[decision.level].unreachable,
+            }
+            writes.entries.append(
+                timeline.row(
+                    incident_id=state.id, type="level_skipped", at=decision.at, details=details
+                )
+            )
+        elif isinstance(decision, engine.Repeat):
+            writes.entries.append(
+                timeline.row(
+                    incident_id=state.id,
+                    type="repeated",
+                    at=decision.at,
+                    details={"loop": decision.loop},
+                )
+            )
+        else:
+            exhausted = True
+            details = {"level": result.position.level, "loop": result.position.loop}
+            writes.entries.append(
+                timeline.row(
+                    incident_id=state.id, type="exhausted", at=decision.at, details=details
+                )
+            )
+    return Outcome(state, result.position, max_level, exhausted, escalated)
+
+
+def _pages(
+    writes: Writes,
+    state: State,
     decision: engine.EnterLevel,
     plan: LevelPlan,
-    condition: str,
+    policy: PolicySnapshot,
 ) -> None:
-    created_at = utcnow()
-    rows = [
+    condition = policy.level(decision.level).condition.value
+    # The key is stable across retries of this step, so a retried step never pages twice.
+    prefix = f"{state.id}:{state.epoch}:{decision.loop}:{decision.level}:"
+    writes.pages.extend(
         {
             "id": uuid.uuid4(),
-            "incident_id": incident.id,
+            "incident_id": state.id,
             "level": decision.level,
             "loop": decision.loop,
             "condition": condition,
@@ -53,23 +201,48 @@ async def _write_pages(
             "contact_method_id": page.contact_method_id,
             "channel": page.channel,
             "address": page.address,
-            "idempotency_key": (
-                f"{incident.id}:{incident.escalation_epoch}:{decision.loop}:{decision.level}:"
-                f"{page.target_index}:{page.rule_key}"
-            ),
-            "status": "pending",
+            "idempotency_key": f"{prefix}{page.target_index}:{page.rule_key}",
             "due_at": decision.at + timedelta(seconds=page.delay_seconds),
-            "attempts": 0,
-            "created_at": created_at,
         }
         for page in plan.pages
-    ]
+    )
+
+
+async def _write_pages(
+    session: AsyncSession, rows: list[dict[str, Any]], created_at: datetime
+) -> None:
     if not rows:
         return
-    # One cached statement run with many parameter sets (not a per-call multi-row VALUES).
-    written = await session.execute(_INSERT_PAGES, rows)
-    for notification_id, due_at in written:
-        after_commit(session, delivery_job(notification_id, 0, due_at))
+    conn = await driver(session)
+    columns = [[row[name] for row in rows] for name in _PAGE_COLUMNS]
+    written = await conn.fetch(_INSERT_PAGES, *columns, created_at)
+    for _, due_at in written:
+        schedule_delivery(session, due_at)
+
+
+async def persist(session: AsyncSession, writes: Writes) -> None:
+    """Write the pages, cancel the chains they supersede, then every timeline entry."""
+    await _write_pages(session, writes.pages, writes.created_at)
+    cancelled = await supersede_older_chains(session, writes.chains)
+    await timeline.record_many(session, writes.entries + cancelled)
+
+
+def state_of(incident: Incident) -> State:
+    """The escalation state of an incident loaded as an ORM object."""
+    return State(
+        id=incident.id,
+        status=incident.status,
+        urgency=incident.urgency,
+        policy=PolicySnapshot.from_json(incident.policy_snapshot),
+        level=incident.escalation_level,
+        loop=incident.escalation_loop,
+        entered_at=incident.level_entered_at,
+        due_at=incident.next_due_at,
+        token=incident.step_token,
+        epoch=incident.escalation_epoch,
+        max_level=incident.max_level_reached,
+        exhausted=incident.exhausted,
+    )
 
 
 async def advance(
@@ -85,84 +258,28 @@ async def advance(
 
     With `jump_to`, a person moves the incident to that level at `due_at` instead.
     """
-    policy = PolicySnapshot.from_json(incident.policy_snapshot)
-    plans = await plan_levels(session, policy, due_at, urgency=incident.urgency)
+    # Entries the caller recorded go first: the rows below are written outside the ORM.
+    await session.flush()
+    state = state_of(incident)
+    plans = await plan_levels(session, state.policy, due_at, urgency=state.urgency)
     unreachable = frozenset(n for n, plan in plans.items() if not plan.pages)
-    position = engine.Position(
-        level=incident.escalation_level,
-        loop=incident.escalation_loop,
-        entered_at=incident.level_entered_at,
+    writes = Writes(created_at=utcnow())
+    outcome = decide(
+        writes,
+        state,
+        plans,
+        unreachable,
         due_at=due_at,
+        now=now,
+        jump_to=jump_to,
+        actor=actor,
     )
-    if jump_to is None:
-        result = engine.on_due(policy, position, Status(incident.status), unreachable, now)
-    else:
-        result = engine.jump(policy, position, jump_to, due_at, unreachable)
-    for decision in result.decisions:
-        if isinstance(decision, engine.EnterLevel):
-            plan = plans[decision.level]
-            condition = policy.level(decision.level).condition.value
-            await _write_pages(session, incident, decision, plan, condition)
-            incident.max_level_reached = max(incident.max_level_reached, decision.level)
-            timeline.record(
-                session,
-                incident_id=incident.id,
-                type="escalated",
-                at=decision.at,
-                actor=actor,
-                details={
-                    "from_level": decision.from_level,
-                    "level": decision.level,
-                    "loop": decision.loop,
-                    "pages": len(plan.pages),
-                    "lateness_ms": round((now - due_at).total_seconds() * 1000),
-                    "unreachable": plan.unreachable,
-                    "on_call": plan.on_call,
-                },
-            )
-            await supersede_older_chains(
-                session,
-                incident_id=incident.id,
-                level=decision.level,
-                loop=decision.loop,
-                user_ids=[page.user_id for page in plan.pages],
-                at=decision.at,
-            )
-        elif isinstance(decision, engine.SkipLevel):
-            timeline.record(
-                session,
-                incident_id=incident.id,
-                type="level_skipped",
-                at=decision.at,
-                details={
-                    "level": decision.level,
-                    "loop": decision.loop,
-                    "reasons": plans[decision.level].unreachable,
-                },
-            )
-        elif isinstance(decision, engine.Repeat):
-            timeline.record(
-                session,
-                incident_id=incident.id,
-                type="repeated",
-                at=decision.at,
-                details={"loop": decision.loop},
-            )
-        else:
-            incident.exhausted = True
-            timeline.record(
-                session,
-                incident_id=incident.id,
-                type="exhausted",
-                at=decision.at,
-                details={"level": result.position.level, "loop": result.position.loop},
-            )
-    new = result.position
+    await persist(session, writes)
+    new = outcome.position
     log.info(
         "escalation step",
         extra={
             "incident_id": str(incident.id),
-            "decisions": [type(d).__name__ for d in result.decisions],
             "level": new.level,
             "loop": new.loop,
             "lateness_ms": round((now - due_at).total_seconds() * 1000),
@@ -170,28 +287,14 @@ async def advance(
     )
     incident.escalation_level, incident.escalation_loop = new.level, new.loop
     incident.level_entered_at, incident.next_due_at = new.entered_at, new.due_at
+    incident.max_level_reached, incident.exhausted = outcome.max_level, outcome.exhausted
     incident.step_token += 1
     incident.updated_at = now
     if new.due_at is not None:
-        after_commit(session, step_job(incident.id, incident.step_token, new.due_at))
-    if any(isinstance(d, engine.EnterLevel) and d.from_level for d in result.decisions):
+        after_commit(session, step_wakeup(new.due_at))
+    if outcome.escalated:
         await emit(session, incident, EventType.ESCALATED, at=now, actor=actor)
     await session.flush()
-
-
-async def run_step(
-    *, session: AsyncSession, incident_id: uuid.UUID, token: int, now: datetime
-) -> None:
-    """The step job: fenced by `token`, so a stale or repeated job does nothing."""
-    incident = await lock_incident(session, incident_id)
-    if incident is None or incident.step_token != token or incident.next_due_at is None:
-        return
-    due_at = incident.next_due_at
-    if due_at - now > EARLY_TOLERANCE:
-        after_commit(session, step_job(incident.id, token, due_at, suffix=":early"))
-        return
-    metrics.STEP_LATENESS.observe(max(0.0, (now - due_at).total_seconds()))
-    await advance(session, incident, due_at=due_at, now=now)
 
 
 async def run_level_failed(

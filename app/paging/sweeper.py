@@ -11,8 +11,10 @@ from sqlmodel import col
 from app import metrics
 from app.events.delivery import rearm as rearm_events
 from app.incidents.timers import sweep_timers
-from app.models import Incident, Notification
-from app.queue import DELIVER_JOB, JobSpec, delivery_job, step_job
+from app.models import Incident, Notification, utcnow
+from app.paging.delivery import DELIVERIES_JOB, rearm_deliveries
+from app.paging.wake import rearm_steps
+from app.queue import DELIVER_JOB, JobSpec
 from app.responders.nonces import purge_expired
 
 BATCH = 2000
@@ -26,19 +28,23 @@ async def overdue_jobs(
     *, session: AsyncSession, before: datetime | None, limit: int = BATCH
 ) -> list[JobSpec]:
     """Every step and page due before `before` (all pending ones when None), soonest first."""
-    step_query = select(
-        col(Incident.id), col(Incident.step_token), col(Incident.next_due_at)
-    ).where(col(Incident.next_due_at).is_not(None), col(Incident.status) != "resolved")
-    page_query = select(
-        col(Notification.id), col(Notification.attempts), col(Notification.due_at)
-    ).where(col(Notification.status) == "pending")
+    step_query = select(col(Incident.next_due_at)).where(
+        col(Incident.next_due_at).is_not(None), col(Incident.status) != "resolved"
+    )
+    page_query = select(col(Notification.due_at)).where(col(Notification.status) == "pending")
     if before is not None:
         step_query = step_query.where(col(Incident.next_due_at) < before)
         page_query = page_query.where(col(Notification.due_at) < before)
-    steps = await session.execute(step_query.order_by(col(Incident.next_due_at)).limit(limit))
-    jobs = [step_job(incident_id, token, due_at) for incident_id, token, due_at in steps if due_at]
-    pages = await session.execute(page_query.order_by(col(Notification.due_at)).limit(limit))
-    jobs.extend(delivery_job(nid, attempts, due_at) for nid, attempts, due_at in pages)
+    # Steps are claimed in batches by due time: one wake-up covers every overdue step.
+    steps = await session.scalars(
+        step_query.order_by(col(Incident.next_due_at)).limit(limit if before is None else 1)
+    )
+    jobs = rearm_steps([due_at for due_at in steps if due_at], now=before or utcnow())
+    # Pages too: the deliverer claims every page due by its wake-up.
+    pages = await session.scalars(
+        page_query.order_by(col(Notification.due_at)).limit(limit if before is None else 1)
+    )
+    jobs.extend(rearm_deliveries(list(pages), now=before or utcnow()))
     return jobs
 
 
@@ -73,7 +79,8 @@ async def missing_jobs(
             suffix = f":sweep{int(now.timestamp())}"
             rearm.append(JobSpec(job.function, job.args, job.job_id + suffix, job.defer_until))
     for job in rearm:
-        metrics.SWEEPER_REARMS.labels("delivery" if job.function == DELIVER_JOB else "step").inc()
+        kind = "delivery" if job.function in (DELIVER_JOB, DELIVERIES_JOB) else "step"
+        metrics.SWEEPER_REARMS.labels(kind).inc()
     return rearm
 
 

@@ -2,16 +2,15 @@
 
 import uuid
 from collections import defaultdict
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.escalation.snapshot import PolicySnapshot, TargetSnapshot
-from app.models import ContactMethod, NotificationRule, User
+from app.paging.rawsql import driver
 from app.schedules.oncall import OnCall, resolve_on_call
 
 
@@ -37,32 +36,49 @@ class LevelPlan:
     on_call: list[dict[str, Any]] = field(default_factory=list)
 
 
+class _Method(NamedTuple):
+    id: uuid.UUID
+    type: str
+    address: str
+
+
+class _Rule(NamedTuple):
+    id: uuid.UUID
+    contact_method_id: uuid.UUID
+    delay_seconds: int
+    urgency: str | None
+
+
 @dataclass
 class _Reach:
-    user: User
-    methods: dict[uuid.UUID, ContactMethod] = field(default_factory=dict)
-    rules: list[NotificationRule] = field(default_factory=list)
+    user_id: uuid.UUID
+    methods: dict[uuid.UUID, _Method] = field(default_factory=dict)
+    rules: list[_Rule] = field(default_factory=list)
+
+
+_METHODS = """
+SELECT u.id, m.id, m.type, m.address
+FROM users u LEFT JOIN contact_methods m ON m.user_id = u.id
+WHERE u.id = ANY($1::uuid[])
+"""
+_RULES = """
+SELECT user_id, id, contact_method_id, delay_seconds, urgency
+FROM notification_rules WHERE user_id = ANY($1::uuid[]) ORDER BY delay_seconds
+"""
 
 
 async def _users(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, _Reach]:
     if not user_ids:
         return {}
+    conn = await driver(session)
+    ids = list(user_ids)
     reach: dict[uuid.UUID, _Reach] = {}
-    users = await session.scalars(select(User).where(col(User.id).in_(user_ids)))
-    for user in users:
-        reach[user.id] = _Reach(user)
-    methods = await session.scalars(
-        select(ContactMethod).where(col(ContactMethod.user_id).in_(user_ids))
-    )
-    for method in methods:
-        reach[method.user_id].methods[method.id] = method
-    rules = await session.scalars(
-        select(NotificationRule)
-        .where(col(NotificationRule.user_id).in_(user_ids))
-        .order_by(col(NotificationRule.delay_seconds))
-    )
-    for rule in rules:
-        reach[rule.user_id].rules.append(rule)
+    for user_id, method_id, type_, address in await conn.fetch(_METHODS, ids):
+        user = reach.get(user_id) or reach.setdefault(user_id, _Reach(user_id))
+        if method_id is not None:
+            user.methods[method_id] = _Method(method_id, type_, address)
+    for user_id, *rule in await conn.fetch(_RULES, ids):
+        reach[user_id].rules.append(_Rule(*rule))
     return reach
 
 
@@ -89,7 +105,7 @@ def _user_pages(
             PlannedPage(
                 index,
                 target_type,
-                reach.user.id,
+                reach.user_id,
                 method.id,
                 method.type,
                 method.address,
@@ -143,19 +159,26 @@ class _Planner:
         return {**unreachable, "reason": reason}
 
 
-async def plan_levels(
-    session: AsyncSession, policy: PolicySnapshot, at: datetime, *, urgency: str
-) -> dict[int, LevelPlan]:
-    """For every level: the pages to send if it is entered at `at`, and who cannot be reached.
+K = TypeVar("K", bound=Hashable)
 
-    Schedule targets resolve to whoever is on call at `at`; rules apply by the incident urgency.
-    """
-    targets = [t for lvl in policy.levels for t in lvl.targets if t.id]
+
+async def plan_many(
+    session: AsyncSession, wanted: Mapping[K, tuple[PolicySnapshot, str]], at: datetime
+) -> dict[K, dict[int, LevelPlan]]:
+    """`plan_levels` for many (policy, urgency) pairs at one instant, in a few queries in all."""
+    targets = [t for policy, _ in wanted.values() for lvl in policy.levels for t in lvl.targets]
     schedule_ids = {uuid.UUID(t.id) for t in targets if t.type == "schedule" and t.id}
     on_call = await resolve_on_call(session, schedule_ids, at)
     user_ids = {uuid.UUID(t.id) for t in targets if t.type == "user" and t.id}
     user_ids |= {current.user_id for current in on_call.values() if current is not None}
-    planner = _Planner(await _users(session, user_ids), on_call, urgency)
+    users = await _users(session, user_ids)
+    return {
+        key: _plan(policy, _Planner(users, on_call, urgency))
+        for key, (policy, urgency) in wanted.items()
+    }
+
+
+def _plan(policy: PolicySnapshot, planner: _Planner) -> dict[int, LevelPlan]:
     plans: dict[int, LevelPlan] = defaultdict(LevelPlan)
     for number, level in enumerate(policy.levels, start=1):
         plan = plans[number]
@@ -165,3 +188,13 @@ async def plan_levels(
             if unreachable is not None:
                 plan.unreachable.append(unreachable)
     return plans
+
+
+async def plan_levels(
+    session: AsyncSession, policy: PolicySnapshot, at: datetime, *, urgency: str
+) -> dict[int, LevelPlan]:
+    """For every level: the pages to send if it is entered at `at`, and who cannot be reached.
+
+    Schedule targets resolve to whoever is on call at `at`; rules apply by the incident urgency.
+    """
+    return (await plan_many(session, {0: (policy, urgency)}, at))[0]

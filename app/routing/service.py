@@ -2,14 +2,15 @@
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.incidents import timeline
 from app.incidents.schemas import IncidentTrigger
 from app.models import EscalationPolicy, MaintenanceWindow, RoutingRule, Service
 from app.repository import get_or_404
@@ -159,10 +160,35 @@ async def delete_window(
     await session.flush()
 
 
-async def route(
-    *, session: AsyncSession, service: Service, data: IncidentTrigger, now: datetime
-) -> matcher.Route:
-    """How a new incident of `service` is paged (rules, then maintenance windows): one query."""
+@dataclass(frozen=True)
+class RoutingContext:
+    """What routes a service's new incidents at one instant: its rules and open window."""
+
+    default_policy_id: uuid.UUID
+    rules: tuple[matcher.Rule, ...]
+    maintenance_window_id: uuid.UUID | None
+
+    def decide(self, data: IncidentTrigger) -> matcher.Route:
+        """The route of one new incident."""
+        alert = matcher.Alert(
+            severity=data.severity.value,
+            summary=data.title,
+            source=data.source,
+            details=data.details,
+        )
+        return matcher.decide(
+            self.rules,
+            alert,
+            default_policy_id=self.default_policy_id,
+            urgency=data.urgency.value,
+            maintenance_window_id=self.maintenance_window_id,
+        )
+
+
+async def routing_context(
+    *, session: AsyncSession, service: Service, now: datetime
+) -> RoutingContext:
+    """A service's rules and the maintenance window open at `now`: one query."""
     window = (
         select(col(MaintenanceWindow.id))
         .where(
@@ -183,7 +209,7 @@ async def route(
             .order_by(col(RoutingRule.position))
         )
     ).all()
-    rules = [
+    rules = tuple(
         matcher.rule_from_json(
             r.id,
             r.conditions,
@@ -194,56 +220,48 @@ async def route(
         )
         for r, _ in rows
         if r is not None
-    ]
-    alert = matcher.Alert(
-        severity=data.severity.value, summary=data.title, source=data.source, details=data.details
     )
-    return matcher.decide(
-        rules,
-        alert,
-        default_policy_id=service.escalation_policy_id,
-        urgency=data.urgency.value,
-        maintenance_window_id=rows[0][1] if rows else None,
-    )
+    window_id = rows[0][1] if rows else None
+    return RoutingContext(service.escalation_policy_id, rules, window_id)
+
+
+async def route(
+    *, session: AsyncSession, service: Service, data: IncidentTrigger, now: datetime
+) -> matcher.Route:
+    """How a new incident of `service` is paged (rules, then maintenance windows)."""
+    context = await routing_context(session=session, service=service, now=now)
+    return context.decide(data)
 
 
 ROUTING_ACTOR = {"type": "system", "name": "routing"}
 
 
-def record_route(
-    session: AsyncSession, *, incident_id: uuid.UUID, route: matcher.Route, at: datetime
-) -> None:
-    """Say on the timeline why a new incident is paged differently, or not at all."""
+def route_entries(
+    *, incident_id: uuid.UUID, route: matcher.Route, at: datetime
+) -> list[dict[str, Any]]:
+    """The timeline rows saying why a new incident is paged differently, or not at all."""
     rule = matcher.describe(route.rule) if route.rule else None
+
+    def entry(type_: str, details: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "incident_id": incident_id,
+            "type": type_,
+            "at": at,
+            "actor": ROUTING_ACTOR,
+            "details": details,
+        }
+
     if route.suppressed:
-        details = {"rule": rule, "reason": "a routing rule suppresses this alert; nobody is paged"}
-        timeline.record(
-            session,
-            incident_id=incident_id,
-            type="suppressed",
-            at=at,
-            actor=ROUTING_ACTOR,
-            details=details,
-        )
-        return
+        reason = "a routing rule suppresses this alert; nobody is paged"
+        return [entry("suppressed", {"rule": rule, "reason": reason})]
+    entries = []
     if rule is not None:
-        timeline.record(
-            session,
-            incident_id=incident_id,
-            type="routed",
-            at=at,
-            actor=ROUTING_ACTOR,
-            details={"rule": rule, "policy_id": str(route.policy_id), "urgency": route.urgency},
-        )
+        details = {"rule": rule, "policy_id": str(route.policy_id), "urgency": route.urgency}
+        entries.append(entry("routed", details))
     if route.maintenance_window_id is not None:
-        timeline.record(
-            session,
-            incident_id=incident_id,
-            type="maintenance",
-            at=at,
-            actor=ROUTING_ACTOR,
-            details={
-                "maintenance_window_id": str(route.maintenance_window_id),
-                "reason": "the service is in a maintenance window; nobody is paged",
-            },
-        )
+        details = {
+            "maintenance_window_id": str(route.maintenance_window_id),
+            "reason": "the service is in a maintenance window; nobody is paged",
+        }
+        entries.append(entry("maintenance", details))
+    return entries

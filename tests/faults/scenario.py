@@ -91,6 +91,31 @@ class Storm:
         assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
         self.incident_ids.extend(r.json()["id"] for r in responses)
 
+    async def integration_key(self) -> str:
+        """A new integration key of the storm's service (its secret)."""
+        async with self.client() as c:
+            path = f"/api/v1/services/{self.service_id}/integration-keys"
+            created = await self._post(c, path, {"name": "monitoring"})
+        key: str = created["key"]
+        return key
+
+    async def wait_incident(self, dedup_key: str, timeout: float = 30) -> str:
+        """The id of the incident with `dedup_key`, once the worker has opened it."""
+        found: list[str] = []
+
+        async def opened() -> bool:
+            async with self.client() as c:
+                listed = (
+                    await c.get(
+                        "/api/v1/incidents", params={"service_id": self.service_id, "limit": 100}
+                    )
+                ).json()["items"]
+            found[:] = [i["id"] for i in listed if i["dedup_key"] == dedup_key]
+            return bool(found)
+
+        await eventually(opened, timeout, f"the incident {dedup_key} to open")
+        return found[0]
+
     def keys(self) -> Counter[str]:
         """Pages received for this storm, by idempotency key."""
         return Counter(

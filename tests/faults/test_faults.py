@@ -100,9 +100,19 @@ async def test_postgres_down_answers_503_and_recovers_without_loss(
         await storm.setup(escalate_after_seconds=2)
         await storm.trigger(10)
         await sink.wait_for(lambda: len(storm.keys()) >= 10, 30)
+        routing_key = await storm.integration_key()
+        event = {
+            "routing_key": routing_key,
+            "event_action": "trigger",
+            "dedup_key": "after-outage",
+            "payload": {"summary": "queued alert", "source": "pg", "severity": "critical"},
+        }
 
         postgres.stop()
         async with storm.client() as c:
+            queued = await c.post("/v2/enqueue", json=event)
+            assert queued.status_code == 503
+            assert queued.headers["retry-after"]
             refused = await c.post(
                 "/api/v1/incidents", json={"service_id": storm.service_id, "title": "during outage"}
             )
@@ -121,6 +131,10 @@ async def test_postgres_down_answers_503_and_recovers_without_loss(
                 return (await c.get("/readyz")).status_code == 200
 
         await eventually(ready_again, 30, "the API to be ready again")
+        # The sender retries the alert the outage refused: accepted, queued, applied, paged.
+        async with storm.client() as c:
+            assert (await c.post("/v2/enqueue", json=event)).status_code == 202
+        storm.incident_ids.append(await storm.wait_incident("after-outage"))
         await storm.wait_all_paged()
         await storm.wait_all_exhausted()
         storm.assert_each_level_paged_once_per_incident()

@@ -2,7 +2,9 @@
 
 from typing import Any
 
+from app.integrations.inbox import oldest_queued
 from tests.factories import Api
+from tests.support import JobTracker
 
 
 async def paged_service(api: Api, url: str, name: str = "checkout") -> dict[str, Any]:
@@ -28,3 +30,13 @@ async def incidents_of(api: Api, service_id: str) -> list[dict[str, Any]]:
         await api.get("/incidents", params={"service_id": service_id, "limit": 100})
     )["items"]
     return list(reversed(items))
+
+
+async def events_applied(app: Any, jobs: JobTracker) -> None:
+    """Until the worker has applied every event queued through /v2/enqueue."""
+
+    async def inbox_empty() -> bool:
+        async with app.state.sessions() as session:
+            return await oldest_queued(session) is None
+
+    await jobs.until(inbox_empty)

@@ -3,6 +3,7 @@
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -11,11 +12,17 @@ from pagerduty import EventsApiV2Client
 from pagerduty.errors import HttpError
 
 from app.config import Settings
+from app.integrations.inbox import oldest_queued
 from app.main import create_app
 from tests.factories import Api
 from tests.integrations.conftest import LiveServer
-from tests.integrations.helpers import incidents_of, integration_key, paged_service
-from tests.support import HttpSink
+from tests.integrations.helpers import (
+    events_applied,
+    incidents_of,
+    integration_key,
+    paged_service,
+)
+from tests.support import HttpSink, JobTracker
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -25,19 +32,31 @@ def _client(live: LiveServer, key: str) -> EventsApiV2Client:
 
 
 async def test_trigger_acknowledge_resolve_through_the_official_client(
-    api: Api, live: LiveServer, sink: HttpSink
+    api: Api, live: LiveServer, sink: HttpSink, app: Any, jobs: JobTracker
 ) -> None:
     service = await paged_service(api, sink.url("/pd"))
     key = await integration_key(api, service["id"])
     with _client(live, key) as pd:
-        await _walk_through(api, service, pd, sink)
+        await _walk_through(api, service, PagerDuty(pd, app, jobs), sink)
 
 
-async def _walk_through(
-    api: Api, service: dict[str, Any], pd: EventsApiV2Client, sink: HttpSink
-) -> None:
-    dedup = await asyncio.to_thread(
-        pd.trigger,
+@dataclass
+class PagerDuty:
+    """The official client; each call returns once the worker has applied the event."""
+
+    client: EventsApiV2Client
+    app: Any
+    jobs: JobTracker
+
+    async def __call__(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        result = await asyncio.to_thread(getattr(self.client, method), *args, **kwargs)
+        await events_applied(self.app, self.jobs)
+        return result
+
+
+async def _walk_through(api: Api, service: dict[str, Any], pd: PagerDuty, sink: HttpSink) -> None:
+    dedup = await pd(
+        "trigger",
         "Checkout p99 latency above 2s",
         "web-03.example.com",
         dedup_key="checkout-latency",
@@ -72,25 +91,25 @@ async def _walk_through(
     assert timeline[0]["actor"]["type"] == "integration"
 
     # The same dedup key adds to the open incident; nobody is paged again.
-    await asyncio.to_thread(pd.trigger, "again", "web-03", dedup_key="checkout-latency")
+    await pd("trigger", "again", "web-03", dedup_key="checkout-latency")
     [same] = await incidents_of(api, service["id"])
     assert same["alert_count"] == 2
 
-    assert await asyncio.to_thread(pd.acknowledge, "checkout-latency") == "checkout-latency"
+    assert await pd("acknowledge", "checkout-latency") == "checkout-latency"
     assert (await api.get(f"/incidents/{incident['id']}"))["status"] == "acknowledged"
-    await asyncio.to_thread(pd.resolve, "checkout-latency")
+    await pd("resolve", "checkout-latency")
     resolved = await api.get(f"/incidents/{incident['id']}")
     assert resolved["status"] == "resolved"
     assert resolved["resolved_by"]["type"] == "integration"
 
     # Nothing open with that key any more: acknowledge and resolve are accepted and dropped.
-    await asyncio.to_thread(pd.acknowledge, "checkout-latency")
-    await asyncio.to_thread(pd.resolve, "never-triggered")
+    await pd("acknowledge", "checkout-latency")
+    await pd("resolve", "never-triggered")
     assert (await api.get(f"/incidents/{incident['id']}"))["status"] == "resolved"
 
     # A trigger after the resolve opens a new incident; one without a key gets a fresh key.
-    await asyncio.to_thread(pd.trigger, "latency again", "web-03", dedup_key="checkout-latency")
-    generated = await asyncio.to_thread(pd.trigger, "disk full", "db-1", severity="critical")
+    await pd("trigger", "latency again", "web-03", dedup_key="checkout-latency")
+    generated = await pd("trigger", "disk full", "db-1", severity="critical")
     assert len(generated) == 32
     listed = await incidents_of(api, service["id"])
     assert [(i["dedup_key"], i["status"]) for i in listed] == [
@@ -100,8 +119,8 @@ async def _walk_through(
     ]
     await sink.wait_count("/pd", 3)
 
-    await asyncio.to_thread(
-        pd.send_change_event,
+    await pd(
+        "send_change_event",
         payload={
             "summary": "Deployed checkout v42",
             "source": "ci",
@@ -175,7 +194,7 @@ async def test_an_unknown_routing_key_is_refused(api: Api, live: LiveServer) -> 
     ],
 )
 async def test_invalid_events_get_pagerdutys_400_and_write_nothing(
-    api: Api, client: httpx.AsyncClient, event: dict[str, Any], expected: list[str]
+    api: Api, client: httpx.AsyncClient, app: Any, event: dict[str, Any], expected: list[str]
 ) -> None:
     service = await paged_service(api, "http://127.0.0.1:9/unused")
     key = await integration_key(api, service["id"])
@@ -186,7 +205,8 @@ async def test_invalid_events_get_pagerdutys_400_and_write_nothing(
         "message": "Event object is invalid",
         "errors": expected,
     }
-    assert await incidents_of(api, service["id"]) == []
+    async with app.state.sessions() as session:
+        assert await oldest_queued(session) is None
 
 
 async def test_malformed_bodies_and_keys_get_400(client: httpx.AsyncClient) -> None:
@@ -232,7 +252,7 @@ async def throttled(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_a_key_over_its_rate_gets_429_with_retry_after(
-    api: Api, throttled: httpx.AsyncClient, sink: HttpSink
+    api: Api, throttled: httpx.AsyncClient, sink: HttpSink, app: Any, jobs: JobTracker
 ) -> None:
     service = await paged_service(api, sink.url("/throttle"))
     key = await integration_key(api, service["id"])
@@ -247,6 +267,7 @@ async def test_a_key_over_its_rate_gets_429_with_retry_after(
     assert [a.status_code for a in answers] == [202, 202, 429]
     assert answers[2].json()["status"] == "throttle event"
     assert 1 <= int(answers[2].headers["retry-after"]) <= 100
+    await events_applied(app, jobs)
     assert len(await incidents_of(api, service["id"])) == 2
     # Buckets are per key: another key of the same service is unaffected.
     fresh = await throttled.post("/v2/enqueue", json={"routing_key": other, **event})

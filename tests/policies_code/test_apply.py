@@ -9,7 +9,9 @@ import pytest
 from app.policyfiles.apply import ApplyError
 from app.policyfiles.plan import render_json, render_text
 from tests.factories import Api
+from tests.integrations.helpers import events_applied
 from tests.policies_code.conftest import TEAM, Files, write
+from tests.support import JobTracker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,8 +25,9 @@ def by_name(items: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return next(item for item in items if item["name"] == name)
 
 
+@pytest.mark.usefixtures("worker")
 async def test_the_example_set_applies_on_an_empty_database_and_pages_work(
-    files: Files, client: httpx.AsyncClient, api: Api
+    files: Files, client: httpx.AsyncClient, api: Api, app: Any, jobs: JobTracker
 ) -> None:
     result = await files.apply(ROOT / "policies")
     assert result.plan.counts()["create"] > 20
@@ -54,6 +57,7 @@ async def test_the_example_set_applies_on_an_empty_database_and_pages_work(
     }
     response = await client.post("/v2/enqueue", json=event)
     assert response.status_code == 202, response.text
+    await events_applied(app, jobs)
     services = (await api.get("/services"))["items"]
     incidents = (await api.get("/incidents"))["items"]
     assert [i["service_id"] for i in incidents] == [by_name(services, "payments-api")["id"]]

@@ -1,0 +1,103 @@
+"""A new incident decided from one trigger: its row and its first timeline entries. Pure."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from app.escalation import engine
+from app.incidents.schemas import IncidentTrigger
+from app.routing.matcher import Route
+from app.routing.service import ROUTING_ACTOR, route_entries
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What opening the incident writes, in the transaction that opens it."""
+
+    id: uuid.UUID
+    row: dict[str, Any]
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def pages(self) -> bool:
+        """Whether escalation starts (not suppressed, not in a maintenance window)."""
+        return self.row["next_due_at"] is not None
+
+    @property
+    def suppressed(self) -> bool:
+        """A routing rule suppressed it: recorded as resolved, nobody paged."""
+        return bool(self.row["status"] == "resolved")
+
+
+def open_incident(
+    *,
+    service_id: uuid.UUID,
+    data: IncidentTrigger,
+    dedup_key: str,
+    route: Route,
+    policy_id: uuid.UUID,
+    policy_name: str,
+    snapshot: dict[str, Any],
+    auto_resolve_seconds: int | None,
+    actor: dict[str, Any],
+    now: datetime,
+) -> Opening:
+    """The incident row (escalation at level 1 from `now`) and its `triggered` entries."""
+    incident_id = uuid.uuid4()
+    position = engine.start(now)
+    suppressed = route.suppressed
+    auto_resolve_at = None
+    if auto_resolve_seconds and not suppressed:
+        auto_resolve_at = now + timedelta(seconds=auto_resolve_seconds)
+    row = {
+        "id": incident_id,
+        "service_id": service_id,
+        "title": data.title,
+        "severity": data.severity.value,
+        "urgency": route.urgency,
+        "status": "resolved" if suppressed else "triggered",
+        "source": data.source,
+        "dedup_key": dedup_key,
+        "details": data.details,
+        "alert_count": 1,
+        "policy_id": policy_id,
+        "policy_snapshot": snapshot,
+        "escalation_level": position.level,
+        "escalation_loop": position.loop,
+        "next_due_at": position.due_at if route.pages else None,
+        "resolved_at": now if suppressed else None,
+        "resolved_by": ROUTING_ACTOR if suppressed else None,
+        "auto_resolve_at": auto_resolve_at,
+        "step_token": 0,
+        "exhausted": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+    triggered = {
+        "incident_id": incident_id,
+        "type": "triggered",
+        "at": now,
+        "actor": actor,
+        "details": {
+            "title": data.title,
+            "severity": data.severity.value,
+            "source": data.source,
+            "policy": policy_name,
+        },
+    }
+    entries = [triggered, *route_entries(incident_id=incident_id, route=route, at=now)]
+    return Opening(incident_id, row, entries)
+
+
+def deduplicated_entry(
+    *, incident_id: uuid.UUID, data: IncidentTrigger, actor: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The timeline row of one more alert on an open incident."""
+    return {
+        "incident_id": incident_id,
+        "type": "deduplicated",
+        "at": now,
+        "actor": actor,
+        "details": {"title": data.title, "source": data.source},
+    }

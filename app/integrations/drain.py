@@ -1,0 +1,296 @@
+"""Applying queued inbound events in the order they were accepted, hundreds per transaction.
+
+One worker at a time drains the inbox (a transaction-scoped advisory lock), so the events of
+one dedup key are applied in the order they arrived: a trigger queued before a resolve is
+opened before it is resolved. A run of triggers is applied together: one query for the open
+incidents they may add to, the routing context and policy snapshot once per service and
+policy, and one statement each for the new incidents, the alert counts and the timeline.
+Acknowledge and resolve events take the ordinary one-at-a-time path.
+"""
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    String,
+    Text,
+    Uuid,
+    any_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from app.events.schemas import EventType
+from app.events.service import emit
+from app.incidents import timers
+from app.incidents.opening import Opening, deduplicated_entry, open_incident
+from app.incidents.schemas import IncidentTrigger
+from app.integrations.ingest import Event, apply
+from app.models import (
+    OPEN_STATUSES,
+    InboundEvent,
+    Incident,
+    Service,
+    TimelineEntry,
+    WebhookSubscription,
+)
+from app.paging.wake import step_wakeup
+from app.policies.service import read_policy, snapshot_of
+from app.queue import after_commit
+from app.routing.matcher import for_urgency
+from app.routing.service import RoutingContext, routing_context
+
+BATCH = 500
+# pg_advisory lock id of the inbox drainer ("stairway inbox" folded into a bigint).
+DRAIN_LOCK = 0x5354_4149_4E42_4F58 & 0x7FFF_FFFF_FFFF_FFFF
+_OPEN_DEDUP_WHERE = text("status IN ('triggered', 'acknowledged')")
+_INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
+_TIMELINE = TimelineEntry.__table__  # type: ignore[attr-defined]
+_ADD_ALERTS = (
+    update(_INCIDENTS)
+    .where(_INCIDENTS.c.id == bindparam("incident_id"))
+    .values(alert_count=_INCIDENTS.c.alert_count + bindparam("alerts"), updated_at=bindparam("at"))
+)
+
+
+@dataclass(frozen=True)
+class Drained:
+    applied: int
+    more: bool  # the batch was full: drain again at once
+    busy: bool = False  # another worker holds the inbox
+
+
+@dataclass(frozen=True)
+class Queued:
+    id: int
+    service_id: uuid.UUID
+    action: str
+    dedup_key: str
+    trigger: str
+    actor: dict[str, Any]
+    received_at: datetime
+
+
+async def drain_batch(*, session: AsyncSession, limit: int = BATCH) -> Drained:
+    """Apply up to `limit` queued events, oldest first, and delete them (caller commits)."""
+    locked = await session.scalar(select(func.pg_try_advisory_xact_lock(DRAIN_LOCK)))
+    if not locked:
+        return Drained(0, more=False, busy=True)
+    rows = (
+        await session.execute(
+            select(
+                col(InboundEvent.id),
+                col(InboundEvent.service_id),
+                col(InboundEvent.action),
+                col(InboundEvent.dedup_key),
+                cast(col(InboundEvent.trigger), Text),
+                col(InboundEvent.actor),
+                col(InboundEvent.received_at),
+            )
+            .order_by(col(InboundEvent.id))
+            .limit(limit)
+        )
+    ).all()
+    events = [Queued(*row) for row in rows]
+    start = 0
+    while start < len(events):
+        end = start
+        while end < len(events) and events[end].action == "trigger":
+            end += 1
+        if end > start:
+            await _apply_triggers(session, events[start:end])
+            start = end
+        else:
+            await _apply_one(session, events[start])
+            start += 1
+    if events:
+        ids = [e.id for e in events]
+        await session.execute(delete(InboundEvent).where(col(InboundEvent.id).in_(ids)))
+    return Drained(len(events), more=len(events) == limit)
+
+
+async def _apply_one(session: AsyncSession, queued: Queued) -> None:
+    action: Any = queued.action
+    event = Event(action, queued.dedup_key)
+    await apply(
+        session=session,
+        service_id=queued.service_id,
+        event=event,
+        actor=queued.actor,
+        now=queued.received_at,
+    )
+
+
+async def _apply_triggers(session: AsyncSession, events: Sequence[Queued]) -> None:
+    savepoint = await session.begin_nested()
+    if await _apply_triggers_together(session, events):
+        await savepoint.commit()
+        return
+    # A trigger through another path opened one of these keys meanwhile: one at a time.
+    await savepoint.rollback()
+    for queued in events:
+        data = IncidentTrigger.model_validate_json(queued.trigger)
+        event = Event("trigger", queued.dedup_key, data)
+        await apply(
+            session=session,
+            service_id=queued.service_id,
+            event=event,
+            actor=queued.actor,
+            now=queued.received_at,
+        )
+
+
+class _Policies:
+    """Policy snapshots and routing contexts, each read once per batch."""
+
+    def __init__(self, session: AsyncSession, services: dict[uuid.UUID, Service]) -> None:
+        self.session = session
+        self.services = services
+        self._contexts: dict[uuid.UUID, RoutingContext] = {}
+        self._snapshots: dict[tuple[uuid.UUID, str], tuple[str, dict[str, Any]]] = {}
+
+    async def context(self, service_id: uuid.UUID, now: datetime) -> RoutingContext:
+        if service_id not in self._contexts:
+            service = self.services[service_id]
+            self._contexts[service_id] = await routing_context(
+                session=self.session, service=service, now=now
+            )
+        return self._contexts[service_id]
+
+    async def snapshot(self, policy_id: uuid.UUID, urgency: str) -> tuple[str, dict[str, Any]]:
+        key = (policy_id, urgency)
+        if key not in self._snapshots:
+            policy = await read_policy(session=self.session, policy_id=policy_id)
+            snapshot = for_urgency(snapshot_of(policy), urgency).to_json()
+            self._snapshots[key] = (policy.name, snapshot)
+        return self._snapshots[key]
+
+
+def _array(name: str, values: set[Any], item: Any) -> Any:
+    return bindparam(name, list(values), type_=ARRAY(item))
+
+
+async def _open_incidents(
+    session: AsyncSession, keys: set[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
+    # Two arrays rather than a list of pairs: one cached statement whatever the batch size.
+    rows = await session.execute(
+        select(col(Incident.id), col(Incident.service_id), col(Incident.dedup_key))
+        .where(col(Incident.service_id) == any_(_array("service_ids", {s for s, _ in keys}, Uuid)))
+        .where(col(Incident.dedup_key) == any_(_array("dedup_keys", {k for _, k in keys}, String)))
+        .where(col(Incident.status).in_(OPEN_STATUSES))
+        .order_by(col(Incident.id))
+        .with_for_update()
+    )
+    found = {(service_id, key): incident_id for incident_id, service_id, key in rows}
+    return {pair: incident_id for pair, incident_id in found.items() if pair in keys}
+
+
+async def _apply_triggers_together(session: AsyncSession, events: Sequence[Queued]) -> bool:
+    """Apply a run of triggers in bulk; False (nothing kept) if a key was opened meanwhile."""
+    keys = {(e.service_id, e.dedup_key) for e in events}
+    open_by_key = await _open_incidents(session, keys)
+    service_ids = {e.service_id for e in events}
+    services = {
+        s.id: s
+        for s in (
+            await session.scalars(select(Service).where(col(Service.id).in_(service_ids)))
+        ).all()
+    }
+    policies = _Policies(session, services)
+    openings: list[Opening] = []
+    alerts: Counter[uuid.UUID] = Counter()
+    last_alert_at: dict[uuid.UUID, datetime] = {}
+    entries: list[dict[str, Any]] = []
+    for queued in events:
+        if queued.service_id not in services:
+            continue  # the service was deleted after the event was accepted
+        data = IncidentTrigger.model_validate_json(queued.trigger)
+        key = (queued.service_id, queued.dedup_key)
+        existing = open_by_key.get(key)
+        if existing is not None:
+            alerts[existing] += 1
+            last_alert_at[existing] = queued.received_at
+            entries.append(
+                deduplicated_entry(
+                    incident_id=existing, data=data, actor=queued.actor, now=queued.received_at
+                )
+            )
+            continue
+        context = await policies.context(queued.service_id, queued.received_at)
+        route = context.decide(data)
+        policy_name, snapshot = await policies.snapshot(route.policy_id, route.urgency)
+        opening = open_incident(
+            service_id=queued.service_id,
+            data=data,
+            dedup_key=queued.dedup_key,
+            route=route,
+            policy_id=route.policy_id,
+            policy_name=policy_name,
+            snapshot=snapshot,
+            auto_resolve_seconds=services[queued.service_id].auto_resolve_seconds,
+            actor=queued.actor,
+            now=queued.received_at,
+        )
+        openings.append(opening)
+        entries.extend(opening.entries)
+        if not opening.suppressed:
+            open_by_key[key] = opening.id
+    if openings:
+        inserted = await session.execute(
+            insert(_INCIDENTS)
+            .on_conflict_do_nothing(
+                index_elements=["service_id", "dedup_key"], index_where=_OPEN_DEDUP_WHERE
+            )
+            .returning(_INCIDENTS.c.id),
+            [o.row for o in openings],
+        )
+        if len(inserted.all()) != len(openings):
+            return False
+    if alerts:
+        await session.execute(
+            _ADD_ALERTS,
+            [
+                {"incident_id": i, "alerts": n, "at": last_alert_at[i]}
+                for i, n in sorted(alerts.items())
+            ],
+        )
+    if entries:
+        await session.execute(insert(_TIMELINE), entries)
+    await _after_opening(session, openings)
+    return True
+
+
+async def _after_opening(session: AsyncSession, openings: Sequence[Opening]) -> None:
+    """Start escalation, arm auto-resolve and emit `incident.triggered` for the new incidents."""
+    for opening in openings:
+        if opening.pages:
+            after_commit(session, step_wakeup(opening.row["created_at"]))
+    paged = [o for o in openings if not o.suppressed]
+    auto_resolving = [o for o in paged if o.row["auto_resolve_at"] is not None]
+    subscribed = await session.scalar(
+        select(func.count()).where(col(WebhookSubscription.enabled).is_(True))
+    )
+    if not auto_resolving and not subscribed:
+        return
+    by_id = {o.id: o for o in paged}
+    incidents = (
+        await session.scalars(select(Incident).where(col(Incident.id).in_(list(by_id))))
+    ).all()
+    for incident in sorted(incidents, key=lambda i: i.number or 0):
+        timers.on_triggered(session, incident)
+        if subscribed:
+            actor = by_id[incident.id].entries[0]["actor"]
+            await emit(session, incident, EventType.TRIGGERED, at=incident.created_at, actor=actor)

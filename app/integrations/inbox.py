@@ -1,0 +1,100 @@
+"""The inbound event inbox: accept an alert event with one durable INSERT, apply it later.
+
+The API answers an event once its row is committed (nothing is held in memory), and wakes the
+worker that applies queued events in the order they were accepted (`app/integrations/drain.py`).
+One statement finds the integration key and writes the event, over a plain asyncpg pool: this
+is the hot path of a monitoring storm, so it avoids ORM sessions and extra round trips.
+"""
+
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import col
+
+from app.errors import Unavailable
+from app.integrations.ingest import Event
+from app.models import InboundEvent
+from app.queue import DUE_BUCKET_MS, Enqueue, JobSpec, due_work_job
+
+INBOX_JOB = "inbound_events_due"
+# How long an accepted event may wait for a wake-up shared with the events after it.
+WAKE_DELAY = timedelta(milliseconds=50)
+
+_INSERT = """
+INSERT INTO inbound_events (service_id, action, dedup_key, trigger, actor, received_at)
+SELECT k.service_id, $2, $3, $4::jsonb,
+       jsonb_build_object('type', 'integration', 'id', k.id::text, 'name', k.name), $5
+FROM integration_keys AS k
+WHERE k.key_hash = $1
+RETURNING id
+"""
+
+_DOWN = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
+
+
+async def open_pool(engine: AsyncEngine, *, max_size: int) -> Any:
+    """A plain asyncpg pool on the engine's database (connections opened on demand)."""
+    _, connect = engine.dialect.create_connect_args(make_url(engine.url))
+    return await asyncpg.create_pool(min_size=0, max_size=max_size, reset=_keep, **connect)
+
+
+async def _keep(connection: Any) -> None:
+    """Nothing to reset: the pool runs single autocommit statements that leave no state."""
+
+
+def _trigger_json(event: Event) -> str:
+    if event.trigger is None:
+        return "{}"
+    return event.trigger.model_dump_json(exclude={"service_id"})
+
+
+async def record(pool: Any, *, key_hash: str, event: Event, received_at: datetime) -> bool:
+    """Queue the event durably; False when no integration key has that hash."""
+    try:
+        row_id = await pool.fetchval(
+            _INSERT, key_hash, event.action, event.dedup_key, _trigger_json(event), received_at
+        )
+    except _DOWN as exc:
+        raise Unavailable(
+            "database unavailable, retry later", headers={"Retry-After": "5"}
+        ) from exc
+    return row_id is not None
+
+
+class Waker:
+    """Wakes the inbox worker at most once per `WAKE_DELAY`, per API process.
+
+    A wake-up runs no earlier than its instant, so it sees every event committed before
+    then: an event committed while a wake-up is still ahead needs no wake-up of its own.
+    """
+
+    def __init__(self, enqueue: Enqueue) -> None:
+        self._enqueue = enqueue
+        self._pending_until: datetime | None = None
+
+    async def wake(self, now: datetime) -> None:
+        if self._pending_until is not None and now < self._pending_until:
+            return
+        job = inbox_wakeup(now + WAKE_DELAY)
+        self._pending_until = job.defer_until
+        await self._enqueue([job])
+
+
+def inbox_wakeup(at: datetime, *, fresh: bool = False) -> JobSpec:
+    """The inbox job of the time bucket after the one holding `at` (`fresh`: a new job id)."""
+    job = due_work_job(INBOX_JOB, at + timedelta(milliseconds=DUE_BUCKET_MS))
+    if fresh:
+        return replace(job, job_id=f"{job.job_id}:{uuid.uuid4().hex[:8]}", coalesce=False)
+    return job
+
+
+async def oldest_queued(session: AsyncSession) -> datetime | None:
+    """When the oldest event still in the inbox was accepted, or None when it is empty."""
+    query = select(col(InboundEvent.received_at)).order_by(col(InboundEvent.id)).limit(1)
+    return (await session.scalars(query)).first()

@@ -1,0 +1,167 @@
+"""Claiming due outbox rows in batches, and writing their outcomes back, a few statements per batch.
+
+Lock order is incident → notification, as everywhere else (an acknowledgement locks its incident
+FOR UPDATE, then cancels the pending pages): the incidents of the due pages are share-locked
+first, then their due pages are locked. Every lock is taken with SKIP LOCKED, so a deliverer
+never waits for a lock (and can never be part of a deadlock, whatever order others lock many
+incidents in); what it skipped is claimed again shortly (`left_behind`).
+"""
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.paging.pages import INCIDENT_COLUMNS
+
+_INCIDENT_SELECT = ", ".join(
+    "i.policy_snapshot->>'name' AS policy_name" if name == "policy_name" else f"i.{name}"
+    for name in INCIDENT_COLUMNS
+)
+
+# The incidents of the first `limit` due pages no other deliverer holds, share-locked. KEY SHARE
+# skips the pages other deliverers hold FOR UPDATE yet never blocks an ack's cancelling UPDATE;
+# an incident someone is changing (an ack holds it FOR UPDATE) is skipped, not waited for.
+_LOCK_INCIDENTS = f"""
+SELECT {_INCIDENT_SELECT}
+FROM incidents AS i
+WHERE i.id IN (
+    SELECT n.incident_id FROM notifications AS n
+    WHERE n.status = 'pending' AND n.due_at <= $1 AND ($3::uuid IS NULL OR n.id = $3)
+    ORDER BY n.due_at
+    LIMIT $2
+    FOR KEY SHARE OF n SKIP LOCKED
+)
+ORDER BY i.id
+FOR SHARE OF i SKIP LOCKED
+"""
+# One page's incident may be waited for: a single lock cannot take part in a deadlock.
+_LOCK_INCIDENT = _LOCK_INCIDENTS.replace("FOR SHARE OF i SKIP LOCKED", "FOR SHARE OF i")
+
+# Due pages this batch did not take: held by another deliverer, or their incident was locked.
+_LEFT_BEHIND = """
+SELECT EXISTS (
+    SELECT 1 FROM notifications AS n
+    WHERE n.status = 'pending' AND n.due_at <= $1 AND ($2::uuid IS NULL OR n.id = $2)
+)
+"""
+
+# Their due pages nobody else holds, re-read under the lock (an ack may have cancelled some).
+_LOCK_PAGES = """
+SELECT n.id, n.incident_id, n.level, n.loop, n.condition, n.user_id, n.channel, n.address,
+       n.idempotency_key, n.attempts, n.created_at, u.name AS user_name, cm.signing_secret
+FROM notifications AS n
+LEFT JOIN users AS u ON u.id = n.user_id
+LEFT JOIN contact_methods AS cm ON cm.id = n.contact_method_id
+WHERE n.incident_id = ANY($4::uuid[])
+  AND n.status = 'pending' AND n.due_at <= $1 AND ($3::uuid IS NULL OR n.id = $3)
+ORDER BY n.due_at
+LIMIT $2
+FOR UPDATE OF n SKIP LOCKED
+"""
+
+_SETTLE = """
+UPDATE notifications AS n
+SET status = v.status,
+    attempts = v.attempts,
+    due_at = COALESCE(v.due_at, n.due_at),
+    sent_at = COALESCE(v.sent_at, n.sent_at),
+    last_error = COALESCE(v.last_error, n.last_error)
+FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::text[])
+     AS v(id, status, attempts, due_at, sent_at, last_error)
+WHERE n.id = v.id
+"""
+
+_RECORD = """
+INSERT INTO timeline_entries (incident_id, at, type, actor, details)
+SELECT v.incident_id, $1, v.type, $2::jsonb, v.details::jsonb
+FROM unnest($3::uuid[], $4::text[], $5::text[]) WITH ORDINALITY AS v(incident_id, type, details, n)
+ORDER BY v.n
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The locked incidents (by id) and the locked due pages of one batch, soonest first."""
+
+    incidents: dict[uuid.UUID, Mapping[str, Any]]
+    pages: list[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class RowUpdate:
+    notification_id: uuid.UUID
+    status: str
+    attempts: int
+    due_at: datetime | None = None
+    sent_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    incident_id: uuid.UUID
+    type: str
+    details_json: str
+
+
+async def _run(session: AsyncSession, sql: str, *params: Any) -> Sequence[Any]:
+    connection = await session.connection()
+    result = await connection.exec_driver_sql(sql, params)
+    return result.mappings().all() if result.returns_rows else []
+
+
+async def claim(
+    session: AsyncSession, *, cutoff: datetime, limit: int, only: uuid.UUID | None = None
+) -> Claim:
+    """Lock up to `limit` pending pages due by `cutoff` (just `only`, if given) and incidents."""
+    lock = _LOCK_INCIDENTS if only is None else _LOCK_INCIDENT
+    incidents = await _run(session, lock, cutoff, limit, only)
+    if not incidents:
+        return Claim({}, [])
+    ids = [row["id"] for row in incidents]
+    pages = await _run(session, _LOCK_PAGES, cutoff, limit, only, ids)
+    return Claim({row["id"]: row for row in incidents}, list(pages))
+
+
+async def left_behind(
+    session: AsyncSession, *, cutoff: datetime, only: uuid.UUID | None = None
+) -> bool:
+    """Whether pending pages due by `cutoff` remain that this transaction has not settled."""
+    [row] = await _run(session, _LEFT_BEHIND, cutoff, only)
+    return bool(row["exists"])
+
+
+async def settle(
+    session: AsyncSession,
+    *,
+    updates: Sequence[RowUpdate],
+    entries: Sequence[Entry],
+    at: datetime,
+    actor_json: str,
+) -> None:
+    """Write every page's new state in one statement and every timeline entry in another."""
+    if updates:
+        await _run(
+            session,
+            _SETTLE,
+            [u.notification_id for u in updates],
+            [u.status for u in updates],
+            [u.attempts for u in updates],
+            [u.due_at for u in updates],
+            [u.sent_at for u in updates],
+            [u.last_error for u in updates],
+        )
+    if entries:
+        await _run(
+            session,
+            _RECORD,
+            at,
+            actor_json,
+            [e.incident_id for e in entries],
+            [e.type for e in entries],
+            [e.details_json for e in entries],
+        )
