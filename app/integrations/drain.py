@@ -122,8 +122,10 @@ async def drain_batch(*, session: AsyncSession, limit: int = BATCH) -> Drained:
 
 
 async def _apply_one(session: AsyncSession, queued: Queued) -> None:
+    """The ordinary one-event path (the request path of the other integrations)."""
     action: Any = queued.action
-    event = Event(action, queued.dedup_key)
+    data = IncidentTrigger.model_validate_json(queued.trigger) if action == "trigger" else None
+    event = Event(action, queued.dedup_key, data)
     await apply(
         session=session,
         service_id=queued.service_id,
@@ -141,15 +143,7 @@ async def _apply_triggers(session: AsyncSession, events: Sequence[Queued]) -> No
     # A trigger through another path opened one of these keys meanwhile: one at a time.
     await savepoint.rollback()
     for queued in events:
-        data = IncidentTrigger.model_validate_json(queued.trigger)
-        event = Event("trigger", queued.dedup_key, data)
-        await apply(
-            session=session,
-            service_id=queued.service_id,
-            event=event,
-            actor=queued.actor,
-            now=queued.received_at,
-        )
+        await _apply_one(session, queued)
 
 
 class _Policies:
