@@ -92,8 +92,9 @@ def due_work_job(function: str, due_at: datetime) -> JobSpec:
     return JobSpec(function, (), f"{function}:{bucket}", start, coalesce=True)
 
 
-def _follow_up(job: JobSpec) -> JobSpec:
-    return JobSpec(job.function, job.args, f"{job.job_id}:{uuid.uuid4().hex[:8]}", job.defer_until)
+def fresh(job: JobSpec) -> JobSpec:
+    """The same job under a new id of its own (never deduped against a queued or held one)."""
+    return replace(job, job_id=f"{job.job_id}:{uuid.uuid4().hex[:8]}", coalesce=False)
 
 
 def arq_enqueuer(pool: Any) -> Enqueue:
@@ -114,7 +115,7 @@ def arq_enqueuer(pool: Any) -> Enqueue:
                     and job.coalesce
                     and await pool.exists(IN_PROGRESS_KEY + job.job_id)
                 ):
-                    follow_up = _follow_up(job)
+                    follow_up = fresh(job)
                     await pool.enqueue_job(
                         job.function, _job_id=follow_up.job_id, _defer_until=job.defer_until
                     )

@@ -175,6 +175,7 @@ async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         except DBAPIError:
             if attempt == 4:
                 raise
+            await asyncio.sleep(0.1 * (attempt + 1))  # let the other side of the deadlock finish
     yield
 
 

@@ -1,6 +1,5 @@
 """Delivering event outbox rows: signed, at least once, in order per subscription and incident."""
 
-import random
 import uuid
 from datetime import datetime, timedelta
 
@@ -12,7 +11,7 @@ from sqlmodel import col
 
 from app.config import Settings
 from app.models import WebhookDelivery, WebhookSubscription
-from app.notify.base import parse_retry_after
+from app.notify.base import jittered_backoff, parse_retry_after
 from app.queue import JobSpec, after_commit
 from app.security import sign_payload
 
@@ -32,13 +31,13 @@ def event_job(
 
 
 def backoff_seconds(attempt: int, settings: Settings, retry_after: float | None) -> float:
-    """Exponential backoff with jitter, up to hours; a longer Retry-After wins (within the cap)."""
-    cap = settings.event_backoff_max_seconds
-    ceiling = min(cap, settings.event_backoff_base_seconds * 2 ** (attempt - 1))
-    delay = random.uniform(ceiling / 2, ceiling)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, cap))
-    return delay
+    """The wait before an event's next attempt: up to hours (event backoff settings)."""
+    return jittered_backoff(
+        attempt,
+        base_seconds=settings.event_backoff_base_seconds,
+        cap_seconds=settings.event_backoff_max_seconds,
+        retry_after=retry_after,
+    )
 
 
 def _lane(row: WebhookDelivery) -> tuple[ColumnElement[bool], ...]:

@@ -137,7 +137,7 @@ async def trigger(
         incident = await session.get(Incident, new_id)
         assert incident is not None
         if not opening.suppressed:
-            timers.on_triggered(session, incident)
+            timers.on_triggered(session, incident.id, incident.auto_resolve_at)
             await emit(session, incident, EventType.TRIGGERED, at=now, actor=actor)
         return Triggered(incident, created=True)
     raise Conflict("the incident changed state while the alert was recorded; retry")

@@ -4,6 +4,7 @@ The due instant lives in PostgreSQL; an arq job fires at it (enqueued after comm
 sweeper re-arms overdue ones, so a lost Redis or a restarted worker loses no timer.
 """
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,10 +37,12 @@ async def on_acknowledged(
     set_ack_timeout(session, incident, now + timedelta(seconds=seconds) if seconds else None)
 
 
-def on_triggered(session: AsyncSession, incident: Incident) -> None:
+def on_triggered(
+    session: AsyncSession, incident_id: uuid.UUID, auto_resolve_at: datetime | None
+) -> None:
     """Arm auto-resolve, which counts from the trigger (later alerts do not push it back)."""
-    if incident.auto_resolve_at is not None:
-        after_commit(session, timer_job(AUTO_RESOLVE_JOB, incident.id, incident.auto_resolve_at))
+    if auto_resolve_at is not None:
+        after_commit(session, timer_job(AUTO_RESOLVE_JOB, incident_id, auto_resolve_at))
 
 
 def on_resolved(incident: Incident) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.events.schemas import EventType
-from app.events.service import emit
+from app.events.service import emit_many, listening, subscriptions
 from app.incidents import timers
 from app.incidents.opening import Opening, deduplicated_entry, open_incident
 from app.incidents.schemas import IncidentTrigger
@@ -44,7 +44,6 @@ from app.models import (
     Incident,
     Service,
     TimelineEntry,
-    WebhookSubscription,
 )
 from app.paging.wake import step_wakeup
 from app.policies.service import read_policy, snapshot_of
@@ -272,19 +271,16 @@ async def _after_opening(session: AsyncSession, openings: Sequence[Opening]) -> 
     for opening in openings:
         if opening.pages:
             after_commit(session, step_wakeup(opening.row["created_at"]))
-    paged = [o for o in openings if not o.suppressed]
-    auto_resolving = [o for o in paged if o.row["auto_resolve_at"] is not None]
-    subscribed = await session.scalar(
-        select(func.count()).where(col(WebhookSubscription.enabled).is_(True))
-    )
-    if not auto_resolving and not subscribed:
+    paged = {o.id: o for o in openings if not o.suppressed}
+    for opening in paged.values():
+        timers.on_triggered(session, opening.id, opening.row["auto_resolve_at"])
+    subs = listening(await subscriptions(session), EventType.TRIGGERED)
+    if not subs or not paged:
         return
-    by_id = {o.id: o for o in paged}
     incidents = (
-        await session.scalars(select(Incident).where(col(Incident.id).in_(list(by_id))))
+        await session.scalars(select(Incident).where(col(Incident.id).in_(list(paged))))
     ).all()
     for incident in sorted(incidents, key=lambda i: i.number or 0):
-        timers.on_triggered(session, incident)
-        if subscribed:
-            actor = by_id[incident.id].entries[0]["actor"]
-            await emit(session, incident, EventType.TRIGGERED, at=incident.created_at, actor=actor)
+        actor = paged[incident.id].entries[0]["actor"]
+        at = incident.created_at
+        await emit_many(session, [incident], EventType.TRIGGERED, at=at, actor=actor, subs=subs)

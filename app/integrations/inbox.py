@@ -6,8 +6,6 @@ One statement finds the integration key and writes the event, over a plain async
 is the hot path of a monitoring storm, so it avoids ORM sessions and extra round trips.
 """
 
-import uuid
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +19,7 @@ from app.errors import Unavailable
 from app.integrations.ingest import Event
 from app.models import InboundEvent
 from app.queue import DUE_BUCKET_MS, Enqueue, JobSpec, due_work_job
+from app.queue import fresh as new_id
 
 INBOX_JOB = "inbound_events_due"
 # How long an accepted event may wait for a wake-up shared with the events after it.
@@ -89,9 +88,7 @@ class Waker:
 def inbox_wakeup(at: datetime, *, fresh: bool = False) -> JobSpec:
     """The inbox job of the time bucket after the one holding `at` (`fresh`: a new job id)."""
     job = due_work_job(INBOX_JOB, at + timedelta(milliseconds=DUE_BUCKET_MS))
-    if fresh:
-        return replace(job, job_id=f"{job.job_id}:{uuid.uuid4().hex[:8]}", coalesce=False)
-    return job
+    return new_id(job) if fresh else job
 
 
 async def oldest_queued(session: AsyncSession) -> datetime | None:

@@ -1,5 +1,6 @@
 """The provider plug-in interface."""
 
+import random
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -64,3 +65,14 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def jittered_backoff(
+    attempt: int, *, base_seconds: float, cap_seconds: float, retry_after: float | None
+) -> float:
+    """Exponential backoff with jitter (half to all of the step); a longer Retry-After wins."""
+    ceiling = min(cap_seconds, base_seconds * 2 ** (attempt - 1))
+    delay = random.uniform(ceiling / 2, ceiling)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap_seconds))
+    return delay

@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +38,7 @@ from app.paging.outcomes import (
 )
 from app.paging.pages import PageRenderer
 from app.queue import JobSpec, after_commit, due_work_job, level_failed_job
+from app.queue import fresh as new_id
 
 __all__ = [
     "BATCH",
@@ -84,9 +85,7 @@ class Delivered:
 def delivery_wakeup(due_at: datetime, *, fresh: bool = False) -> JobSpec:
     """The deliverer's wake-up for the time bucket holding `due_at` (`fresh`: a new job id)."""
     job = due_work_job(DELIVERIES_JOB, due_at)
-    if fresh:
-        return replace(job, job_id=f"{job.job_id}:{uuid.uuid4().hex[:8]}", coalesce=False)
-    return job
+    return new_id(job) if fresh else job
 
 
 def rearm_deliveries(due_times: Sequence[datetime], *, now: datetime) -> list[JobSpec]:

@@ -1,6 +1,5 @@
 """What a delivery attempt's result means for its outbox row: a pure decision, no I/O."""
 
-import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -8,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.config import Settings
-from app.notify.base import DeliveryResult, Outcome
+from app.notify.base import DeliveryResult, Outcome, jittered_backoff
 
 MAX_ERROR = 2000
 
@@ -29,13 +28,13 @@ class Settled:
 
 
 def backoff_seconds(attempt: int, settings: Settings, retry_after: float | None) -> float:
-    """Exponential backoff with full jitter; a provider's Retry-After wins when longer."""
-    cap = settings.delivery_backoff_max_seconds
-    ceiling = min(cap, settings.delivery_backoff_base_seconds * 2 ** (attempt - 1))
-    delay = random.uniform(ceiling / 2, ceiling)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, cap))
-    return delay
+    """The wait before a page's next attempt (delivery backoff settings)."""
+    return jittered_backoff(
+        attempt,
+        base_seconds=settings.delivery_backoff_base_seconds,
+        cap_seconds=settings.delivery_backoff_max_seconds,
+        retry_after=retry_after,
+    )
 
 
 def shown_address(channel: str, address: str) -> str:

@@ -14,14 +14,13 @@ from app.incidents.timers import sweep_timers
 from app.models import Incident, Notification, utcnow
 from app.paging.delivery import DELIVERIES_JOB, rearm_deliveries
 from app.paging.wake import rearm_steps
-from app.queue import DELIVER_JOB, JobSpec
+from app.queue import DELIVER_JOB, IN_PROGRESS_KEY, JobSpec
 from app.responders.nonces import purge_expired
 
 BATCH = 2000
 # After Redis lost everything, future timers are re-armed too, up to this many per kind.
 FULL_REARM_LIMIT = 100_000
 JOB_KEY = "arq:job:"
-IN_PROGRESS_KEY = "arq:in-progress:"
 
 
 async def overdue_jobs(

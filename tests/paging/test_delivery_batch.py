@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlmodel import col
 
 from app.config import Settings
@@ -35,12 +35,22 @@ async def delivery(settings: Settings) -> AsyncIterator[DeliveryContext]:
     await client.aclose()
 
 
-async def _incidents(api: Api, count: int) -> list[dict[str, Any]]:
-    """Open incidents whose policy pages nobody by itself (the test writes their pages)."""
+async def _incidents(api: Api, app: Any, count: int) -> list[dict[str, Any]]:
+    """Open incidents whose policy pages nobody by itself (the test writes their pages).
+
+    Their escalation is stopped, so a worker another test left running never holds one of them
+    locked for a step while the test's batch claims its pages.
+    """
     quiet = await api.user("Quiet")
     policy = await api.policy([(600, [quiet["id"]])], name="batch")
     service = await api.service(policy["id"])
-    return [await api.trigger(service["id"], dedup_key=f"batch-{i}") for i in range(count)]
+    opened = [await api.trigger(service["id"], dedup_key=f"batch-{i}") for i in range(count)]
+    ids = [uuid.UUID(i["id"]) for i in opened]
+    async with app.state.sessions() as session, session.begin():
+        await session.execute(
+            update(Incident).where(col(Incident.id).in_(ids)).values(next_due_at=None)
+        )
+    return opened
 
 
 async def _pages(
@@ -85,6 +95,12 @@ async def _deliver(
         return delivered, take_jobs(session)
 
 
+def _ahead() -> datetime:
+    """An instant an hour ahead: pages due then are claimed only by a batch run as of then,
+    never first by a worker another test left running."""
+    return utcnow() + timedelta(hours=1)
+
+
 async def _rows(app: Any, ids: list[uuid.UUID]) -> list[Notification]:
     async with app.state.sessions() as session:
         found = {
@@ -99,7 +115,7 @@ async def _rows(app: Any, ids: list[uuid.UUID]) -> list[Notification]:
 async def test_an_acknowledged_incident_in_a_batch_is_skipped_and_the_others_are_paged(
     api: Api, app: Any, sink: HttpSink, delivery: DeliveryContext
 ) -> None:
-    first, acked, third = await _incidents(api, 3)
+    first, acked, third = await _incidents(api, app, 3)
     decided = utcnow()
     # Decided before the ack, still pending: the ack raced the deliverer's claim.
     await api.post(f"/incidents/{acked['id']}/acknowledge", {}, status=200)
@@ -108,10 +124,10 @@ async def test_an_acknowledged_incident_in_a_batch_is_skipped_and_the_others_are
         [first, acked, third],
         ["/b-first", "/b-acked", "/b-third"],
         sink,
-        due_at=utcnow(),
+        due_at=_ahead(),
         created_at=decided,
     )
-    delivered, _ = await _deliver(app, delivery, utcnow())
+    delivered, _ = await _deliver(app, delivery, _ahead())
     assert delivered.pages == 3
     assert [r.status for r in await _rows(app, ids)] == ["sent", "cancelled", "sent"]
     assert sink.at("/b-acked") == []
@@ -130,12 +146,12 @@ async def test_a_503_on_one_page_retries_it_without_holding_back_the_rest(
     api: Api, app: Any, sink: HttpSink, delivery: DeliveryContext
 ) -> None:
     sink.script["/b-flaky"] = [503]
-    incidents = await _incidents(api, 3)
-    now = utcnow()
+    incidents = await _incidents(api, app, 3)
+    now = _ahead()
     ids = await _pages(
         app, incidents, ["/b-ok-1", "/b-flaky", "/b-ok-2"], sink, due_at=now, created_at=now
     )
-    _, wakeups = await _deliver(app, delivery, utcnow())
+    _, wakeups = await _deliver(app, delivery, now)
     ok_1, flaky, ok_2 = await _rows(app, ids)
     assert (ok_1.status, ok_2.status) == ("sent", "sent")
     assert (flaky.status, flaky.attempts) == ("pending", 1)
@@ -167,11 +183,11 @@ async def test_a_hanging_destination_times_out_and_the_batch_still_settles(
     # Longer than the delivery timeout, short enough not to hold up the sink's shutdown.
     monkeypatch.setattr(sink, "hang_seconds", settings.delivery_timeout_seconds + 1)
     sink.hang.add("/b-hang")
-    incidents = await _incidents(api, 2)
-    now = utcnow()
+    incidents = await _incidents(api, app, 2)
+    now = _ahead()
     ids = await _pages(app, incidents, ["/b-hang", "/b-fine"], sink, due_at=now, created_at=now)
     started = time.monotonic()
-    await _deliver(app, delivery, utcnow())
+    await _deliver(app, delivery, now)
     # The incidents were share-locked (holding back any ack) for at most the delivery timeout.
     assert time.monotonic() - started < settings.delivery_timeout_seconds + 1
 
@@ -189,7 +205,7 @@ async def test_a_hanging_destination_times_out_and_the_batch_still_settles(
 async def test_pages_not_yet_due_are_left_for_their_own_wake_up(
     api: Api, app: Any, sink: HttpSink, delivery: DeliveryContext
 ) -> None:
-    incidents = await _incidents(api, 1)
+    incidents = await _incidents(api, app, 1)
     now = utcnow()
     ids = await _pages(
         app, incidents, ["/b-later"], sink, due_at=now + timedelta(seconds=30), created_at=now
@@ -204,7 +220,7 @@ async def test_pages_not_yet_due_are_left_for_their_own_wake_up(
 async def test_a_delivery_job_queued_for_one_page_still_delivers_it(
     api: Api, app: Any, sink: HttpSink, jobs: JobTracker
 ) -> None:
-    incidents = await _incidents(api, 1)
+    incidents = await _incidents(api, app, 1)
     now = utcnow()
     [page_id] = await _pages(app, incidents, ["/b-legacy"], sink, due_at=now, created_at=now)
     await app.state.enqueue([delivery_job(page_id, 0, now)])
@@ -216,17 +232,17 @@ async def test_a_delivery_job_queued_for_one_page_still_delivers_it(
 async def test_a_page_whose_incident_is_locked_is_skipped_not_waited_for(
     api: Api, app: Any, sink: HttpSink, delivery: DeliveryContext
 ) -> None:
-    [incident] = await _incidents(api, 1)
-    now = utcnow()
+    [incident] = await _incidents(api, app, 1)
+    now = _ahead()
     [page_id] = await _pages(app, [incident], ["/b-locked"], sink, due_at=now, created_at=now)
     async with app.state.sessions() as other, other.begin():
         # Someone is changing the incident (as an acknowledgement does, FOR UPDATE).
         await other.execute(
             select(Incident).where(col(Incident.id) == uuid.UUID(incident["id"])).with_for_update()
         )
-        delivered, _ = await _deliver(app, delivery, utcnow())
+        delivered, _ = await _deliver(app, delivery, now)
         assert (delivered.pages, delivered.busy) == (0, True), "skipped, to be claimed again"
         assert sink.at("/b-locked") == []
-    delivered, _ = await _deliver(app, delivery, utcnow())
+    delivered, _ = await _deliver(app, delivery, now)
     assert delivered.pages == 1
     assert [r.status for r in await _rows(app, [page_id])] == ["sent"]
