@@ -11,6 +11,7 @@ import httpx
 from app.errors import field_error
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+USER_AGENT = "Stairway/0.1"
 
 
 class ForbiddenDestination(httpx.ConnectError):
@@ -104,3 +105,23 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+async def post_bytes(
+    client: httpx.AsyncClient, url: str, *, content: bytes, headers: dict[str, str]
+) -> httpx.Response:
+    """POST a prepared body through `client`, read the answer, and return it.
+
+    The request is built here rather than by `client.post`, which would merge the client's
+    base URL, headers, cookies and parameters into every request: a tenth of a worker's CPU
+    when it sends a thousand pages a second. What the client would have added is set here
+    (the user agent, the client's timeouts); redirects stay off, as on the client.
+    """
+    request = httpx.Request(
+        "POST",
+        url,
+        content=content,
+        headers={"User-Agent": USER_AGENT, **headers},
+        extensions={"timeout": client.timeout.as_dict()},
+    )
+    return await client.send(request, follow_redirects=False)

@@ -2,9 +2,11 @@
 
 import asyncio
 import logging
+import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,7 +60,9 @@ Ctx = dict[str, Any]
 INBOX_RETRY = timedelta(milliseconds=50)
 DELIVERY_RETRY = timedelta(milliseconds=50)
 DELIVERY_RUN_SECONDS = 20.0
-DELIVERY_LOOPS = 2
+DELIVERY_LOOPS = 4
+BUSY_TRIES = 3
+BUSY_JITTER_SECONDS = 0.02
 
 
 async def _in_transaction(ctx: Ctx, work: Callable[[Any], Awaitable[None]]) -> None:
@@ -114,37 +118,82 @@ async def deliver_notification(ctx: Ctx, notification_id: str) -> None:
         await ctx["enqueue"]([delivery_wakeup(utcnow() + DELIVERY_RETRY)])
 
 
+@dataclass
+class Deliverer:
+    """The delivery loops of one worker process: one set at a time, however many wake-ups."""
+
+    running: bool = False
+    # A wake-up came while the loops ran: pages may have come due after their last claim.
+    again: bool = False
+
+
 async def deliveries_due(ctx: Ctx) -> None:
-    """Deliver every page due by now, in a few concurrent loops of batches, until none is."""
+    """Deliver every page due by now, in a few concurrent loops of batches, until none is.
+
+    A wake-up that finds this process's loops running leaves the work to them: they claim
+    once more before they stop. More loops would only contend for the same pages.
+    """
+    deliverer: Deliverer = ctx["deliverer"]
+    if deliverer.running:
+        deliverer.again = True
+        return
+    deliverer.running = True
+    try:
+        await _run_delivery_loops(ctx)
+    finally:
+        deliverer.running = False
+
+
+async def _run_delivery_loops(ctx: Ctx) -> None:
+    deliverer: Deliverer = ctx["deliverer"]
     # The per-page delivery jobs this one did the work of (observed by after_job_end hooks).
     done: list[str] = ctx.setdefault(DONE_KEY, [])
     deadline = time.monotonic() + DELIVERY_RUN_SECONDS
+    while True:
+        deliverer.again = False
+        ends = await _delivery_loops(ctx, done, deadline)
+        if "budget" in ends or time.monotonic() > deadline:
+            # Stay well inside the job timeout: a fresh job carries on with the backlog.
+            await ctx["enqueue"]([delivery_wakeup(utcnow(), fresh=True)])
+            return
+        if deliverer.again:
+            continue
+        if "busy" in ends:
+            # Due pages were skipped (held elsewhere, or their incident locked): look again soon.
+            await ctx["enqueue"]([delivery_wakeup(utcnow() + DELIVERY_RETRY)])
+        return
+
+
+async def _delivery_loops(ctx: Ctx, done: list[str], deadline: float) -> list[str]:
     # While one batch waits on PostgreSQL or on its pages' answers, another one can be sending.
     loops = [
         asyncio.ensure_future(_delivery_loop(ctx, done, deadline)) for _ in range(DELIVERY_LOOPS)
     ]
     try:
-        ends = await asyncio.gather(*loops)
+        return list(await asyncio.gather(*loops))
     except BaseException:
         # One loop failed (e.g. PostgreSQL went away): the job ends, so do its other loops.
         for loop in loops:
             loop.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
         raise
-    if "budget" in ends:
-        # Stay well inside the job timeout: a fresh job carries on with the backlog.
-        await ctx["enqueue"]([delivery_wakeup(utcnow(), fresh=True)])
-    elif "busy" in ends:
-        # Due pages were skipped (held elsewhere, or their incident locked): look again soon.
-        await ctx["enqueue"]([delivery_wakeup(utcnow() + DELIVERY_RETRY)])
 
 
 async def _delivery_loop(ctx: Ctx, done: list[str], deadline: float) -> str:
+    tries = 0
     while True:
         delivered = await _deliver(ctx, only=None)
         done.extend(delivered.done)
         if delivered.busy:
-            return "busy"
+            # Due pages were held: by a sibling loop that picked the same ones at the same
+            # instant (then they are free again at once), or by an ack. Look again a few
+            # times, at random moments so that colliding loops fall out of step.
+            tries += 1
+            if tries > BUSY_TRIES:
+                return "busy"
+            await asyncio.sleep(random.uniform(0, BUSY_JITTER_SECONDS))
+            continue
+        tries = 0
         if not delivered.more:
             return "done"
         if time.monotonic() > deadline:
@@ -291,6 +340,7 @@ def make_startup(settings: Settings) -> Callable[[Ctx], Awaitable[None]]:
             sessions=sessions,
             http=client,
             enqueue=arq_enqueuer(ctx["redis"]),
+            deliverer=Deliverer(),
             delivery=DeliveryContext(
                 build_providers(client, settings, ctx["redis"]), settings, link_secret
             ),

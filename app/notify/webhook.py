@@ -5,6 +5,7 @@ import json
 import httpx
 
 from app.notify.base import DeliveryResult, Outcome, Page, classify_status, parse_retry_after
+from app.outbound import post_bytes
 from app.security import sign_payload
 
 MAX_RESPONSE_DETAIL = 300
@@ -39,7 +40,7 @@ class WebhookProvider:
             "Idempotency-Key": page.idempotency_key,
         }
         try:
-            response = await self.client.post(page.address, content=body, headers=headers)
+            response = await post_bytes(self.client, page.address, content=body, headers=headers)
         except httpx.TimeoutException:
             return DeliveryResult(Outcome.TRANSIENT, "timed out")
         except httpx.HTTPError as exc:

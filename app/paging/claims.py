@@ -16,30 +16,53 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.paging.pages import INCIDENT_COLUMNS
+from app.paging.rawsql import driver
 
 _INCIDENT_SELECT = ", ".join(
     "i.policy_snapshot->>'name' AS policy_name" if name == "policy_name" else f"i.{name}"
     for name in INCIDENT_COLUMNS
 )
 
-# The incidents of the first `limit` due pages no other deliverer holds, share-locked. KEY SHARE
-# skips the pages other deliverers hold FOR UPDATE yet never blocks an ack's cancelling UPDATE;
-# an incident someone is changing (an ack holds it FOR UPDATE) is skipped, not waited for.
-_LOCK_INCIDENTS = f"""
-SELECT {_INCIDENT_SELECT}
-FROM incidents AS i
-WHERE i.id IN (
-    SELECT n.incident_id FROM notifications AS n
+# The first `limit` due pages no other deliverer holds, locked, whose incidents could be
+# share-locked, in one statement: the candidates are taken FOR KEY SHARE (skipping pages another
+# deliverer holds FOR UPDATE, yet never blocking an ack's cancelling UPDATE), their incidents
+# FOR SHARE SKIP LOCKED (an incident an ack holds FOR UPDATE is skipped, not waited for), then
+# the pages themselves FOR UPDATE. Two deliverers that pick the same candidates at the same
+# instant both skip them (each holds KEY SHARE on the other's); doing it all in one statement
+# keeps that window to one statement's run.
+_LOCK = """
+WITH candidates AS (
+    SELECT n.id, n.incident_id FROM notifications AS n
     WHERE n.status = 'pending' AND n.due_at <= $1 AND ($3::uuid IS NULL OR n.id = $3)
     ORDER BY n.due_at
     LIMIT $2
     FOR KEY SHARE OF n SKIP LOCKED
+), held AS (
+    SELECT i.id FROM incidents AS i
+    WHERE i.id IN (SELECT incident_id FROM candidates)
+    ORDER BY i.id
+    FOR SHARE OF i SKIP LOCKED
 )
-ORDER BY i.id
-FOR SHARE OF i SKIP LOCKED
+SELECT n.id, n.incident_id, n.level, n.loop, n.condition, n.user_id, n.channel, n.address,
+       n.idempotency_key, n.attempts, n.created_at, u.name AS user_name, cm.signing_secret
+FROM notifications AS n
+LEFT JOIN users AS u ON u.id = n.user_id
+LEFT JOIN contact_methods AS cm ON cm.id = n.contact_method_id
+WHERE n.id IN (SELECT id FROM candidates)
+  AND n.incident_id IN (SELECT id FROM held)
+  AND n.status = 'pending'
+ORDER BY n.due_at
+FOR UPDATE OF n SKIP LOCKED
 """
 # One page's incident may be waited for: a single lock cannot take part in a deadlock.
-_LOCK_INCIDENT = _LOCK_INCIDENTS.replace("FOR SHARE OF i SKIP LOCKED", "FOR SHARE OF i")
+_LOCK_ONE = _LOCK.replace("FOR SHARE OF i SKIP LOCKED", "FOR SHARE OF i")
+
+# The claimed pages' incidents, already share-locked by the claim.
+_INCIDENTS = f"""
+SELECT {_INCIDENT_SELECT}
+FROM incidents AS i
+WHERE i.id = ANY($1::uuid[])
+"""
 
 # Due pages this batch did not take: held by another deliverer, or their incident was locked.
 _LEFT_BEHIND = """
@@ -47,20 +70,6 @@ SELECT EXISTS (
     SELECT 1 FROM notifications AS n
     WHERE n.status = 'pending' AND n.due_at <= $1 AND ($2::uuid IS NULL OR n.id = $2)
 )
-"""
-
-# Their due pages nobody else holds, re-read under the lock (an ack may have cancelled some).
-_LOCK_PAGES = """
-SELECT n.id, n.incident_id, n.level, n.loop, n.condition, n.user_id, n.channel, n.address,
-       n.idempotency_key, n.attempts, n.created_at, u.name AS user_name, cm.signing_secret
-FROM notifications AS n
-LEFT JOIN users AS u ON u.id = n.user_id
-LEFT JOIN contact_methods AS cm ON cm.id = n.contact_method_id
-WHERE n.incident_id = ANY($4::uuid[])
-  AND n.status = 'pending' AND n.due_at <= $1 AND ($3::uuid IS NULL OR n.id = $3)
-ORDER BY n.due_at
-LIMIT $2
-FOR UPDATE OF n SKIP LOCKED
 """
 
 _SETTLE = """
@@ -109,21 +118,21 @@ class Entry:
 
 
 async def _run(session: AsyncSession, sql: str, *params: Any) -> Sequence[Any]:
-    connection = await session.connection()
-    result = await connection.exec_driver_sql(sql, params)
-    return result.mappings().all() if result.returns_rows else []
+    connection = await driver(session)
+    rows: Sequence[Any] = await connection.fetch(sql, *params)
+    return rows
 
 
 async def claim(
     session: AsyncSession, *, cutoff: datetime, limit: int, only: uuid.UUID | None = None
 ) -> Claim:
     """Lock up to `limit` pending pages due by `cutoff` (just `only`, if given) and incidents."""
-    lock = _LOCK_INCIDENTS if only is None else _LOCK_INCIDENT
-    incidents = await _run(session, lock, cutoff, limit, only)
-    if not incidents:
+    lock = _LOCK if only is None else _LOCK_ONE
+    pages = await _run(session, lock, cutoff, limit, only)
+    if not pages:
         return Claim({}, [])
-    ids = [row["id"] for row in incidents]
-    pages = await _run(session, _LOCK_PAGES, cutoff, limit, only, ids)
+    ids = list({row["incident_id"] for row in pages})
+    incidents = await _run(session, _INCIDENTS, ids)
     return Claim({row["id"]: row for row in incidents}, list(pages))
 
 

@@ -61,9 +61,9 @@ EARLY_TOLERANCE = timedelta(milliseconds=20)
 # Pages per transaction, all sent at once: bounded so an ack waits at most one delivery timeout.
 BATCH = 100
 _SYSTEM_JSON = json.dumps(SYSTEM)
-# Pages in flight at once per batch: beyond this an HTTP client spends more on juggling its
-# connection pool than on sending.
-SEND_CONCURRENCY = 8
+# Pages in flight at once per batch: enough that slow destinations do not hold up the rest,
+# few enough that an acknowledgement behind a full batch waits at most ~2 delivery timeouts.
+SEND_CONCURRENCY = 32
 
 
 @dataclass(frozen=True)
