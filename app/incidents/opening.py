@@ -91,7 +91,7 @@ def open_incident(
 
 
 def deduplicated_entry(
-    *, incident_id: uuid.UUID, data: IncidentTrigger, actor: dict[str, Any], now: datetime
+    *, incident_id: uuid.UUID, title: str, source: str, actor: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
     """The timeline row of one more alert on an open incident."""
     return {
@@ -99,5 +99,5 @@ def deduplicated_entry(
         "type": "deduplicated",
         "at": now,
         "actor": actor,
-        "details": {"title": data.title, "source": data.source},
+        "details": {"title": title, "source": source},
     }

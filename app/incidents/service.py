@@ -98,7 +98,13 @@ async def trigger(
     for _ in range(3):
         existing = await _add_alert(session, service_id=service_id, dedup_key=dedup_key, now=now)
         if existing is not None:
-            entry = deduplicated_entry(incident_id=existing, data=data, actor=actor, now=now)
+            entry = deduplicated_entry(
+                incident_id=existing,
+                title=data.title,
+                source=data.source,
+                actor=actor,
+                now=now,
+            )
             session.add(TimelineEntry(**entry))
             incident = await session.get(Incident, existing, populate_existing=True)
             assert incident is not None

@@ -8,6 +8,7 @@ policy, and one statement each for the new incidents, the alert counts and the t
 Acknowledge and resolve events take the ordinary one-at-a-time path.
 """
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -17,13 +18,9 @@ from typing import Any
 
 from sqlalchemy import (
     String,
-    Text,
     Uuid,
     any_,
     bindparam,
-    cast,
-    delete,
-    func,
     select,
     text,
     update,
@@ -37,14 +34,14 @@ from app.events.service import emit_many, listening, subscriptions
 from app.incidents import timers
 from app.incidents.opening import Opening, deduplicated_entry, open_incident
 from app.incidents.schemas import IncidentTrigger
+from app.incidents.timeline import record_many
 from app.integrations.ingest import Event, apply
 from app.models import (
     OPEN_STATUSES,
-    InboundEvent,
     Incident,
     Service,
-    TimelineEntry,
 )
+from app.paging.rawsql import driver
 from app.paging.wake import step_wakeup
 from app.policies.service import read_policy, snapshot_of
 from app.queue import after_commit
@@ -56,12 +53,26 @@ BATCH = 500
 DRAIN_LOCK = 0x5354_4149_4E42_4F58 & 0x7FFF_FFFF_FFFF_FFFF
 _OPEN_DEDUP_WHERE = text("status IN ('triggered', 'acknowledged')")
 _INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
-_TIMELINE = TimelineEntry.__table__  # type: ignore[attr-defined]
 _ADD_ALERTS = (
     update(_INCIDENTS)
     .where(_INCIDENTS.c.id == bindparam("incident_id"))
     .values(alert_count=_INCIDENTS.c.alert_count + bindparam("alerts"), updated_at=bindparam("at"))
 )
+
+
+# The drainer's lock and its batch in one round trip; `locked` false (and no event) while
+# another worker drains. The trigger stays text: only new incidents need it parsed.
+_CLAIM = """
+WITH drainer AS (SELECT pg_try_advisory_xact_lock($1) AS locked)
+SELECT d.locked, e.id, e.service_id, e.action, e.dedup_key, e.trigger::text AS trigger,
+       e.actor, e.received_at
+FROM drainer AS d
+LEFT JOIN LATERAL (
+    SELECT * FROM inbound_events WHERE d.locked ORDER BY id LIMIT $2
+) AS e ON true
+ORDER BY e.id
+"""
+_DELETE = "DELETE FROM inbound_events WHERE id = ANY($1::bigint[])"
 
 
 @dataclass(frozen=True)
@@ -84,25 +95,23 @@ class Queued:
 
 async def drain_batch(*, session: AsyncSession, limit: int = BATCH) -> Drained:
     """Apply up to `limit` queued events, oldest first, and delete them (caller commits)."""
-    locked = await session.scalar(select(func.pg_try_advisory_xact_lock(DRAIN_LOCK)))
-    if not locked:
+    conn = await driver(session)
+    rows = await conn.fetch(_CLAIM, DRAIN_LOCK, limit)
+    if not rows[0]["locked"]:
         return Drained(0, more=False, busy=True)
-    rows = (
-        await session.execute(
-            select(
-                col(InboundEvent.id),
-                col(InboundEvent.service_id),
-                col(InboundEvent.action),
-                col(InboundEvent.dedup_key),
-                cast(col(InboundEvent.trigger), Text),
-                col(InboundEvent.actor),
-                col(InboundEvent.received_at),
-            )
-            .order_by(col(InboundEvent.id))
-            .limit(limit)
+    events = [
+        Queued(
+            r["id"],
+            r["service_id"],
+            r["action"],
+            r["dedup_key"],
+            r["trigger"],
+            r["actor"],
+            r["received_at"],
         )
-    ).all()
-    events = [Queued(*row) for row in rows]
+        for r in rows
+        if r["id"] is not None
+    ]
     start = 0
     while start < len(events):
         end = start
@@ -115,8 +124,7 @@ async def drain_batch(*, session: AsyncSession, limit: int = BATCH) -> Drained:
             await _apply_one(session, events[start])
             start += 1
     if events:
-        ids = [e.id for e in events]
-        await session.execute(delete(InboundEvent).where(col(InboundEvent.id).in_(ids)))
+        await (await driver(session)).execute(_DELETE, [e.id for e in events])
     return Drained(len(events), more=len(events) == limit)
 
 
@@ -210,18 +218,25 @@ async def _apply_triggers_together(session: AsyncSession, events: Sequence[Queue
     for queued in events:
         if queued.service_id not in services:
             continue  # the service was deleted after the event was accepted
-        data = IncidentTrigger.model_validate_json(queued.trigger)
         key = (queued.service_id, queued.dedup_key)
         existing = open_by_key.get(key)
         if existing is not None:
+            # One more alert: its title and source go on the timeline; the stored trigger was
+            # validated when it was accepted, so it is only read here.
+            fields = json.loads(queued.trigger)
             alerts[existing] += 1
             last_alert_at[existing] = queued.received_at
             entries.append(
                 deduplicated_entry(
-                    incident_id=existing, data=data, actor=queued.actor, now=queued.received_at
+                    incident_id=existing,
+                    title=fields["title"],
+                    source=fields.get("source", ""),
+                    actor=queued.actor,
+                    now=queued.received_at,
                 )
             )
             continue
+        data = IncidentTrigger.model_validate_json(queued.trigger)
         context = await policies.context(queued.service_id, queued.received_at)
         route = context.decide(data)
         policy_name, snapshot = await policies.snapshot(route.policy_id, route.urgency)
@@ -260,8 +275,7 @@ async def _apply_triggers_together(session: AsyncSession, events: Sequence[Queue
                 for i, n in sorted(alerts.items())
             ],
         )
-    if entries:
-        await session.execute(insert(_TIMELINE), entries)
+    await record_many(session, entries)
     await _after_opening(session, openings)
     return True
 

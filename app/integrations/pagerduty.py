@@ -80,8 +80,12 @@ def _details(body: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
     return details
 
 
-def parse_event(body: dict[str, Any]) -> Event:
-    """An alert event as Stairway applies it, or BadPayload listing every problem."""
+def parse_event(body: dict[str, Any], *, body_bytes: int | None = None) -> Event:
+    """An alert event as Stairway applies it, or BadPayload listing every problem.
+
+    `body_bytes`: the size of the request body `body` was parsed from, if known (a small body
+    cannot hold details over the size limit, which then need not be measured).
+    """
     errors: list[tuple[str, str]] = []
     action = body.get("event_action")
     if action not in ACTIONS:
@@ -107,12 +111,15 @@ def parse_event(body: dict[str, Any]) -> Event:
         return Event("acknowledge" if action == "acknowledge" else "resolve", key)
     assert isinstance(payload, dict)
     try:
-        trigger = IncidentTrigger(
-            title=payload["summary"].strip(),
-            severity=payload["severity"],
-            dedup_key=key,
-            source=payload["source"].strip()[:MAX_SOURCE],
-            details=_details(body, payload),
+        trigger = IncidentTrigger.model_validate(
+            {
+                "title": payload["summary"].strip(),
+                "severity": payload["severity"],
+                "dedup_key": key,
+                "source": payload["source"].strip()[:MAX_SOURCE],
+                "details": _details(body, payload),
+            },
+            context={"source_bytes": body_bytes},
         )
     except ValidationError as exc:
         raise BadPayload([("payload.custom_details", _first_message(exc))]) from exc

@@ -51,10 +51,12 @@ def _bad_webhook(exc: BadPayload) -> BadWebhook:
     return BadWebhook(str(exc), details=details)
 
 
-async def _admitted(request: Request) -> tuple[dict[str, Any], str] | JSONResponse:
-    """The body and routing key of a PagerDuty event within its key's rate, else the answer."""
+async def _admitted(request: Request) -> tuple[dict[str, Any], str, int] | JSONResponse:
+    """The body, routing key and body size of a PagerDuty event within its key's rate, else
+    the answer."""
+    raw = await request.body()
     try:
-        body = read_json(await request.body())
+        body = read_json(raw)
         secret = pagerduty.routing_key(body)
     except BadPayload as exc:
         return JSONResponse(pagerduty.invalid(exc.errors), status_code=400)
@@ -62,7 +64,7 @@ async def _admitted(request: Request) -> tuple[dict[str, Any], str] | JSONRespon
     if not verdict.allowed:
         headers = {"Retry-After": str(verdict.retry_after_seconds)}
         return JSONResponse(PD_THROTTLED, status_code=429, headers=headers)
-    return body, secret
+    return body, secret, len(raw)
 
 
 @router.post("/v2/enqueue", status_code=202, responses=ALERT_EVENT_RESPONSES)
@@ -75,9 +77,9 @@ async def enqueue_event(request: Request) -> JSONResponse:
     admitted = await _admitted(request)
     if isinstance(admitted, JSONResponse):
         return admitted
-    body, secret = admitted
+    body, secret, size = admitted
     try:
-        event = pagerduty.parse_event(body)
+        event = pagerduty.parse_event(body, body_bytes=size)
     except BadPayload as exc:
         return JSONResponse(pagerduty.invalid(exc.errors), status_code=400)
     now = utcnow()
@@ -94,7 +96,7 @@ async def enqueue_change_event(request: Request, session: SessionDep) -> JSONRes
     admitted = await _admitted(request)
     if isinstance(admitted, JSONResponse):
         return admitted
-    body, secret = admitted
+    body, secret, _ = admitted
     try:
         pagerduty.check_change_event(body)
     except BadPayload as exc:

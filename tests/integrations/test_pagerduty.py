@@ -191,6 +191,19 @@ async def test_an_unknown_routing_key_is_refused(api: Api, live: LiveServer) -> 
             },
             ["'payload.custom_details' must be at most 65536 bytes of JSON"],
         ),
+        (
+            # 33 KB of UTF-8 in the request, 66 KB once stored as escaped JSON.
+            {
+                "event_action": "trigger",
+                "payload": {
+                    "summary": "s",
+                    "source": "a",
+                    "severity": "info",
+                    "custom_details": {"blob": "\u20ac" * 11000},
+                },
+            },
+            ["'payload.custom_details' must be at most 65536 bytes of JSON"],
+        ),
     ],
 )
 async def test_invalid_events_get_pagerdutys_400_and_write_nothing(
