@@ -2,7 +2,9 @@
 
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
+import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
@@ -42,6 +44,19 @@ def build_providers(
 # Connections to all destinations together; a worker has at most SEND_CONCURRENCY pages of a
 # batch (app/paging/delivery.py) and its outbound events in flight.
 OUTBOUND_CONNECTIONS = 64
+KEEPALIVE_SECONDS = 5.0
+
+
+def _aiohttp_session() -> aiohttp.ClientSession:
+    """The pool under the outbound client (made on first use, inside the running loop)."""
+    connector = aiohttp.TCPConnector(
+        limit=OUTBOUND_CONNECTIONS,
+        keepalive_timeout=KEEPALIVE_SECONDS,
+        ssl=httpx.create_ssl_context(),
+    )
+    # Like httpx: HTTP(S)_PROXY / NO_PROXY from the environment apply. aiohttp would read the
+    # environment on every request, so it is asked to only when a proxy is configured.
+    return aiohttp.ClientSession(connector=connector, trust_env=bool(getproxies()))
 
 
 def make_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -55,12 +70,8 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
     timeout = httpx.Timeout(
         settings.delivery_timeout_seconds, connect=min(2.0, settings.delivery_timeout_seconds)
     )
-    limits = httpx.Limits(
-        max_connections=OUTBOUND_CONNECTIONS,
-        max_keepalive_connections=OUTBOUND_CONNECTIONS,
-    )
     transport = GuardedTransport(
-        AiohttpTransport(limits=limits),
+        AiohttpTransport(client=_aiohttp_session),
         allow_private=bool(settings.allow_private_webhook_targets),
         trusted_hosts=[urlsplit(settings.twilio_base_url).hostname or ""],
         max_response_bytes=settings.max_outbound_response_bytes,

@@ -103,3 +103,24 @@ async def test_answers_are_read_up_to_a_cap() -> None:
 def test_the_delivery_client_never_follows_redirects(settings: Settings) -> None:
     client = make_http_client(settings)
     assert client.follow_redirects is False
+
+
+async def test_pages_go_through_the_proxy_the_environment_names(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An egress proxy (here a loopback recorder) receives the request for the destination.
+    proxy = HttpSink()
+    await proxy.start()
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = make_http_client(settings.model_copy(update={"allow_private_webhook_targets": True}))
+    try:
+        response = await client.post("http://hooks.example.test/page", content=b"{}")
+    finally:
+        await client.aclose()
+        await proxy.stop()
+    assert response.status_code == 200
+    [seen] = proxy.received
+    assert seen.path == "/page"
+    assert seen.headers["host"] == "hooks.example.test"
