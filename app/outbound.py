@@ -6,7 +6,9 @@ import socket
 from collections.abc import AsyncIterator, Iterable
 from urllib.parse import urlsplit
 
+import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from app.errors import field_error
 
@@ -48,6 +50,34 @@ async def _resolve(host: str, port: int) -> list[IpAddress]:
         return [literal]
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
+class GuardedResolver(AbstractResolver):
+    """The outbound pool's name lookups, refusing internal addresses.
+
+    `GuardedTransport` checks a destination before the request; this checks the addresses the
+    connection is actually made to, so a name that answers differently a moment later (DNS
+    rebinding) cannot slip through. IP literals are never looked up: the transport's check
+    covers them.
+    """
+
+    def __init__(self, *, allow_private: bool, trusted_hosts: Iterable[str] = ()) -> None:
+        self.allow_private = allow_private
+        self.trusted_hosts = frozenset(h.lower() for h in trusted_hosts if h)
+        self._inner = aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        if self.allow_private or host.lower() in self.trusted_hosts:
+            return results
+        if any(is_internal(ipaddress.ip_address(r["host"])) for r in results):
+            raise OSError(f"{host} resolves to a private, loopback or link-local address")
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
 
 
 class _Capped(httpx.AsyncByteStream):
@@ -98,7 +128,17 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                     "destination resolves to a private, loopback or link-local address",
                     request=request,
                 )
-        response = await self.inner.handle_async_request(request)
+        try:
+            response = await self.inner.handle_async_request(request)
+        except httpx.ConnectTimeout as exc:
+            # httpx-aiohttp reports every aiohttp connection error as a connect timeout; a
+            # refused connection or a refused lookup is not one, and the timeline says so.
+            cause = exc.__cause__
+            if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(
+                cause, TimeoutError
+            ):
+                raise httpx.ConnectError(str(cause), request=request) from cause
+            raise
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _Capped(response.stream, self.max_response_bytes)
         return response

@@ -1,5 +1,6 @@
 """The providers a worker delivers with, by channel."""
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import getproxies
@@ -16,7 +17,7 @@ from app.notify.smtp import EmailProvider
 from app.notify.templates import Templates
 from app.notify.twilio import SmsProvider, VoiceProvider
 from app.notify.webhook import WebhookProvider
-from app.outbound import USER_AGENT, GuardedTransport
+from app.outbound import USER_AGENT, GuardedResolver, GuardedTransport
 
 
 def build_providers(
@@ -47,16 +48,31 @@ OUTBOUND_CONNECTIONS = 64
 KEEPALIVE_SECONDS = 5.0
 
 
-def _aiohttp_session() -> aiohttp.ClientSession:
+def _aiohttp_session(settings: Settings) -> Callable[[], aiohttp.ClientSession]:
     """The pool under the outbound client (made on first use, inside the running loop)."""
-    connector = aiohttp.TCPConnector(
-        limit=OUTBOUND_CONNECTIONS,
-        keepalive_timeout=KEEPALIVE_SECONDS,
-        ssl=httpx.create_ssl_context(),
-    )
-    # Like httpx: HTTP(S)_PROXY / NO_PROXY from the environment apply. aiohttp would read the
-    # environment on every request, so it is asked to only when a proxy is configured.
-    return aiohttp.ClientSession(connector=connector, trust_env=bool(getproxies()))
+    proxies = getproxies()
+
+    def make() -> aiohttp.ClientSession:
+        resolver = GuardedResolver(
+            allow_private=bool(settings.allow_private_webhook_targets),
+            # Operator-configured: the Twilio base URL and any egress proxy.
+            trusted_hosts=[_host(settings.twilio_base_url), *map(_host, proxies.values())],
+        )
+        connector = aiohttp.TCPConnector(
+            limit=OUTBOUND_CONNECTIONS,
+            keepalive_timeout=KEEPALIVE_SECONDS,
+            ssl=httpx.create_ssl_context(),
+            resolver=resolver,
+        )
+        # Like httpx: HTTP(S)_PROXY / NO_PROXY from the environment apply. aiohttp would read
+        # the environment on every request, so it is asked to only when a proxy is configured.
+        return aiohttp.ClientSession(connector=connector, trust_env=bool(proxies))
+
+    return make
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or ""
 
 
 def make_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -71,9 +87,9 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
         settings.delivery_timeout_seconds, connect=min(2.0, settings.delivery_timeout_seconds)
     )
     transport = GuardedTransport(
-        AiohttpTransport(client=_aiohttp_session),
+        AiohttpTransport(client=_aiohttp_session(settings)),
         allow_private=bool(settings.allow_private_webhook_targets),
-        trusted_hosts=[urlsplit(settings.twilio_base_url).hostname or ""],
+        trusted_hosts=[_host(settings.twilio_base_url)],
         max_response_bytes=settings.max_outbound_response_bytes,
     )
     return httpx.AsyncClient(

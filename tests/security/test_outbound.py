@@ -1,15 +1,17 @@
 """SSRF guard: webhook destinations checked at creation and at send time; answers read capped."""
 
+import ipaddress
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from app import outbound
 from app.config import Settings
 from app.errors import InvalidInput
 from app.notify.registry import make_http_client
-from app.outbound import ForbiddenDestination, GuardedTransport, check_target_url
+from app.outbound import ForbiddenDestination, GuardedResolver, GuardedTransport, check_target_url
 from tests.factories import Api
 from tests.support import HttpSink
 
@@ -124,3 +126,40 @@ async def test_pages_go_through_the_proxy_the_environment_names(
     [seen] = proxy.received
     assert seen.path == "/page"
     assert seen.headers["host"] == "hooks.example.test"
+
+
+async def test_the_pool_refuses_a_name_that_resolves_inside_at_connect_time(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # DNS rebinding: the send-time check sees a public address, the connection would get
+    # loopback. The pool's own lookup refuses it, so the loopback sink hears nothing.
+    sink = HttpSink()
+    await sink.start()
+
+    async def public(host: str, port: int) -> list[Any]:
+        return [ipaddress.ip_address("93.184.216.34")]
+
+    monkeypatch.setattr(outbound, "_resolve", public)
+    client = make_http_client(settings.model_copy(update={"allow_private_webhook_targets": False}))
+    try:
+        with pytest.raises(httpx.ConnectError):
+            await client.post(f"http://localhost:{sink.port}/hook", content=b"{}")
+    finally:
+        await client.aclose()
+        await sink.stop()
+    assert sink.received == []
+
+
+async def test_the_pool_resolver_passes_trusted_and_allowed_hosts() -> None:
+    refusing = GuardedResolver(allow_private=False)
+    trusting = GuardedResolver(allow_private=False, trusted_hosts=["LocalHost"])
+    allowing = GuardedResolver(allow_private=True)
+    try:
+        with pytest.raises(OSError, match="private, loopback or link-local"):
+            await refusing.resolve("localhost", 80)
+        for resolver in (trusting, allowing):
+            found = await resolver.resolve("localhost", 80)
+            assert {r["host"] for r in found} & {"127.0.0.1", "::1"}
+    finally:
+        for resolver in (refusing, trusting, allowing):
+            await resolver.close()
