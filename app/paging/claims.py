@@ -50,7 +50,7 @@ LEFT JOIN users AS u ON u.id = n.user_id
 LEFT JOIN contact_methods AS cm ON cm.id = n.contact_method_id
 WHERE n.id IN (SELECT id FROM candidates)
   AND n.incident_id IN (SELECT id FROM held)
-  AND n.status = 'pending'
+  AND n.status = 'pending' AND n.due_at <= $1
 ORDER BY n.due_at
 FOR UPDATE OF n SKIP LOCKED
 """
