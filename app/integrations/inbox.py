@@ -22,8 +22,10 @@ from app.queue import DUE_BUCKET_MS, Enqueue, JobSpec, due_work_job
 from app.queue import fresh as new_id
 
 INBOX_JOB = "inbound_events_due"
-# How long an accepted event may wait for a wake-up shared with the events after it.
-WAKE_DELAY = timedelta(milliseconds=50)
+# How long an accepted event may wait for a wake-up shared with the events after it: longer
+# means fewer, larger batches in a storm (a third of the worker CPU per dedup hit at 150 ms
+# compared with 50 ms), at a cost of well under a second before the incident opens.
+WAKE_DELAY = timedelta(milliseconds=150)
 
 _INSERT = """
 INSERT INTO inbound_events (service_id, action, dedup_key, trigger, actor, received_at)
