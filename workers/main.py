@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from arq import Retry, cron, func
@@ -21,7 +21,7 @@ from app.events.delivery import EVENT_JOB
 from app.events.delivery import deliver as deliver_webhook_event
 from app.incidents.lifecycle import run_ack_timeout, run_auto_resolve
 from app.instance import ACTION_LINKS, instance_secret
-from app.integrations.drain import Drained, drain_batch
+from app.integrations.drain import drain_batch
 from app.integrations.heartbeats.service import check as check_heartbeats
 from app.integrations.inbox import INBOX_JOB, inbox_wakeup, oldest_queued
 from app.models import utcnow
@@ -33,7 +33,7 @@ from app.paging.delivery import (
     deliver_batch,
     delivery_wakeup,
 )
-from app.paging.due import Batch, next_claim, run_due_steps, run_step
+from app.paging.due import next_claim, run_due_steps, run_step
 from app.paging.step import run_level_failed
 from app.paging.sweeper import (
     BATCH,
@@ -57,6 +57,7 @@ from app.responders.slack import SLACK_REPLY_JOB, send_reply
 
 log = logging.getLogger(__name__)
 Ctx = dict[str, Any]
+T = TypeVar("T")
 INBOX_RETRY = timedelta(milliseconds=50)
 DELIVERY_RETRY = timedelta(milliseconds=50)
 DELIVERY_RUN_SECONDS = 20.0
@@ -78,6 +79,17 @@ async def _in_transaction(ctx: Ctx, work: Callable[[Any], Awaitable[None]]) -> N
         raise
 
 
+async def _transacted(ctx: Ctx, run: Callable[[Any], Awaitable[T]]) -> T:
+    """What `run(session)` returns, run in a transaction of its own (as `_in_transaction`)."""
+    result: list[T] = []
+
+    async def work(session: Any) -> None:
+        result.append(await run(session))
+
+    await _in_transaction(ctx, work)
+    return result[0]
+
+
 async def escalation_step(ctx: Ctx, incident_id: str, token: int) -> None:
     """Fire the escalation step of an incident for one fencing token."""
     await _in_transaction(
@@ -92,17 +104,12 @@ async def escalation_steps_due(ctx: Ctx) -> None:
     """Fire every escalation step due by now, then the window's later ones as they come due."""
     until = window_end(utcnow())
     done: list[str] = ctx.setdefault(DONE_KEY, [])
-    batches: list[Batch] = []
-
-    async def work(session: Any) -> None:
-        batches.append(await run_due_steps(session=session, now=utcnow()))
-
     while True:
-        await _in_transaction(ctx, work)
+        batch = await _transacted(ctx, lambda s: run_due_steps(session=s, now=utcnow()))
         # The per-incident step jobs this one did the work of (observed by after_job_end hooks).
-        done.extend(done_ids(batches[-1].applied))
+        done.extend(done_ids(batch.applied))
         now = utcnow()
-        at = next_claim(batches[-1], now=now, until=until)
+        at = next_claim(batch, now=now, until=until)
         if at is None:
             return
         if at >= until:
@@ -201,15 +208,9 @@ async def _delivery_loop(ctx: Ctx, done: list[str], deadline: float) -> str:
 
 
 async def _deliver(ctx: Ctx, *, only: uuid.UUID | None) -> Delivered:
-    result: list[Delivered] = []
-
-    async def work(session: Any) -> None:
-        result.append(
-            await deliver_batch(session=session, now=utcnow(), ctx=ctx["delivery"], only=only)
-        )
-
-    await _in_transaction(ctx, work)
-    return result[0]
+    return await _transacted(
+        ctx, lambda s: deliver_batch(session=s, now=utcnow(), ctx=ctx["delivery"], only=only)
+    )
 
 
 async def level_failed(ctx: Ctx, incident_id: str, level: int, loop: int) -> None:
@@ -259,7 +260,7 @@ async def deliver_event(ctx: Ctx, delivery_id: str) -> None:
 async def inbound_events_due(ctx: Ctx) -> None:
     """Apply queued inbound alert events, batch after batch, until the inbox is empty."""
     while True:
-        drained = await _drain(ctx)
+        drained = await _transacted(ctx, lambda s: drain_batch(session=s))
         if drained.busy:
             # Another worker is draining and may have made its last claim before these events
             # committed: look again shortly.
@@ -267,16 +268,6 @@ async def inbound_events_due(ctx: Ctx) -> None:
             return
         if not drained.more:
             return
-
-
-async def _drain(ctx: Ctx) -> Drained:
-    result: list[Drained] = []
-
-    async def work(session: Any) -> None:
-        result.append(await drain_batch(session=session))
-
-    await _in_transaction(ctx, work)
-    return result[0]
 
 
 async def slack_reply(ctx: Ctx, response_url: str, text: str, in_channel: bool) -> None:
@@ -303,11 +294,11 @@ async def sweeper(ctx: Ctx) -> None:
         queued_since = await oldest_queued(session)
     grace = settings.sweeper_grace_seconds
     stuck_after = {
-        STEP_JOB: settings.sweeper_grace_seconds,
-        STEPS_DUE_JOB: settings.sweeper_grace_seconds,
-        LEVEL_FAILED_JOB: settings.sweeper_grace_seconds,
-        DELIVER_JOB: settings.sweeper_grace_seconds + settings.delivery_timeout_seconds,
-        DELIVERIES_JOB: settings.sweeper_grace_seconds + settings.delivery_timeout_seconds,
+        STEP_JOB: grace,
+        STEPS_DUE_JOB: grace,
+        LEVEL_FAILED_JOB: grace,
+        DELIVER_JOB: grace + settings.delivery_timeout_seconds,
+        DELIVERIES_JOB: grace + settings.delivery_timeout_seconds,
     }
     await ctx["enqueue"](await missing_jobs(redis, overdue, now=now, stuck_after=stuck_after))
     if queued_since is not None and (now - queued_since).total_seconds() > grace:

@@ -124,7 +124,7 @@ async def drain_batch(*, session: AsyncSession, limit: int = BATCH) -> Drained:
             await _apply_one(session, events[start])
             start += 1
     if events:
-        await (await driver(session)).execute(_DELETE, [e.id for e in events])
+        await conn.execute(_DELETE, [e.id for e in events])
     return Drained(len(events), more=len(events) == limit)
 
 
