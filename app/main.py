@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from arq import create_pool
 from fastapi import APIRouter, FastAPI
+from starlette.types import Receive, Scope, Send
 
 from app.audit.router import router as audit_router
 from app.config import Settings, get_settings
@@ -16,6 +17,7 @@ from app.incidents.actions_router import router as incident_actions_router
 from app.incidents.links_router import router as links_router
 from app.incidents.router import router as incidents_router
 from app.instance import ACTION_LINKS, instance_secret
+from app.integrations import enqueue
 from app.integrations.heartbeats.router import router as heartbeats_router
 from app.integrations.inbox import Waker, open_pool
 from app.integrations.router import router as integrations_router
@@ -30,6 +32,22 @@ from app.routing.router import router as routing_router
 from app.schedules.router import router as schedules_router
 from app.services.router import router as services_router
 from app.users.router import router as users_router
+
+
+class StairwayApp(FastAPI):
+    """The API, with `POST /v2/enqueue` answered ahead of the framework.
+
+    Alert storms arrive there: `app/integrations/enqueue.py` reads the body (under the inbound
+    size limit), queues the event and answers without the middleware, routing and dependency
+    resolution every other request goes through. The route of the same path documents it.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == enqueue.PATH and scope["method"] == "POST":
+            limit = self.state.settings.max_inbound_body_bytes
+            await enqueue.serve(self.state, scope, receive, send, max_bytes=limit)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await redis.aclose()
             await engine.dispose()
 
-    app = FastAPI(
+    app = StairwayApp(
         title="Stairway",
         version="0.1.0",
         lifespan=lifespan,

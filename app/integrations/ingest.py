@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -16,7 +15,6 @@ from app.incidents import service as incidents
 from app.incidents.schemas import IncidentTrigger
 from app.integrations.ratelimit import Verdict, limiter_on
 from app.models import OPEN_STATUSES, Incident, IntegrationKey
-from app.security import hash_key
 
 Action = Literal["trigger", "acknowledge", "resolve"]
 
@@ -73,21 +71,22 @@ def read_json(body: bytes) -> Any:
         raise BadPayload([("body", f"not valid JSON: {exc}")]) from exc
 
 
-async def admit(request: Request, secret: str) -> Verdict:
-    """Take a token from the key's bucket (keyed by the key's hash: no database read)."""
-    settings: Settings = request.app.state.settings
+async def admit(state: Any, key_hash: str) -> Verdict:
+    """Take a token from the bucket of the key with this hash (no database read); `state`
+    is the application's."""
+    settings: Settings = state.settings
     limiter = limiter_on(
-        request.app.state,
+        state,
         "ingest_limiter",
         rate_per_second=settings.ingest_rate_per_second,
         burst=settings.ingest_burst,
         namespace="ingest",
     )
-    return await limiter.check(hash_key(secret)[:32])
+    return await limiter.check(key_hash[:32])
 
 
-async def find_key(session: AsyncSession, secret: str) -> KeyInfo | None:
-    """The integration key with this secret, or None."""
+async def find_key(session: AsyncSession, key_hash: str) -> KeyInfo | None:
+    """The integration key with this hash (`app.security.hash_key`), or None."""
     row = (
         await session.execute(
             select(
@@ -95,7 +94,7 @@ async def find_key(session: AsyncSession, secret: str) -> KeyInfo | None:
                 col(IntegrationKey.service_id),
                 col(IntegrationKey.name),
                 col(IntegrationKey.alert_grouping),
-            ).where(col(IntegrationKey.key_hash) == hash_key(secret))
+            ).where(col(IntegrationKey.key_hash) == key_hash)
         )
     ).first()
     return KeyInfo(*row) if row is not None else None

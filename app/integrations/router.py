@@ -1,7 +1,8 @@
 """Inbound alert endpoints: PagerDuty Events API v2, Alertmanager and Grafana webhooks.
 
-Each accepted event is written in the request's transaction, which commits before the 2xx is
-sent: an acknowledged event is in PostgreSQL, never only in memory.
+Webhook events are applied in the request's transaction; PagerDuty events are queued in the
+inbox (`app/integrations/enqueue.py`). Either way the 2xx is sent once the write is committed:
+an acknowledged event is in PostgreSQL, never only in memory.
 """
 
 from collections.abc import Callable
@@ -12,22 +13,13 @@ from fastapi.responses import JSONResponse
 
 from app.db import SessionDep
 from app.errors import AppError, NotFound
-from app.integrations import alertmanager, grafana, inbox, pagerduty
+from app.integrations import alertmanager, enqueue, grafana, pagerduty
 from app.integrations.ingest import BadPayload, Event, admit, apply, find_key, read_json
 from app.models import utcnow
 from app.security import hash_key
 
 router = APIRouter(tags=["integrations"])
 
-PD_THROTTLED = {
-    "status": "throttle event",
-    "message": "Requests for this integration key are arriving too quickly. Please retry later.",
-}
-PD_UNKNOWN_KEY = {
-    "status": "invalid event",
-    "message": "Event object is invalid",
-    "errors": ["'routing_key' is not an integration key of this Stairway"],
-}
 ALERT_EVENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid event (PagerDuty's shape: status, message, errors)"},
     404: {"description": "Unknown routing key"},
@@ -51,58 +43,30 @@ def _bad_webhook(exc: BadPayload) -> BadWebhook:
     return BadWebhook(str(exc), details=details)
 
 
-async def _admitted(request: Request) -> tuple[dict[str, Any], str, int] | JSONResponse:
-    """The body, routing key and body size of a PagerDuty event within its key's rate, else
-    the answer."""
-    raw = await request.body()
-    try:
-        body = read_json(raw)
-        secret = pagerduty.routing_key(body)
-    except BadPayload as exc:
-        return JSONResponse(pagerduty.invalid(exc.errors), status_code=400)
-    verdict = await admit(request, secret)
-    if not verdict.allowed:
-        headers = {"Retry-After": str(verdict.retry_after_seconds)}
-        return JSONResponse(PD_THROTTLED, status_code=429, headers=headers)
-    return body, secret, len(raw)
-
-
-@router.post("/v2/enqueue", status_code=202, responses=ALERT_EVENT_RESPONSES)
+@router.post(enqueue.PATH, status_code=202, responses=ALERT_EVENT_RESPONSES)
 async def enqueue_event(request: Request) -> JSONResponse:
     """PagerDuty Events API v2 alert event (trigger / acknowledge / resolve).
 
     Like PagerDuty, the event is accepted into a queue: the 202 means it is stored in
     PostgreSQL, and a worker applies the queued events in the order they arrived.
     """
-    admitted = await _admitted(request)
-    if isinstance(admitted, JSONResponse):
-        return admitted
-    body, secret, size = admitted
-    try:
-        event = pagerduty.parse_event(body, body_bytes=size)
-    except BadPayload as exc:
-        return JSONResponse(pagerduty.invalid(exc.errors), status_code=400)
-    now = utcnow()
-    state = request.app.state
-    if not await inbox.record(state.pg, key_hash=hash_key(secret), event=event, received_at=now):
-        return JSONResponse(PD_UNKNOWN_KEY, status_code=404)
-    await state.inbox_waker.wake(now)
-    return JSONResponse(pagerduty.accepted(event.dedup_key), status_code=202)
+    reply = await enqueue.answer(request.app.state, await request.body())
+    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
 
 
 @router.post("/v2/change/enqueue", status_code=202, responses=ALERT_EVENT_RESPONSES)
 async def enqueue_change_event(request: Request, session: SessionDep) -> JSONResponse:
     """PagerDuty change event: validated and acknowledged, not stored (nobody is paged)."""
-    admitted = await _admitted(request)
-    if isinstance(admitted, JSONResponse):
-        return admitted
-    body, secret, _ = admitted
+    admission = await enqueue.admitted(request.app.state, await request.body())
+    if isinstance(admission, enqueue.Answer):
+        return JSONResponse(admission.body, status_code=admission.status, headers=admission.headers)
+    body, key_hash = admission
     try:
         pagerduty.check_change_event(body)
     except BadPayload as exc:
         return JSONResponse(pagerduty.invalid(exc.errors), status_code=400)
-    if await find_key(session, secret) is None:
-        return JSONResponse(PD_UNKNOWN_KEY, status_code=404)
+    if await find_key(session, key_hash) is None:
+        return JSONResponse(enqueue.PD_UNKNOWN_KEY, status_code=404)
     return JSONResponse(pagerduty.accepted(None, "Change event processed"), status_code=202)
 
 
@@ -115,13 +79,14 @@ async def _webhook(
     secret: str,
     parse: Callable[[Any, str], list[Event]],
 ) -> dict[str, Any]:
-    verdict = await admit(request, secret)
+    key_hash = hash_key(secret)
+    verdict = await admit(request.app.state, key_hash)
     if not verdict.allowed:
         raise RateLimited(
             "too many events for this integration key; retry later",
             headers={"Retry-After": str(verdict.retry_after_seconds)},
         )
-    key = await find_key(session, secret)
+    key = await find_key(session, key_hash)
     if key is None:
         raise NotFound("unknown integration key")
     try:

@@ -253,6 +253,41 @@ async def test_a_body_over_512_kb_is_refused_with_413(client: httpx.AsyncClient)
     assert response.status_code == 404, "over the API's 256 KiB, under the inbound 512 KB"
 
 
+async def test_a_streamed_body_over_512_kb_is_refused_with_413(
+    client: httpx.AsyncClient, app: Any
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"routing_key":"' + b"0" * 32 + b'","pad":"'
+        for _ in range(64):
+            yield b"x" * 16 * 1024  # no Content-Length: the size is counted as it arrives
+        yield b'"}'
+
+    response = await client.post(
+        "/v2/enqueue", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+    async with app.state.sessions() as session:
+        assert await oldest_queued(session) is None
+
+
+async def test_a_nul_character_is_refused_with_400_and_nothing_written(
+    api: Api, client: httpx.AsyncClient, app: Any
+) -> None:
+    service = await paged_service(api, "http://127.0.0.1:9/unused")
+    key = await integration_key(api, service["id"])
+    event = {
+        "routing_key": key,
+        "event_action": "trigger",
+        "payload": {"summary": "nul\u0000here", "source": "a", "severity": "info"},
+    }
+    response = await client.post("/v2/enqueue", json=event)
+    assert response.status_code == 400
+    assert response.json()["errors"] == ["'body' must not contain NUL characters (\\u0000)"]
+    async with app.state.sessions() as session:
+        assert await oldest_queued(session) is None
+
+
 @pytest.fixture
 async def throttled(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A second API process on the same database and Redis with a tiny per-key budget."""
