@@ -30,6 +30,11 @@ _INCIDENT_SELECT = ", ".join(
 # the pages themselves FOR UPDATE. Two deliverers that pick the same candidates at the same
 # instant both skip them (each holds KEY SHARE on the other's); doing it all in one statement
 # keeps that window to one statement's run.
+# The last step looks the candidates up by id and nothing else: with a condition on due pages
+# the planner may scan every due page (and join each to its user) whenever the statistics
+# say few are pending, as they do early in an alert storm, making each claim cost the whole
+# backlog. A page cancelled between the two locks comes back with its new status (`claim`
+# drops it).
 _LOCK = """
 WITH candidates AS (
     SELECT n.id, n.incident_id FROM notifications AS n
@@ -44,13 +49,13 @@ WITH candidates AS (
     FOR SHARE OF i SKIP LOCKED
 )
 SELECT n.id, n.incident_id, n.level, n.loop, n.condition, n.user_id, n.channel, n.address,
-       n.idempotency_key, n.attempts, n.created_at, u.name AS user_name, cm.signing_secret
-FROM notifications AS n
+       n.idempotency_key, n.attempts, n.created_at, n.status, n.due_at,
+       u.name AS user_name, cm.signing_secret
+FROM candidates AS c
+JOIN notifications AS n ON n.id = c.id
 LEFT JOIN users AS u ON u.id = n.user_id
 LEFT JOIN contact_methods AS cm ON cm.id = n.contact_method_id
-WHERE n.id IN (SELECT id FROM candidates)
-  AND n.incident_id IN (SELECT id FROM held)
-  AND n.status = 'pending' AND n.due_at <= $1
+WHERE n.incident_id IN (SELECT id FROM held)
 ORDER BY n.due_at
 FOR UPDATE OF n SKIP LOCKED
 """
@@ -128,7 +133,8 @@ async def claim(
 ) -> Claim:
     """Lock up to `limit` pending pages due by `cutoff` (just `only`, if given) and incidents."""
     lock = _LOCK if only is None else _LOCK_ONE
-    pages = await _run(session, lock, cutoff, limit, only)
+    locked = await _run(session, lock, cutoff, limit, only)
+    pages = [row for row in locked if row["status"] == "pending" and row["due_at"] <= cutoff]
     if not pages:
         return Claim({}, [])
     ids = list({row["incident_id"] for row in pages})

@@ -111,6 +111,12 @@ async def test_a_flood_of_one_alert_opens_one_incident_and_pages_once(
     assert incident["alert_count"] == 120
     assert incident["title"] == "alert 0"
     await sink.wait_count("/flood", 1)
+
+    async def delivery_recorded() -> bool:
+        # The sink hears the page before the deliverer commits its outcome.
+        return any(e["type"] == "notified" for e in await api.timeline(incident["id"]))
+
+    await jobs.until(delivery_recorded)
     timeline = await api.timeline(incident["id"])
     assert sum(e["type"] == "deduplicated" for e in timeline) == 119
     assert sum(e["type"] == "notified" for e in timeline) == 1
