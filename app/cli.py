@@ -138,7 +138,10 @@ def api() -> None:
 def worker() -> None:
     """A worker only: escalation steps, deliveries and the sweeper."""
     configure_logging()
-    _run(_serve_worker(_resolve_servers(get_settings())))
+    settings = _resolve_servers(get_settings())
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)
+    _run(_serve_worker(settings))
 
 
 @keys.command("create-admin")

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     worker_max_jobs: int = 1000
     worker_poll_delay_seconds: float = 0.05
     worker_job_timeout_seconds: int = 60
+    # `stairway worker` lowers its own CPU priority by this much (os.nice; 0 leaves it): when
+    # the CPU is saturated, as in an alert storm, the API that accepts alerts and people's
+    # acknowledgements outranks the paging work, which catches up from PostgreSQL.
+    worker_nice: int = Field(default=5, ge=0, le=19)
     sweeper_interval_seconds: int = 2
     sweeper_grace_seconds: float = 2.0
     worker_metrics_port: int = 0

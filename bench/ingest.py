@@ -15,7 +15,11 @@ means the event is committed to PostgreSQL). After each phase the benchmark wait
 workers have applied every queued event and reports how long that took after the load
 stopped, and what it found in PostgreSQL then.
 
+The workers run at the CPU priority `stairway worker` takes by default (STAIRWAY_WORKER_NICE);
+`--worker-nice 0` runs them at the API's priority instead.
+
     python -m bench.ingest [--duration 10 --connections 64 --threads 2 --workers 2]
+                           [--worker-nice N]
 """
 
 import asyncio
@@ -34,6 +38,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.services.schemas import IntegrationKeyCreate
 from app.services.service import create_integration_key
@@ -177,8 +182,15 @@ async def wait_applied(url: str, timeout: float = 300.0) -> float:
 
 async def main() -> None:
     args = parse_args(
-        __doc__ or "", duration=10.0, warmup=2.0, connections=64, threads=2, workers=2
+        __doc__ or "",
+        duration=10.0,
+        warmup=2.0,
+        connections=64,
+        threads=2,
+        workers=2,
+        worker_nice=-1,
     )
+    worker_nice = Settings().worker_nice if args.worker_nice < 0 else args.worker_nice
     if shutil.which("wrk") is None:
         sys.exit("wrk is required: apt-get install -y wrk")
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -235,6 +247,7 @@ async def main() -> None:
         bench.stairway.extra_env["STAIRWAY_API_RATE_PER_SECOND"] = "0"
         # Like the bare endpoint: no line per request in the access log.
         bench.stairway.extra_env["STAIRWAY_ACCESS_LOG"] = "false"
+        bench.stairway.extra_env["STAIRWAY_WORKER_NICE"] = str(worker_nice)
         api = await bench.stairway.start_api()
         pids = {"api": api.popen.pid}
         for n in range(args.workers):
@@ -294,6 +307,7 @@ async def main() -> None:
         "wrk_threads": args.threads,
         "seconds_per_phase": args.duration,
         "worker_processes": args.workers,
+        "worker_nice": worker_nice,
         "bare_ceiling": ceiling,
         "stairway_new_incidents": new,
         "stairway_dedup_hits": dedup,
@@ -325,7 +339,8 @@ async def main() -> None:
         return "met" if met else "NOT MET"
 
     print_table(
-        f"/v2/enqueue triggers, {args.connections} connections, {args.duration:g} s each (wrk)",
+        f"/v2/enqueue triggers, {args.connections} connections, {args.duration:g} s each (wrk); "
+        f"{args.workers} workers at nice {worker_nice}",
         [
             row("bare FastAPI + asyncpg INSERT", ceiling),
             row("stairway, new incidents", new),
