@@ -7,6 +7,8 @@ is the hot path of a monitoring storm, so it avoids ORM sessions and extra round
 """
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,9 +56,15 @@ class FairPool:
         self._pool = pool
         self._turns = asyncio.Semaphore(size)
 
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """A connection of the pool, once the callers that asked before have had theirs."""
+        async with self._turns, self._pool.acquire() as connection:
+            yield connection
+
     async def fetchval(self, query: str, *args: Any) -> Any:
-        async with self._turns:
-            return await self._pool.fetchval(query, *args)
+        async with self.connection() as connection:
+            return await connection.fetchval(query, *args)
 
     async def close(self) -> None:
         await self._pool.close()

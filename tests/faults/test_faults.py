@@ -1,6 +1,7 @@
 """Faults on real processes: killed workers, several workers, Redis lost, PostgreSQL down, races."""
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -254,3 +255,14 @@ async def test_a_provider_that_fails_or_hangs_does_not_block_the_other_targets(
     assert any(d["status_code"] == 503 for d in failed)
     assert not any(t["type"] == "level_failed" for t in timeline), "one target was reached"
     assert [t["type"] for t in timeline].count("notified") == 1
+
+
+async def test_workers_run_below_the_apis_cpu_priority(stairway: Stairway) -> None:
+    api = await stairway.start_api()
+    worker = stairway.start_worker()
+
+    async def lowered() -> bool:
+        return os.getpriority(os.PRIO_PROCESS, worker.popen.pid) == 5
+
+    await eventually(lowered, 30, "the worker to lower its priority by the default 5")
+    assert os.getpriority(os.PRIO_PROCESS, api.popen.pid) == 0
