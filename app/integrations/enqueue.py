@@ -37,6 +37,18 @@ PD_UNKNOWN_KEY = {
 _NUL = b"\\u0000"
 
 
+def _has_nul(raw: bytes) -> bool:
+    """Whether the JSON text `raw` escapes a NUL character (not an escaped backslash followed
+    by the text "u0000")."""
+    at = raw.find(_NUL)
+    while at != -1:
+        before = raw[:at]
+        if (len(before) - len(before.rstrip(b"\\"))) % 2 == 0:
+            return True
+        at = raw.find(_NUL, at + 1)
+    return False
+
+
 class _Disconnected(Exception):
     """The client went away before sending the whole body."""
 
@@ -54,7 +66,7 @@ async def admitted(state: Any, raw: bytes) -> tuple[dict[str, Any], str] | Answe
     try:
         body = read_json(raw)
         secret = pagerduty.routing_key(body)
-        if _NUL in raw:
+        if _has_nul(raw):
             raise BadPayload([("body", "must not contain NUL characters (\\u0000)")])
     except BadPayload as exc:
         return Answer(400, pagerduty.invalid(exc.errors))
