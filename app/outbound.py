@@ -20,6 +20,10 @@ class ForbiddenDestination(httpx.ConnectError):
     """The target resolves to an address webhooks may not reach (private, loopback, ...)."""
 
 
+class InternalAddress(OSError):
+    """The pool's own lookup found an address webhooks may not reach."""
+
+
 def is_internal(address: IpAddress) -> bool:
     """Loopback, private, link-local (cloud metadata), multicast, reserved or unspecified."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -73,7 +77,7 @@ class GuardedResolver(AbstractResolver):
         if self.allow_private or host.lower() in self.trusted_hosts:
             return results
         if any(is_internal(ipaddress.ip_address(r["host"])) for r in results):
-            raise OSError(f"{host} resolves to a private, loopback or link-local address")
+            raise InternalAddress(f"{host} resolves to a private, loopback or link-local address")
         return results
 
     async def close(self) -> None:
@@ -137,6 +141,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(
                 cause, TimeoutError
             ):
+                if isinstance(cause.__cause__, InternalAddress):
+                    raise ForbiddenDestination(str(cause.__cause__), request=request) from cause
                 raise httpx.ConnectError(str(cause), request=request) from cause
             raise
         assert isinstance(response.stream, httpx.AsyncByteStream)

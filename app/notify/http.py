@@ -6,8 +6,15 @@ from typing import Any
 import httpx
 
 from app.notify.base import DeliveryResult, Outcome, classify_status, parse_retry_after
+from app.outbound import ForbiddenDestination
 
 MAX_RESPONSE_DETAIL = 300
+
+
+def refused(exc: ForbiddenDestination) -> DeliveryResult:
+    """A destination the SSRF rule refuses: a permanent failure (where the name points is not
+    going to change between retries, and the level need not wait for them to move on)."""
+    return DeliveryResult(Outcome.PERMANENT, f"refused: {exc}"[:MAX_RESPONSE_DETAIL])
 
 
 def default_detail(response: httpx.Response) -> str:
@@ -30,6 +37,8 @@ async def post(
         response = await client.post(url, **request)
     except httpx.TimeoutException:
         return DeliveryResult(Outcome.TRANSIENT, "timed out")
+    except ForbiddenDestination as exc:
+        return refused(exc)
     except httpx.HTTPError as exc:
         return DeliveryResult(
             Outcome.TRANSIENT, f"{type(exc).__name__}: {exc}"[:MAX_RESPONSE_DETAIL]

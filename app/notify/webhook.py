@@ -5,7 +5,8 @@ import json
 import httpx
 
 from app.notify.base import DeliveryResult, Outcome, Page, classify_status, parse_retry_after
-from app.outbound import post_bytes
+from app.notify.http import refused
+from app.outbound import ForbiddenDestination, post_bytes
 from app.security import sign_payload
 
 MAX_RESPONSE_DETAIL = 300
@@ -43,6 +44,8 @@ class WebhookProvider:
             response = await post_bytes(self.client, page.address, content=body, headers=headers)
         except httpx.TimeoutException:
             return DeliveryResult(Outcome.TRANSIENT, "timed out")
+        except ForbiddenDestination as exc:
+            return refused(exc)
         except httpx.HTTPError as exc:
             return DeliveryResult(Outcome.TRANSIENT, f"{type(exc).__name__}: {exc}")
         detail = f"HTTP {response.status_code} {response.text[:MAX_RESPONSE_DETAIL]}".strip()

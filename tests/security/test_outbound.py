@@ -10,9 +10,12 @@ import pytest
 from app import outbound
 from app.config import Settings
 from app.errors import InvalidInput
+from app.notify.base import Outcome
 from app.notify.registry import make_http_client
+from app.notify.webhook import WebhookProvider
 from app.outbound import ForbiddenDestination, GuardedResolver, GuardedTransport, check_target_url
 from tests.factories import Api
+from tests.notify.helpers import page
 from tests.support import HttpSink
 
 INTERNAL = [
@@ -142,7 +145,7 @@ async def test_the_pool_refuses_a_name_that_resolves_inside_at_connect_time(
     monkeypatch.setattr(outbound, "_resolve", public)
     client = make_http_client(settings.model_copy(update={"allow_private_webhook_targets": False}))
     try:
-        with pytest.raises(httpx.ConnectError):
+        with pytest.raises(ForbiddenDestination):
             await client.post(f"http://localhost:{sink.port}/hook", content=b"{}")
     finally:
         await client.aclose()
@@ -163,3 +166,19 @@ async def test_the_pool_resolver_passes_trusted_and_allowed_hosts() -> None:
     finally:
         for resolver in (refusing, trusting, allowing):
             await resolver.close()
+
+
+async def test_a_page_to_a_refused_destination_fails_permanently(settings: Settings) -> None:
+    # Retrying cannot help, and a level whose every page failed permanently moves on at once.
+    sink = HttpSink()
+    await sink.start()
+    client = make_http_client(settings.model_copy(update={"allow_private_webhook_targets": False}))
+    try:
+        address = f"http://localhost:{sink.port}/hook"
+        result = await WebhookProvider(client).send(page("webhook", address))
+    finally:
+        await client.aclose()
+        await sink.stop()
+    assert result.outcome is Outcome.PERMANENT
+    assert result.detail.startswith("refused: ")
+    assert sink.received == []
