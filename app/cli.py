@@ -1,9 +1,11 @@
 """The `stairway` command."""
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Coroutine
+import signal
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -70,10 +72,20 @@ def migrate() -> None:
     _migrate(_resolve_servers(get_settings()))
 
 
-async def _serve_api(settings: Settings) -> None:
+def _api_server(settings: Settings, *, own_signals: bool = True) -> Any:
+    """The API's uvicorn server; without `own_signals` it leaves SIGINT/SIGTERM to the caller."""
     import uvicorn
 
     from app.main import create_app
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if own_signals:
+                with super().capture_signals():
+                    yield
+            else:
+                yield
 
     config = uvicorn.Config(
         create_app(settings),
@@ -83,16 +95,20 @@ async def _serve_api(settings: Settings) -> None:
         access_log=settings.access_log,
         proxy_headers=True,
     )
-    await uvicorn.Server(config).serve()
+    return Server(config)
 
 
-async def _serve_worker(settings: Settings) -> None:
+async def _serve_api(settings: Settings) -> None:
+    await _api_server(settings).serve()
+
+
+async def _serve_worker(settings: Settings, *, own_signals: bool = True) -> None:
     from redis.exceptions import RedisError
 
     from workers.main import make_worker
 
     while True:
-        worker = make_worker(settings, handle_signals=True)
+        worker = make_worker(settings, handle_signals=own_signals)
         try:
             await worker.async_run()
             return
@@ -103,6 +119,29 @@ async def _serve_worker(settings: Settings) -> None:
             await asyncio.sleep(WORKER_RESTART_DELAY_SECONDS)
         finally:
             await worker.close()
+
+
+async def _serve_both(settings: Settings) -> None:
+    """API and worker in this process until SIGINT/SIGTERM, or until either of them stops."""
+    server = _api_server(settings, own_signals=False)
+    worker = asyncio.ensure_future(_serve_worker(settings, own_signals=False))
+
+    def stop() -> None:
+        server.should_exit = True  # the API finishes the requests in flight, then returns
+        worker.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    worker.add_done_callback(lambda _: setattr(server, "should_exit", True))
+    try:
+        await server.serve()
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    error = None if worker.cancelled() else worker.exception()
+    if error is not None:
+        raise error
 
 
 def _banner(settings: Settings) -> None:
@@ -119,10 +158,7 @@ def serve() -> None:
     load_on_first_start(settings)
     _banner(settings)
 
-    async def both() -> None:
-        await asyncio.gather(_serve_api(settings), _serve_worker(settings))
-
-    _run(both())
+    _run(_serve_both(settings))
 
 
 @cli.command()

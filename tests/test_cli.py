@@ -1,6 +1,7 @@
 """`stairway serve` on a fresh machine: embedded PostgreSQL and Redis, then a page end to end."""
 
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,9 @@ from tests.support import HttpSink
 
 
 @pytest.fixture
-def serve_dir(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], int]]:
+def serve_dir(
+    tmp_path: Path,
+) -> Iterator[tuple[Path, dict[str, str], int, subprocess.Popen[bytes]]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
@@ -23,16 +26,16 @@ def serve_dir(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], int]]:
     process = subprocess.Popen(
         [STAIRWAY, "serve"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
     )
-    yield tmp_path, env, port
+    yield tmp_path, env, port, process
     process.terminate()
     process.wait(30)
     log.close()
 
 
 async def test_serve_with_no_urls_runs_embedded_servers_and_pages(
-    serve_dir: tuple[Path, dict[str, str], int], sink: HttpSink
+    serve_dir: tuple[Path, dict[str, str], int, subprocess.Popen[bytes]], sink: HttpSink
 ) -> None:
-    workdir, env, port = serve_dir
+    workdir, env, port, process = serve_dir
     base = f"http://127.0.0.1:{port}"
 
     async def ready() -> bool:
@@ -87,3 +90,7 @@ async def test_serve_with_no_urls_runs_embedded_servers_and_pages(
         assert incident.status_code == 201
     [page] = await sink.wait_count("/serve", 1, timeout=30)
     assert page.json()["incident"]["title"] == "disk full"
+    # Ctrl-C (or SIGTERM) stops the API and the worker cleanly.
+    process.send_signal(signal.SIGINT)
+    assert process.wait(30) == 0
+    assert "Traceback" not in (workdir / "serve.log").read_text()
