@@ -1,7 +1,9 @@
 """The FastAPI application."""
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from arq import create_pool
 from fastapi import APIRouter, FastAPI
@@ -42,10 +44,15 @@ class StairwayApp(FastAPI):
     resolution every other request goes through. The route of the same path documents it.
     """
 
+    def __init__(self, *, max_inbound_body_bytes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.enqueue_endpoint = BodySizeLimit(
+            functools.partial(enqueue.serve, self.state), max_bytes=max_inbound_body_bytes
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == enqueue.PATH and scope["method"] == "POST":
-            limit = self.state.settings.max_inbound_body_bytes
-            await enqueue.serve(self.state, scope, receive, send, max_bytes=limit)
+            await self.enqueue_endpoint(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
@@ -77,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await engine.dispose()
 
     app = StairwayApp(
+        max_inbound_body_bytes=settings.max_inbound_body_bytes,
         title="Stairway",
         version="0.1.0",
         lifespan=lifespan,

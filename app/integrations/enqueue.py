@@ -2,10 +2,10 @@
 
 `answer` turns a request body into PagerDuty's answer: the event is validated, admitted by its
 key's rate limit and written to the inbox with one statement, and the 202 goes out once that
-row is committed. `serve` speaks ASGI directly: `StairwayApp` hands it this one path before
-the framework's middleware, routing and dependency resolution, which cost about a third of the
-API's CPU per event. The route in `app/integrations/router.py` documents the endpoint
-(OpenAPI) and answers with the same `answer`.
+row is committed. `serve` speaks ASGI directly: `StairwayApp` hands it this one path (behind
+the inbound body size limit) before the framework's middleware, routing and dependency
+resolution, which cost about a third of the API's CPU per event. The route in
+`app/integrations/router.py` documents the endpoint (OpenAPI) and answers with the same `answer`.
 """
 
 import json
@@ -94,28 +94,21 @@ async def answer(state: Any, raw: bytes) -> Answer:
     return Answer(202, pagerduty.accepted(event.dedup_key))
 
 
-async def serve(state: Any, scope: Scope, receive: Receive, send: Send, *, max_bytes: int) -> None:
-    """Answer one `POST /v2/enqueue` as an ASGI application."""
+async def serve(state: Any, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer one `POST /v2/enqueue` as an ASGI application (under `app.limits.BodySizeLimit`)."""
     try:
-        raw = await _body(scope, receive, max_bytes)
+        raw = await _body(receive)
     except _Disconnected:
         return  # nobody to answer, and a partial body is not an event
-    if raw is None:
+    try:
+        reply = await answer(state, raw)
+    except AppError as exc:
         reply = Answer(
-            413, error_body("payload_too_large", f"request body exceeds {max_bytes} bytes")
+            exc.status_code, error_body(exc.code, exc.message, exc.details), exc.headers or {}
         )
-    else:
-        try:
-            reply = await answer(state, raw)
-        except AppError as exc:
-            reply = Answer(
-                exc.status_code,
-                error_body(exc.code, exc.message, exc.details),
-                exc.headers or {},
-            )
-        except Exception:
-            log.exception("unexpected error answering an alert event")
-            reply = Answer(500, error_body("internal", "internal error"))
+    except Exception:
+        log.exception("unexpected error answering an alert event")
+        reply = Answer(500, error_body("internal", "internal error"))
     content = json.dumps(reply.body, separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),
@@ -126,23 +119,12 @@ async def serve(state: Any, scope: Scope, receive: Receive, send: Send, *, max_b
     await send({"type": "http.response.body", "body": content})
 
 
-async def _body(scope: Scope, receive: Receive, max_bytes: int) -> bytes | None:
-    """The request body, or None once it is known to exceed `max_bytes` (before reading it
-    all when Content-Length says so)."""
-    for name, value in scope["headers"]:
-        if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
-            return None
+async def _body(receive: Receive) -> bytes:
     chunks: list[bytes] = []
-    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise _Disconnected
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > max_bytes:
-            return None
-        chunks.append(chunk)
+        chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+            return b"".join(chunks)
