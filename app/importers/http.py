@@ -12,13 +12,14 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     retry_if_result,
-    stop_after_attempt,
     wait_exponential,
 )
 
 # Statuses that mean "come back later"; anything else is an answer.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_ATTEMPTS = 8
+# A source that cannot be reached at all is reported soon rather than after minutes.
+MAX_NETWORK_ATTEMPTS = 3
 # A Retry-After longer than this is a source asking for more than an import should wait.
 MAX_WAIT_SECONDS = 120.0
 _BACKOFF = wait_exponential(multiplier=0.5, max=30)
@@ -63,12 +64,18 @@ def _wait(state: RetryCallState) -> float:
     return float(_BACKOFF(state))
 
 
+def _stop(state: RetryCallState) -> bool:
+    failed = state.outcome is not None and state.outcome.failed
+    limit = MAX_NETWORK_ATTEMPTS if failed else MAX_ATTEMPTS
+    return state.attempt_number >= limit
+
+
 def _retrying(transport_error: type[BaseException]) -> Retrying:
     return Retrying(
         retry=retry_if_result(lambda r: r.status_code in RETRY_STATUSES)
         | retry_if_exception_type(transport_error),
         wait=_wait,
-        stop=stop_after_attempt(MAX_ATTEMPTS),
+        stop=_stop,
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         reraise=True,
     )

@@ -116,7 +116,8 @@ def test_the_report_says_what_was_approximated_and_skipped(tmp_path: Path) -> No
     )
     text = report_text(result)
     assert text.startswith("# Import from PagerDuty\n")
-    assert "## Skipped" in text and "## Approximated" in text
+    assert "## Skipped" in text
+    assert "## Approximated" in text
 
     # Users are matched by email, trimmed and in lower case; rules keep delays and urgencies.
     alice = result.docs["users"]["alice.adams@example.com"]
