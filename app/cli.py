@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from app.config import Settings, get_settings
+from app.importers.cli import app as import_app
 from app.logs import configure_logging
 from app.policyfiles.commands import demo, load_on_first_start, policies_app
 
@@ -23,6 +24,7 @@ keys = typer.Typer(help="API keys.", no_args_is_help=True)
 cli.add_typer(keys, name="keys")
 cli.add_typer(policies_app, name="policies")
 cli.command("demo")(demo)
+cli.add_typer(import_app, name="import")
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> None:

@@ -24,10 +24,12 @@ from app.policyfiles.model import policy_models, schedule_models, user_models
 from app.policyfiles.model_services import service_models
 from app.policyfiles.plan import Change, Plan, make_plan
 from app.policyfiles.state import IdKey, Snapshot, read_state
+from app.repository import flush_unique
 from app.routing import service as routing
 from app.routing.schemas import WindowCreate
 from app.schedules import service as schedules
 from app.schedules.schemas import ScheduleUpdate
+from app.security import NewKey
 from app.services import service as services
 from app.services.schemas import IntegrationKeyCreate, ServiceUpdate
 from app.users import service as users
@@ -225,19 +227,27 @@ class _Executor:
             )
             return
         assert c.doc is not None
-        data = IntegrationKeyCreate.model_validate(c.doc)
+        data = IntegrationKeyCreate.model_validate(without(c.doc, "key_sha256", "key_prefix"))
+        kept = (
+            NewKey(secret="", key_hash=c.doc["key_sha256"], prefix=c.doc["key_prefix"])
+            if "key_sha256" in c.doc
+            else None
+        )
         if c.action == "create":
             _, secret = await services.create_integration_key(
-                session=self.session, service_id=service_id, data=data
+                session=self.session, service_id=service_id, data=data, kept=kept
             )
-            self.issued.append(Issued("integration key", f"{name}/{key_name}", secret))
+            if kept is None:  # a kept key's senders already have it
+                self.issued.append(Issued("integration key", f"{name}/{key_name}", secret))
             return
-        # Only alert_grouping can differ; the API has no update for keys, and replacing the key
-        # would change its secret under every sender.
+        # The API has no update for keys: replacing one would change its secret under every
+        # sender. Only the grouping changes, or the value when the files keep another one.
         row = await self.session.get(IntegrationKey, self.id("integration_key", name, key_name))
         assert row is not None
         row.alert_grouping = data.alert_grouping
-        await self.session.flush()
+        if kept is not None:
+            row.key_hash, row.prefix = kept.key_hash, kept.prefix
+        await flush_unique(self.session, field="key", message="this integration key is in use")
 
     async def maintenance_window(self, c: Change) -> None:
         name, wkey = c.key

@@ -138,13 +138,33 @@ def read_policies(directory: Path) -> tuple[Desired, list[Problem]]:
         if entry.section in REF_KINDS:
             kind = REF_KINDS[entry.section]
             refs.add(kind, entry.key, Refs.placeholder(kind, entry.key))
+    kept_keys: dict[str, str] = {}
     for entry in entries:
         report = Reporter(_sink(entry, problems))
         doc = _canonical(entry.section, entry.raw, refs, report)
         if doc is not None and entry.key is not None:
             desired.docs[entry.section][entry.key] = doc
             desired.origins[(entry.section, entry.key)] = first[(entry.section, entry.key)]
+            if entry.section == "services":
+                _one_service_per_kept_key(entry, doc, kept_keys, report)
     return desired, sorted(set(problems))
+
+
+def _one_service_per_kept_key(
+    entry: _Entry, doc: dict[str, Any], seen: dict[str, str], report: Reporter
+) -> None:
+    """A kept integration key value routes to one service, so it may appear only once."""
+    positions = {k.get("name"): i for i, k in enumerate(entry.raw.get("integration_keys") or [])}
+    for key in doc["integration_keys"]:
+        digest = key.get("key_sha256")
+        if digest is None:
+            continue
+        where = f"{doc['name']}/{key['name']}"
+        if digest in seen:
+            at: Path_ = ("integration_keys", positions.get(key["name"], 0), "key")
+            report(at, f"the same key as integration key {seen[digest]}")
+        else:
+            seen[digest] = where
 
 
 def _sink(entry: _Entry, problems: list[Problem]) -> Callable[[Path_, str], None]:

@@ -77,7 +77,12 @@ def _service(doc: dict[str, Any], ended: set[tuple[str, ...]]) -> dict[str, Any]
         for w in doc["maintenance_windows"]
         if ("maintenance_window", doc["name"], window_key(w)) not in ended
     ]
-    return {**doc, "maintenance_windows": windows}
+    # A key's hash says nothing to a person and cannot be applied back: keys go by name only.
+    keys = [
+        {k: v for k, v in key.items() if not k.startswith("key_")}
+        for key in doc["integration_keys"]
+    ]
+    return {**doc, "integration_keys": keys, "maintenance_windows": windows}
 
 
 def export_files(snap: Snapshot, *, now: datetime) -> dict[str, str]:

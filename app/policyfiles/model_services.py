@@ -3,8 +3,11 @@
 Like model.py: each part is validated by the API's own schema, with names in place of ids.
 """
 
+import re
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import field_validator
 
 from app.integrations.heartbeats.schemas import HeartbeatCreate
 from app.policyfiles.common import (
@@ -24,16 +27,44 @@ from app.policyfiles.common import (
 )
 from app.policyfiles.loader import Path_
 from app.routing.schemas import RuleIn, WindowCreate
+from app.security import hash_key
 from app.services.schemas import IntegrationKeyCreate, ServiceCreate
 
 PARTS = ("integration_keys", "routing_rules", "maintenance_windows", "heartbeats")
 _BY_NAME = "use escalation_policy (a name)"
+# A routing key brought from elsewhere: PagerDuty's are 32 characters, Opsgenie's are UUIDs.
+KEPT_KEY_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
+
+
+class IntegrationKeyFile(IntegrationKeyCreate):
+    """An integration key in a file; `key` keeps a known value (hashed on apply) so that senders
+    moving from another pager keep their routing key."""
+
+    key: str | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _kept_key(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(KEPT_KEY_PATTERN, value):
+            raise ValueError(
+                "must be 16 to 64 letters, digits, - or _ (such as a PagerDuty integration key)"
+            )
+        return value
+
+
+def key_doc(key: IntegrationKeyFile) -> dict[str, Any]:
+    """An integration key in canonical form: a kept value only as its hash and display prefix."""
+    doc: dict[str, Any] = {"name": key.name, "alert_grouping": key.alert_grouping}
+    if key.key is not None:
+        doc["key_sha256"] = hash_key(key.key)
+        doc["key_prefix"] = key.key[:8]
+    return doc
 
 
 @dataclass
 class ServiceModels:
     service: ServiceCreate
-    integration_keys: list[IntegrationKeyCreate]
+    integration_keys: list[IntegrationKeyFile]
     routing_rules: list[RuleIn]
     maintenance_windows: list[WindowCreate]
     heartbeats: list[HeartbeatCreate]
@@ -77,7 +108,7 @@ def _mapped(model: type[M], raw: Any, at: Path_, report: Reporter) -> M | None:
 def _parts(
     doc: dict[str, Any], refs: Refs, report: Reporter
 ) -> tuple[
-    list[IntegrationKeyCreate | None],
+    list[IntegrationKeyFile | None],
     list[RuleIn | None],
     list[WindowCreate | None],
     list[HeartbeatCreate | None],
@@ -85,7 +116,7 @@ def _parts(
     def each(part: str) -> list[tuple[Any, Path_]]:
         return [(x, (part, i)) for i, x in enumerate(items(doc.get(part), (part,), report))]
 
-    keys = [_mapped(IntegrationKeyCreate, x, at, report) for x, at in each("integration_keys")]
+    keys = [_mapped(IntegrationKeyFile, x, at, report) for x, at in each("integration_keys")]
     rules = [routing_rule(x, at, refs, report) for x, at in each("routing_rules")]
     windows = [_mapped(WindowCreate, x, at, report) for x, at in each("maintenance_windows")]
     beats = [heartbeat(x, at, report) for x, at in each("heartbeats")]
@@ -156,7 +187,7 @@ def service_doc(models: ServiceModels, refs: Refs) -> dict[str, Any]:
         "ack_timeout_seconds": s.ack_timeout_seconds,
         "auto_resolve_seconds": s.auto_resolve_seconds,
         "integration_keys": sorted(
-            (plain(k) for k in models.integration_keys), key=lambda d: d["name"]
+            (key_doc(k) for k in models.integration_keys), key=lambda d: d["name"]
         ),
         "routing_rules": [rule_doc(r, refs) for r in models.routing_rules],
         "maintenance_windows": sorted(windows, key=lambda d: (d["starts_at"], d["ends_at"])),

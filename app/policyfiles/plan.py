@@ -138,7 +138,8 @@ class _Parts:
                 self.out.append(Change("create", kind, (*parent, k), doc=d, origin=self.origin))
                 continue
             both[k] = d
-            changed = _diff(fields, have_by[k], d)
+            # A field the file leaves out (an integration key's kept value) is not compared.
+            changed = _diff(tuple(f for f in fields if f in d), have_by[k], d)
             if changed:
                 change = Change("update", kind, (*parent, k), d, changed, origin=self.origin)
                 self.out.append(change)
@@ -174,7 +175,7 @@ class _Parts:
             )
         elif section == "services":
             for kind, part, identity, fields in (
-                ("integration_key", "integration_keys", _name, ("alert_grouping",)),
+                ("integration_key", "integration_keys", _name, ("alert_grouping", "key_sha256")),
                 ("maintenance_window", "maintenance_windows", window_key, ()),
                 ("heartbeat", "heartbeats", _name, ("interval_seconds",)),
             ):

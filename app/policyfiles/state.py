@@ -38,11 +38,17 @@ from app.policyfiles.model import (
     schedule_doc,
     user_doc,
 )
-from app.policyfiles.model_services import ServiceModels, service_doc, window_doc, window_key
+from app.policyfiles.model_services import (
+    IntegrationKeyFile,
+    ServiceModels,
+    service_doc,
+    window_doc,
+    window_key,
+)
 from app.routing.schemas import RuleIn, WindowCreate
 from app.schedules.schemas import LayerIn, OverrideCreate, ScheduleCreate, ScheduleRead
 from app.schedules.service import list_schedules
-from app.services.schemas import IntegrationKeyCreate, ServiceCreate
+from app.services.schemas import ServiceCreate
 from app.services.service import list_services
 from app.users.schemas import ContactMethodCreate, NotificationRuleCreate, UserCreate
 from app.users.service import list_users
@@ -175,12 +181,14 @@ async def _services(session: AsyncSession, snap: Snapshot, now: datetime) -> Non
     beats = _grouped(await _all(session, Heartbeat, col(Heartbeat.name)), "service_id")
     used = set((await session.scalars(select(col(Incident.service_id)).distinct())).all())
     for svc in await list_services(session=session):
-        key_models: dict[str, IntegrationKeyCreate] = {}
+        key_models: dict[str, IntegrationKeyFile] = {}
+        hashes: dict[str, tuple[str, str]] = {}
         for k in keys.get(svc.id, []):
             if k.name not in key_models:  # duplicate names made through the API: keep the first
-                key_models[k.name] = IntegrationKeyCreate(
+                key_models[k.name] = IntegrationKeyFile(
                     name=k.name, alert_grouping=k.alert_grouping
                 )
+                hashes[k.name] = (k.key_hash, k.prefix)
                 snap.ids[("integration_key", svc.name, k.name)] = k.id
         window_models = []
         for w in windows.get(svc.id, []):
@@ -221,7 +229,11 @@ async def _services(session: AsyncSession, snap: Snapshot, now: datetime) -> Non
                 for h in beats.get(svc.id, [])
             ],
         )
-        snap.docs["services"][svc.name] = service_doc(models, snap.refs)
+        doc = service_doc(models, snap.refs)
+        for key in doc["integration_keys"]:
+            # Compared only with a file that keeps a key's value (plan.py).
+            key["key_sha256"], key["key_prefix"] = hashes[key["name"]]
+        snap.docs["services"][svc.name] = doc
         snap.ids[("service", svc.name)] = svc.id
         if svc.id in used:
             snap.blockers[("services", svc.name)] = "has incidents"

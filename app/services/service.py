@@ -10,7 +10,7 @@ from sqlmodel import col
 from app.errors import Conflict, field_error
 from app.models import EscalationPolicy, IntegrationKey, Service
 from app.repository import apply_changes, flush_unique, get_or_404
-from app.security import new_integration_key
+from app.security import NewKey, new_integration_key
 from app.services.schemas import IntegrationKeyCreate, ServiceCreate, ServiceUpdate
 
 
@@ -65,11 +65,19 @@ async def delete_service(*, session: AsyncSession, service_id: uuid.UUID) -> Non
 
 
 async def create_integration_key(
-    *, session: AsyncSession, service_id: uuid.UUID, data: IntegrationKeyCreate
+    *,
+    session: AsyncSession,
+    service_id: uuid.UUID,
+    data: IntegrationKeyCreate,
+    kept: NewKey | None = None,
 ) -> tuple[IntegrationKey, str]:
-    """A new routing key for the service; the secret is returned once."""
+    """A new routing key for the service; the secret is returned once.
+
+    `kept` is a key brought from elsewhere (a PagerDuty integration key in policy files), so its
+    senders keep working; its secret is already known and only its hash is stored.
+    """
     await get_or_404(session, Service, service_id, what="service")
-    fresh = new_integration_key()
+    fresh = kept or new_integration_key()
     key = IntegrationKey(
         service_id=service_id,
         name=data.name,
@@ -78,7 +86,10 @@ async def create_integration_key(
         alert_grouping=data.alert_grouping,
     )
     session.add(key)
-    await session.flush()
+    if kept is None:
+        await session.flush()
+    else:
+        await flush_unique(session, field="key", message="this integration key is already in use")
     return key, fresh.secret
 
 
