@@ -1,0 +1,24 @@
+"""The `stairway` command.
+
+Each group or command lives in its own module here and imports what it runs only when it
+runs, so `stairway --help` costs about what a bare typer program does. A new group is one
+module and one `add_typer` line.
+"""
+
+import os
+
+import typer
+
+from app.cli import doctor, keys, policies, serving
+
+cli = typer.Typer(help="Stairway: incident paging and escalation.", no_args_is_help=True)
+serving.register(cli)
+cli.command()(doctor.doctor)
+cli.add_typer(keys.keys, name="keys")
+cli.add_typer(policies.policies_app, name="policies")
+
+
+def main() -> None:
+    """Entry point of the `stairway` script."""
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    cli()
