@@ -152,6 +152,7 @@ async def _worker(settings: Settings, stop: Stop) -> None:
             await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not running.done():
                 await _finish(worker, running, stop, settings.worker_stop_grace_seconds)
+                log.info("worker stopped")
                 return
             running.result()
             return
@@ -164,7 +165,6 @@ async def _worker(settings: Settings, stop: Stop) -> None:
         finally:
             stopping.cancel()
             await worker.close()
-    log.info("worker stopped")
 
 
 async def until_stopped(

@@ -38,9 +38,10 @@ def migrate() -> None:
 
 
 def _banner(settings: "Settings", *, admin_exists: bool) -> None:
-    base = f"http://{settings.host}:{settings.port}"
+    base = settings.public_url.rstrip("/")
     typer.echo(
-        f"Stairway API on {base} (docs at {base}/docs); links in pages use {settings.public_url}"
+        f"Stairway API listening on {settings.host}:{settings.port}; "
+        f"open {base}/docs (links in pages use {base})"
     )
     if not admin_exists:
         typer.echo("First admin key: stairway keys create-admin --email you@example.com")
