@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.config import Settings, get_settings
-from app.policyfiles.runner import load_on_first_start
 from app.policyfiles.demo import start_sink
+from app.policyfiles.runner import load_on_first_start
 from tests.policies_code.conftest import TEAM, write
 
 ROOT = Path(__file__).resolve().parents[2]
