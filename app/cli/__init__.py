@@ -21,4 +21,8 @@ cli.add_typer(policies.policies_app, name="policies")
 def main() -> None:
     """Entry point of the `stairway` script."""
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    cli()
+    try:
+        cli()
+    except KeyboardInterrupt:
+        # Ctrl-C before a command took over the signals (e.g. while the servers start).
+        raise SystemExit(130) from None
