@@ -1,7 +1,9 @@
 """Runtime settings, read once from the environment (prefix-free names, e.g. DATABASE_URL)."""
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,9 +21,11 @@ class Settings(BaseSettings):
     # Policy files `stairway serve` loads into a database that has no users yet.
     policies_dir: Path = Path("policies")
 
-    public_url: str = "http://127.0.0.1:8080"
     host: str = "127.0.0.1"
     port: int = 8080
+    # Where people and providers reach the API (signed action links, Twilio callbacks). Unset:
+    # the listen address, or loopback when the API listens on every interface.
+    public_url: str = ""
     secret_key: str = ""
 
     queue_name: str = "stairway:queue"
@@ -35,6 +39,9 @@ class Settings(BaseSettings):
     sweeper_interval_seconds: int = 2
     sweeper_grace_seconds: float = 2.0
     worker_metrics_port: int = 0
+    # On SIGINT/SIGTERM a worker takes no new job and gives the running ones this long to end
+    # their current batch; what still runs then is cancelled and stays queued.
+    worker_stop_grace_seconds: float = 15.0
 
     db_pool_size: int = 20
     db_max_overflow: int = 10
@@ -90,10 +97,40 @@ class Settings(BaseSettings):
     access_log: bool = True
 
     @model_validator(mode="after")
-    def _resolve_private_targets(self) -> "Settings":
+    def _resolve_defaults(self) -> "Settings":
         if self.allow_private_webhook_targets is None:
             self.allow_private_webhook_targets = not self.database_url
+        if not self.public_url:
+            self.public_url = default_public_url(self.host, self.port)
         return self
+
+    @property
+    def listens_everywhere(self) -> bool:
+        """The API accepts connections on every interface (0.0.0.0, ::)."""
+        return self.host in ALL_INTERFACES
+
+
+ALL_INTERFACES = frozenset({"", "0.0.0.0", "::", "[::]"})
+
+
+def default_public_url(host: str, port: int) -> str:
+    """The URL of the listen address; loopback stands in for "every interface"."""
+    if host in ALL_INTERFACES:
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 literal
+    return f"http://{host}:{port}"
+
+
+def is_loopback_url(url: str) -> bool:
+    """The URL names this machine only (localhost, 127.0.0.0/8, ::1)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache

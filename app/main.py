@@ -12,6 +12,8 @@ from starlette.types import Receive, Scope, Send
 from app.audit.router import router as audit_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
+from app.docs import DOCS_ASSETS, docs_assets
+from app.docs import router as docs_router
 from app.errors import install_error_handlers
 from app.events.router import router as webhook_subscriptions_router
 from app.health import router as health_router
@@ -89,8 +91,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Incident paging and escalation.",
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
+    app.include_router(docs_router)
+    app.mount(DOCS_ASSETS, docs_assets(), name="docs-assets")
     # Inbound alerts first: routes are matched in order, and these take the storms.
     app.include_router(integrations_router)
     api = APIRouter(prefix="/api/v1")

@@ -54,3 +54,33 @@ def test_upgrade_head_on_an_empty_database_matches_the_models(
         command.upgrade(config, "head")
     finally:
         asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_migrate_says_what_it_applied_and_when_the_schema_is_current(
+    servers: tuple[str, str],
+) -> None:
+    from alembic.script import ScriptDirectory
+
+    from app.migrations import script_heads, upgrade
+
+    config = Config(str(ROOT / "alembic.ini"))
+    # The quick check reads the same heads from the files as Alembic does by running them.
+    assert script_heads(ROOT / "alembic" / "versions") == frozenset(
+        ScriptDirectory.from_config(config).get_heads()
+    )
+    admin_url = servers[0]
+    name = f"stairway_upgrade_{os.getpid()}"
+    url = urlsplit(admin_url)._replace(path=f"/{name}").geturl()
+    asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}"'))
+    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    try:
+        revisions = [r.revision for r in ScriptDirectory.from_config(config).walk_revisions()]
+        newest, previous = revisions[0], revisions[1]
+        assert upgrade(url) == "applied " + ", ".join(reversed(revisions))
+        assert upgrade(url) == "schema is current"
+        config.attributes["database_url"] = url
+        command.downgrade(config, previous)
+        assert upgrade(url) == f"applied {newest}"
+        assert asyncio.run(_drift(url)) == []
+    finally:
+        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -100,6 +100,11 @@ async def escalation_step(ctx: Ctx, incident_id: str, token: int) -> None:
     )
 
 
+def _stopping(ctx: Ctx) -> bool:
+    """The worker is shutting down (app/serving.py): a job ends after its current batch."""
+    return bool(ctx.get("stopping"))
+
+
 async def escalation_steps_due(ctx: Ctx) -> None:
     """Fire every escalation step due by now, then the window's later ones as they come due."""
     until = window_end(utcnow())
@@ -112,7 +117,7 @@ async def escalation_steps_due(ctx: Ctx) -> None:
         at = next_claim(batch, now=now, until=until)
         if at is None:
             return
-        if at >= until:
+        if at >= until or _stopping(ctx):
             await ctx["enqueue"]([step_wakeup(at)])
             return
         await asyncio.sleep((at - now).total_seconds())
@@ -203,8 +208,8 @@ async def _delivery_loop(ctx: Ctx, done: list[str], deadline: float) -> str:
         tries = 0
         if not delivered.more:
             return "done"
-        if time.monotonic() > deadline:
-            return "budget"
+        if time.monotonic() > deadline or _stopping(ctx):
+            return "budget"  # a fresh job carries on with the backlog
 
 
 async def _deliver(ctx: Ctx, *, only: uuid.UUID | None) -> Delivered:
@@ -267,6 +272,9 @@ async def inbound_events_due(ctx: Ctx) -> None:
             await ctx["enqueue"]([inbox_wakeup(utcnow() + INBOX_RETRY)])
             return
         if not drained.more:
+            return
+        if _stopping(ctx):
+            await ctx["enqueue"]([inbox_wakeup(utcnow(), fresh=True)])
             return
 
 

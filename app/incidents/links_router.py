@@ -8,16 +8,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from app.db import SessionDep
+from app.errors import error_body
 from app.models import Incident, User, utcnow
 from app.notify.links import ACTIONS
 from app.responders.actions import act, user_actor
 from app.responders.nonces import is_used, use_once
 from app.security import read_token
 
-router = APIRouter(tags=["action links"], include_in_schema=False)
+router = APIRouter(tags=["action links"])
+# The POST answers HTML to a browser and JSON to a client that asks for it (`Accept`).
+ACTED = {
+    "content": {
+        "text/html": {},
+        "application/json": {
+            "example": {"changed": True, "message": "Incident #42 acknowledged: disk full"}
+        },
+    },
+    "description": "The outcome, as a page or (Accept: application/json) as JSON",
+}
+REFUSED = {"description": "Invalid, expired or used link; the paged user no longer exists"}
 
 # Pages that hold a capability: not cached, not indexed, no referrer leaking the token.
 HEADERS = {
@@ -26,6 +38,21 @@ HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
 }
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _answer(
+    request: Request, title: str, body: str, status: int = 200, code: str = "ok"
+) -> Response:
+    """The outcome as a page, or as JSON to a client that asks for JSON (e.g. curl)."""
+    if not _wants_json(request):
+        return _page(title, body, status)
+    if status >= 400:
+        return JSONResponse(error_body(code, title), status_code=status, headers=HEADERS)
+    return JSONResponse({"changed": code == "changed", "message": title}, headers=HEADERS)
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -37,36 +64,47 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(doc, status_code=status, headers=HEADERS)
 
 
-def _claims(request: Request, token: str) -> tuple[dict[str, Any] | None, HTMLResponse | None]:
-    """The link's claims, or the page explaining why it cannot be used."""
+# Why a link cannot be used: (title, body, status, error code).
+Refusal = tuple[str, str, int, str]
+
+
+def _claims(request: Request, token: str) -> tuple[dict[str, Any] | None, Refusal | None]:
+    """The link's claims, or why it cannot be used."""
     # Signature first, with expiry judged here so an expired link gets its own page.
     claims = read_token(request.app.state.link_secret, token, now=0.0) if token.isascii() else None
     if claims is None or claims.get("a") not in ACTIONS:
         body = "<p>This link is not one Stairway issued (it may be cut short or altered).</p>"
-        return None, _page("Link invalid", body + "<p>Nothing was changed.</p>", 400)
+        return None, ("Link invalid", body + "<p>Nothing was changed.</p>", 400, "link_invalid")
     if float(claims.get("exp", 0)) < time.time():
         body = "<p>This link has expired. Nothing was changed.</p>"
-        return None, _page("Link expired", body, 410)
+        return None, ("Link expired", body, 410, "link_expired")
     return claims, None
 
 
-def _used() -> HTMLResponse:
+def _used() -> Refusal:
     body = "<p>This link was used already; each link works once. Nothing was changed.</p>"
-    return _page("Link already used", body, 410)
+    return ("Link already used", body, 410, "link_used")
 
 
 def _key(token: str) -> str:
     return "link:" + hashlib.sha256(token.encode()).hexdigest()
 
 
-@router.get("/r/{token}")
+@router.get(
+    "/r/{token}",
+    response_class=HTMLResponse,
+    summary="Confirmation page of an action link",
+    description="Shows what the link would do and a button that POSTs it; a GET changes "
+    "nothing, so link scanners cannot acknowledge.",
+    responses={400: REFUSED, 404: REFUSED, 410: REFUSED},
+)
 async def confirm(token: str, request: Request, session: SessionDep) -> HTMLResponse:
     claims, refusal = _claims(request, token)
     if claims is None:
         assert refusal is not None
-        return refusal
+        return _page(*refusal[:3])
     if await is_used(session, _key(token)):
-        return _used()
+        return _page(*_used()[:3])
     incident = await session.get(Incident, uuid.UUID(claims["i"]))
     if incident is None:
         return _page("Incident not found", "<p>Nothing was changed.</p>", 404)
@@ -79,18 +117,26 @@ async def confirm(token: str, request: Request, session: SessionDep) -> HTMLResp
     return _page(f"{action} incident #{incident.number}?", body)
 
 
-@router.post("/r/{token}")
-async def act_on(token: str, request: Request, session: SessionDep) -> HTMLResponse:
+@router.post(
+    "/r/{token}",
+    response_class=HTMLResponse,
+    summary="Act on an action link (acknowledge or resolve)",
+    description="Each link works once, as the paged user. The body is ignored (the page's "
+    "form posts none).",
+    responses={200: ACTED, 400: REFUSED, 403: REFUSED, 404: REFUSED, 410: REFUSED},
+)
+async def act_on(token: str, request: Request, session: SessionDep) -> Response:
     claims, refusal = _claims(request, token)
     if claims is None:
         assert refusal is not None
-        return refusal
+        return _answer(request, *refusal)
     user = await session.get(User, uuid.UUID(claims["u"])) if claims.get("u") else None
     if claims.get("u") and user is None:
-        return _page("User not found", "<p>The paged user no longer exists.</p>", 403)
+        body = "<p>The paged user no longer exists.</p>"
+        return _answer(request, "User not found", body, 403, "forbidden")
     expires_at = datetime.fromtimestamp(float(claims["exp"]), UTC)
     if not await use_once(session, _key(token), expires_at=expires_at):
-        return _used()
+        return _answer(request, *_used())
     actor = (
         user_actor(user, "action_link")
         if user
@@ -103,4 +149,6 @@ async def act_on(token: str, request: Request, session: SessionDep) -> HTMLRespo
         actor=actor,
         now=utcnow(),
     )
-    return _page(result.message, "<p>You can close this page.</p>", 200 if result.incident else 404)
+    status = 200 if result.incident else 404
+    code = "changed" if result.changed else ("unchanged" if result.incident else "not_found")
+    return _answer(request, result.message, "<p>You can close this page.</p>", status, code)

@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from app.models import EscalationPolicy, utcnow
 from app.policies.preview import PolicyPreview, preview_policy
-from app.policyfiles.runner import _with_sessions, database
+from app.policyfiles.runner import database, with_sessions
 
 
 def render(preview: PolicyPreview) -> str:
@@ -62,7 +62,7 @@ def preview(name: str, at: datetime | None, urgency: str) -> None:
             )
             return result
 
-    result = asyncio.run(_with_sessions(settings, work))
+    result = asyncio.run(with_sessions(settings, work))
     if result is None:
         typer.echo(f"no escalation policy named {name!r}", err=True)
         raise typer.Exit(1)

@@ -1,10 +1,22 @@
-"""The demo: a local sink that prints each page it receives, and how to trigger one."""
+"""The example set on a development installation: the page sink that the example users'
+webhooks point at, the test key, and how to trigger and acknowledge a page."""
 
 import asyncio
 import json
+import os
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+# policies/people.yaml points every example user's webhook here.
+SINK_HOST = "127.0.0.1"
+SINK_PORT = 8099
+EXAMPLE_SERVICE = "payments-api"
+EXAMPLE_KEY = "pagerduty"
+# The example integration keys issued into the embedded database, kept beside its data (which
+# holds everything else in the clear anyway) so that every start can show the same key.
+KEYS_FILE = "example-keys.json"
 
 MAX_BODY_BYTES = 1024 * 1024
 _OK = (
@@ -32,7 +44,7 @@ def describe(path: str, body: bytes, *, at: datetime) -> str:
         f"level {doc.get('level')}, loop {doc.get('loop')}"
     ]
     for action, url in (doc.get("actions") or {}).items():
-        lines.append(f"           {action}: curl -X POST '{url}'")
+        lines.append(f"           {action}: curl -sS -X POST -H 'Accept: application/json' '{url}'")
     return "\n".join(lines)
 
 
@@ -102,11 +114,30 @@ def instructions(*, public_url: str, routing_key: str | None, service: str, key:
     return "\n".join(
         [
             f"Trigger a test incident on {service} (PagerDuty Events API v2):",
-            f"  curl -s {base}/v2/enqueue -H 'Content-Type: application/json' \\",
+            f"  curl -sS {base}/v2/enqueue -H 'Content-Type: application/json' \\",
             f"    -d '{json.dumps(event)}'",
             "Pages print below as they arrive; acknowledge with the curl line under a page.",
             "Resolve it from the monitoring side:",
-            f"  curl -s {base}/v2/enqueue -H 'Content-Type: application/json' \\",
+            f"  curl -sS {base}/v2/enqueue -H 'Content-Type: application/json' \\",
             f"    -d '{json.dumps(resolve)}'",
         ]
     )
+
+
+def remember_keys(data_dir: Path, keys: dict[str, str]) -> None:
+    """Keep example integration keys ("service/key": secret) for later starts (mode 0600)."""
+    path = data_dir / KEYS_FILE
+    kept = {**remembered_keys(data_dir), **keys}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        json.dump(kept, out, indent=2)
+
+
+def remembered_keys(data_dir: Path) -> dict[str, str]:
+    """The example keys kept by `remember_keys` ({} when none)."""
+    try:
+        kept = json.loads((data_dir / KEYS_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in kept.items()} if isinstance(kept, dict) else {}

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
+from app.migrations import migrate
 from app.models import User, utcnow
 from app.policyfiles.apply import (
     ApplyError,
@@ -25,12 +26,12 @@ from app.policyfiles.apply import (
     reissue_key,
     shown_once,
 )
-from app.policyfiles.demo import instructions, start_sink
 from app.policyfiles.documents import Desired, read_policies
 from app.policyfiles.export import ExportError, export_files, write_export
 from app.policyfiles.loader import policy_files
 from app.policyfiles.plan import render_json, render_text
 from app.policyfiles.state import read_state
+from app.servers import resolve_servers
 
 T = TypeVar("T")
 
@@ -48,15 +49,13 @@ def read(directory: Path) -> Desired:
 
 def database() -> Settings:
     """DATABASE_URL or the embedded servers, migrated; their chatter kept off stdout."""
-    from app import cli  # the CLI module imports the commands
-
     with redirect_stdout(sys.stderr):
-        settings = cli._resolve_servers(get_settings())
-        cli._migrate(settings)
+        settings = resolve_servers(get_settings())
+        migrate(settings.database_url)
     return settings
 
 
-async def _with_sessions(
+async def with_sessions(
     settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
 ) -> T:
     engine = make_engine(settings)
@@ -71,7 +70,7 @@ def diff(directory: Path, *, prune: bool, as_json: bool, exit_code: bool) -> Non
     desired = read(directory)
     settings = database()
     plan = asyncio.run(
-        _with_sessions(settings, lambda sessions: plan_policies(sessions, desired, prune=prune))
+        with_sessions(settings, lambda sessions: plan_policies(sessions, desired, prune=prune))
     )
     typer.echo(json.dumps(render_json(plan), indent=2) if as_json else render_text(plan))
     if exit_code and plan.has_changes:
@@ -89,7 +88,7 @@ def apply(directory: Path, *, prune: bool, dry_run: bool) -> None:
         )
 
     try:
-        result = asyncio.run(_with_sessions(settings, work))
+        result = asyncio.run(with_sessions(settings, work))
     except ApplyError as exc:
         typer.echo(f"apply failed; nothing was changed: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -112,7 +111,7 @@ def export(directory: Path, *, force: bool) -> None:
             now = utcnow()
             return export_files(await read_state(session=session, now=now), now=now)
 
-    files = asyncio.run(_with_sessions(settings, work))
+    files = asyncio.run(with_sessions(settings, work))
     try:
         written = write_export(directory, files, force=force)
     except ExportError as exc:
@@ -122,15 +121,16 @@ def export(directory: Path, *, force: bool) -> None:
         typer.echo(f"wrote {path}")
 
 
-def _reissue(settings: Settings, service: str, key: str) -> str:
-    return asyncio.run(_with_sessions(settings, lambda s: reissue_key(s, service=service, key=key)))
+def reissue(settings: Settings, service: str, key: str) -> str:
+    """A new secret for the named integration key (the old one stops working)."""
+    return asyncio.run(with_sessions(settings, lambda s: reissue_key(s, service=service, key=key)))
 
 
 def rotate_key(service: str, key: str) -> None:
     """Print a new secret for a named integration key."""
     settings = database()
     try:
-        secret = _reissue(settings, service, key)
+        secret = reissue(settings, service, key)
     except ApplyError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
@@ -147,7 +147,7 @@ async def _load_if_empty(settings: Settings, desired: Desired) -> ApplyResult | 
             sessions, desired, prune=False, dry_run=False, public_url=settings.public_url
         )
 
-    return await _with_sessions(settings, work)
+    return await with_sessions(settings, work)
 
 
 def load_on_first_start(settings: Settings) -> list[Issued] | None:
@@ -172,37 +172,3 @@ def load_on_first_start(settings: Settings) -> list[Issued] | None:
     if result.issued:
         typer.echo(shown_once(result.issued))
     return result.issued
-
-
-def demo(*, port: int, service: str, key: str) -> None:
-    """Serve with the example policies loaded, a page sink, and a key to trigger with."""
-    from app import cli
-
-    settings = cli._resolve_servers(get_settings())
-    cli._migrate(settings)
-    issued = load_on_first_start(settings) or []
-    wanted = f"{service}/{key}"
-    secret = next(
-        (i.value for i in issued if i.what == "integration key" and i.name == wanted), None
-    )
-    if secret is None:
-        try:
-            secret = _reissue(settings, service, key)
-            typer.echo(f"Issued a new secret for integration key {wanted} (the old one is void).")
-        except ApplyError as exc:
-            typer.echo(f"No test key: {exc}", err=True)
-
-    async def everything() -> None:
-        sink = await start_sink("127.0.0.1", port, lambda text: typer.echo(text))
-        typer.echo(f"Page sink listening on http://127.0.0.1:{port}")
-        typer.echo(
-            instructions(
-                public_url=settings.public_url, routing_key=secret, service=service, key=key
-            )
-        )
-        try:
-            await asyncio.gather(cli._serve_api(settings), cli._serve_worker(settings))
-        finally:
-            sink.close()
-
-    cli._run(everything())

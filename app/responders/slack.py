@@ -19,10 +19,11 @@ from app.db import SessionDep
 from app.errors import InvalidInput, Unauthorized
 from app.models import User, utcnow
 from app.queue import JobSpec, after_commit
+from app.responders import docs
 from app.responders.actions import ACTIONS, MAY_RESPOND, act, user_actor
 from app.responders.nonces import use_once
 
-router = APIRouter(prefix="/integrations/slack", tags=["responding"], include_in_schema=False)
+router = APIRouter(prefix="/integrations/slack", tags=["responding"])
 
 TOLERANCE_SECONDS = 300
 SLACK_REPLY_JOB = "slack_reply"
@@ -98,7 +99,7 @@ def _button(payload: dict[str, Any]) -> tuple[str, uuid.UUID] | None:
     return None
 
 
-@router.post("/actions")
+@router.post("/actions", **docs.SLACK_ACTIONS)
 async def slack_actions(request: Request, session: SessionDep) -> dict[str, Any]:
     """Verify, map the Slack user, act; the answer to the user goes through response_url."""
     body = await request.body()

@@ -17,10 +17,11 @@ from sqlmodel import col
 from app.db import SessionDep
 from app.errors import Forbidden
 from app.models import ContactMethod, Incident, Notification, User, utcnow
+from app.responders import docs
 from app.responders.actions import MAY_RESPOND, act, incident_by_number, user_actor
 from app.responders.nonces import use_once
 
-router = APIRouter(prefix="/integrations/twilio", tags=["responding"], include_in_schema=False)
+router = APIRouter(prefix="/integrations/twilio", tags=["responding"])
 
 COMMAND = re.compile(
     r"^\s*(?P<verb>ack|acknowledge|a|resolve|res|r)\s*#?\s*(?P<what>\d{1,18}|all)\s*[.!]?\s*$",
@@ -90,7 +91,7 @@ async def _ack_all(session: AsyncSession, user: User) -> str:
     return f"Stairway: acknowledged {', '.join(numbers)}."
 
 
-@router.post("/sms")
+@router.post("/sms", **docs.TWILIO_SMS)
 async def twilio_sms(request: Request, session: SessionDep) -> Response:
     """Verify Twilio's signature, find the sender's user, run the command, answer in TwiML."""
     token = request.app.state.settings.twilio_auth_token.get_secret_value()

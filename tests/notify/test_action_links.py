@@ -122,3 +122,30 @@ async def test_two_simultaneous_posts_of_one_link_act_once(
     )
     assert sorted([first.status_code, second.status_code]) == [200, 410]
     assert types(await api.timeline(incident["id"])).count("resolved") == 1
+
+
+async def test_a_client_asking_for_json_gets_json(
+    api: Api, sink: HttpSink, client: httpx.AsyncClient
+) -> None:
+    incident, links = await _paged(api, sink, "/links-json")
+    as_json = {"Accept": "application/json"}
+    acted = await client.post(links["acknowledge"], headers=as_json)
+    assert acted.status_code == 200
+    assert acted.headers["content-type"] == "application/json"
+    assert acted.json() == {
+        "changed": True,
+        "message": f"Incident #{incident['number']} acknowledged: checkout errors",
+    }
+    again = await client.post(links["acknowledge"], headers=as_json)
+    assert again.status_code == 410
+    assert again.json()["error"]["code"] == "link_used"
+    invalid = await client.post(links["resolve"] + "x", headers=as_json)
+    assert invalid.status_code == 400
+    assert invalid.json()["error"] == {
+        "code": "link_invalid",
+        "message": "Link invalid",
+        "details": None,
+    }
+    resolved = await client.post(links["resolve"], headers=as_json)
+    assert resolved.json()["changed"] is True
+    assert await status(api, incident) == "resolved"

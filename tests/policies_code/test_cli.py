@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.config import Settings, get_settings
-from app.policyfiles.commands import load_on_first_start
 from app.policyfiles.demo import start_sink
+from app.policyfiles.runner import load_on_first_start
 from tests.policies_code.conftest import TEAM, write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,7 +129,8 @@ async def test_the_demo_sink_prints_each_page() -> None:
     assert response.status_code == 200
     [text] = printed
     assert "PAGE for Ada Lovelace (/pages/ada): #7 'p99 > 2s' [critical, triggered] level 2" in text
-    assert "acknowledge: curl -X POST 'http://127.0.0.1:8080/r/ack-token'" in text
+    ack = "curl -sS -X POST -H 'Accept: application/json' 'http://127.0.0.1:8080/r/ack-token'"
+    assert f"acknowledge: {ack}" in text
 
 
 def test_preview_prints_who_would_be_paged_when(stairway: CliRunner, tmp_path: Path) -> None:

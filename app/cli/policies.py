@@ -1,18 +1,10 @@
-"""`stairway policies ...`, `stairway demo` and the first-start load of `policies/`.
+"""`stairway policies ...`: policy files in git (the work is in app/policyfiles/runner.py)."""
 
-Only typer is imported here so `stairway --help` stays quick; the work is in runner.py.
-"""
-
-import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
-
-if TYPE_CHECKING:
-    from app.config import Settings
-    from app.policyfiles.apply import Issued
 
 policies_app = typer.Typer(
     help="Policy as code: users, schedules, escalation policies and services as YAML files "
@@ -97,23 +89,3 @@ def rotate_key(
     from app.policyfiles import runner
 
     runner.rotate_key(service, key)
-
-
-def load_on_first_start(settings: "Settings") -> "list[Issued] | None":
-    """Apply the policies directory to a database with no users yet; what it issued, or None."""
-    from app.policyfiles import runner
-
-    return runner.load_on_first_start(settings)
-
-
-def demo(
-    port: Annotated[int, typer.Option(help="Port of the local page sink.")] = 8099,
-    service: Annotated[str, typer.Option(help="The service to trigger.")] = "payments-api",
-    key: Annotated[str, typer.Option(help="Its integration key to send with.")] = "pagerduty",
-) -> None:
-    """Serve Stairway with the example policies and a local sink that prints every page."""
-    from app.logs import configure_logging
-    from app.policyfiles import runner
-
-    configure_logging(level=logging.WARNING)
-    runner.demo(port=port, service=service, key=key)
