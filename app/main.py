@@ -23,11 +23,12 @@ from app.integrations import enqueue
 from app.integrations.heartbeats.router import router as heartbeats_router
 from app.integrations.inbox import Waker, open_pool
 from app.integrations.router import router as integrations_router
-from app.limits import BodySizeLimit
+from app.limits import BodySizeLimit, JsonBodyCheck
 from app.policies.router import router as policies_router
 from app.queue import arq_enqueuer
 from app.redis_url import arq_redis_settings
 from app.reports.router import router as reports_router
+from app.request_ids import RequestIds
 from app.responders.slack import router as slack_router
 from app.responders.twilio import router as twilio_router
 from app.routing.router import router as routing_router
@@ -108,10 +109,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(links_router)
     app.include_router(slack_router)
     app.include_router(twilio_router)
+    inbound_prefixes = ("/v2/", "/integrations/")
+    # Inbound alerts and Slack/Twilio callbacks read their bodies themselves.
+    app.add_middleware(JsonBodyCheck, skip_prefixes=inbound_prefixes)
     inbound = settings.max_inbound_body_bytes
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        prefix_limits=(("/v2/", inbound), ("/integrations/", inbound)),
+        prefix_limits=tuple((prefix, inbound) for prefix in inbound_prefixes),
     )
+    app.add_middleware(RequestIds)
     return app

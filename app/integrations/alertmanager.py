@@ -79,8 +79,14 @@ def validate(body: Any) -> dict[str, Any]:
             errors.append((f"alerts[{i}].fingerprint", "must be a string"))
     for name in ("groupLabels", "commonLabels", "commonAnnotations"):
         _strings(errors, body.get(name), name)
-    if body.get("groupKey") is not None and not isinstance(body["groupKey"], str):
-        errors.append(("groupKey", "must be a string"))
+    for name in ("groupKey", "receiver", "externalURL"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            errors.append((name, "must be a string"))
+    truncated = body.get("truncatedAlerts")
+    if truncated is not None and (
+        isinstance(truncated, bool) or not isinstance(truncated, int) or truncated < 0
+    ):
+        errors.append(("truncatedAlerts", "must be a non-negative integer"))
     if errors:
         raise BadPayload(errors)
     return body
@@ -150,7 +156,7 @@ def group_event(body: dict[str, Any], *, source: str, extra: Iterable[str] = ())
         "groupKey": body.get("groupKey"),
         "receiver": body.get("receiver"),
         "externalURL": body.get("externalURL"),
-        "truncatedAlerts": int(body.get("truncatedAlerts") or 0),
+        "truncatedAlerts": body.get("truncatedAlerts") or 0,
         "alerts": kept,
     }
     for name in extra:

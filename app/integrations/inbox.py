@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
-from app.errors import Unavailable
+from app.errors import database_unavailable, is_connection_error
 from app.integrations.ingest import Event
 from app.models import InboundEvent
 from app.queue import DUE_BUCKET_MS, Enqueue, JobSpec, due_work_job
@@ -93,10 +93,10 @@ async def record(pool: FairPool, *, key_hash: str, event: Event, received_at: da
         row_id = await pool.fetchval(
             _INSERT, key_hash, event.action, event.dedup_key, _trigger_json(event), received_at
         )
-    except _DOWN as exc:
-        raise Unavailable(
-            "database unavailable, retry later", headers={"Retry-After": "5"}
-        ) from exc
+    except Exception as exc:
+        if isinstance(exc, _DOWN) or is_connection_error(exc):
+            raise database_unavailable() from exc
+        raise
     return row_id is not None
 
 
