@@ -74,7 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = sessions
         app.state.redis = redis
         app.state.enqueue = arq_enqueuer(redis)
-        app.state.pg = await open_pool(engine, max_size=settings.db_pool_size)
+        app.state.pg = await open_pool(
+            engine, max_size=settings.db_pool_size, timeout_seconds=settings.db_pool_timeout_seconds
+        )
         app.state.inbox_waker = Waker(app.state.enqueue)
         app.state.link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
         try:
