@@ -20,6 +20,7 @@ from app.incidents.links_router import router as links_router
 from app.incidents.router import router as incidents_router
 from app.instance import ACTION_LINKS, instance_secret
 from app.integrations import enqueue
+from app.integrations.events_router import router as inbound_events_router
 from app.integrations.heartbeats.router import router as heartbeats_router
 from app.integrations.inbox import Waker, open_pool
 from app.integrations.router import router as integrations_router
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(reports_router)
     api.include_router(routing_router)
     api.include_router(heartbeats_router)
+    api.include_router(inbound_events_router)
     api.include_router(webhook_subscriptions_router)
     api.include_router(audit_router)
     app.include_router(api)

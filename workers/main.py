@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 Ctx = dict[str, Any]
 T = TypeVar("T")
 INBOX_RETRY = timedelta(milliseconds=50)
+# When an inbound event that failed is tried again (the events of other keys go on meanwhile).
+INBOX_FAILURE_RETRY = timedelta(seconds=1)
 DELIVERY_RETRY = timedelta(milliseconds=50)
 DELIVERY_RUN_SECONDS = 20.0
 DELIVERY_LOOPS = 4
@@ -266,8 +268,11 @@ async def inbound_events_due(ctx: Ctx) -> None:
             # committed: look again shortly.
             await ctx["enqueue"]([inbox_wakeup(utcnow() + INBOX_RETRY)])
             return
-        if not drained.more:
-            return
+        if drained.more:
+            continue
+        if drained.failed:
+            await ctx["enqueue"]([inbox_wakeup(utcnow() + INBOX_FAILURE_RETRY)])
+        return
 
 
 async def slack_reply(ctx: Ctx, response_url: str, text: str, in_channel: bool) -> None:
