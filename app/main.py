@@ -26,6 +26,7 @@ from app.integrations.inbox import Waker, open_pool
 from app.integrations.router import router as integrations_router
 from app.limits import BodySizeLimit, JsonBodyCheck
 from app.policies.router import router as policies_router
+from app.process import keep_out_of_full_collections
 from app.queue import arq_enqueuer
 from app.redis_url import arq_redis_settings
 from app.reports.router import router as reports_router
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.inbox_waker = Waker(app.state.enqueue)
         app.state.link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
+        keep_out_of_full_collections()
         try:
             yield
         finally:

@@ -44,6 +44,7 @@ from app.paging.sweeper import (
     sweep_timers_and_events,
 )
 from app.paging.wake import DONE_KEY, STEPS_DUE_JOB, done_ids, step_wakeup, window_end
+from app.process import keep_out_of_full_collections
 from app.queue import (
     ACK_TIMEOUT_JOB,
     AUTO_RESOLVE_JOB,
@@ -345,6 +346,7 @@ def make_startup(settings: Settings) -> Callable[[Ctx], Awaitable[None]]:
             from prometheus_client import start_http_server
 
             start_http_server(settings.worker_metrics_port)
+        keep_out_of_full_collections()
 
     return startup
 
