@@ -372,24 +372,21 @@ async def test_alertmanager_truncated_alerts_must_be_a_count(
 
 
 async def test_a_slack_timestamp_of_320_digits_is_refused_as_stale(
-    app: Any, hostile: httpx.AsyncClient
+    settings: Settings, hostile: httpx.AsyncClient
 ) -> None:
-    secret = "slack-signing-secret"
-    app.state.settings.slack_signing_secret = type(app.state.settings.slack_signing_secret)(secret)
-    try:
-        body = b"payload=%7B%7D"
-        stamp = "9" * 320
-        response = await hostile.post(
-            "/integrations/slack/actions",
-            content=body,
-            headers={
-                "content-type": "application/x-www-form-urlencoded",
-                "x-slack-request-timestamp": stamp,
-                "x-slack-signature": slack_signature(secret, stamp, body),
-            },
-        )
-    finally:
-        app.state.settings.slack_signing_secret = type(app.state.settings.slack_signing_secret)("")
+    secret = settings.slack_signing_secret.get_secret_value()
+    assert secret
+    body = b"payload=%7B%7D"
+    stamp = "9" * 320
+    response = await hostile.post(
+        "/integrations/slack/actions",
+        content=body,
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": stamp,
+            "x-slack-signature": slack_signature(secret, stamp, body),
+        },
+    )
     assert response.status_code == 401
 
 
