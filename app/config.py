@@ -45,6 +45,8 @@ class Settings(BaseSettings):
 
     db_pool_size: int = 20
     db_max_overflow: int = 10
+    # How long a request waits for a free database connection before it is answered 503.
+    db_pool_timeout_seconds: float = 10.0
 
     delivery_timeout_seconds: float = 5.0
     delivery_max_attempts: int = 5

@@ -1,12 +1,25 @@
 """Errors as values with a status, rendered as {"error": {...}}."""
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.request_ids import HEADER, request_id
+
+log = logging.getLogger(__name__)
+# How long a client is asked to wait when PostgreSQL or Redis cannot take the request.
+RETRY_AFTER_SECONDS = 5
+# SQLSTATE classes and codes meaning "the server cannot take this now", not "bad request":
+# 08 connection exception, 53 insufficient resources (too many clients, out of memory, disk
+# full), 57P01-57P03 shutting down, crashed, not yet accepting connections.
+_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03")
 
 
 class AppError(Exception):
@@ -81,12 +94,19 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _detail(err: dict[str, Any]) -> dict[str, str]:
+    if err.get("type") == "json_invalid":
+        # Its location is ("body", <character offset>): the field is the body.
+        reason = (err.get("ctx") or {}).get("error", "")
+        offset = list(err.get("loc", ()))[-1:]
+        where = f" at character {offset[0]}" if offset and isinstance(offset[0], int) else ""
+        return {"field": "body", "message": f"not valid JSON: {reason}{where}".strip()}
+    return {"field": _location(err.get("loc", ())), "message": str(err.get("msg", ""))}
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    details = [
-        {"field": _location(err.get("loc", ())), "message": str(err.get("msg", ""))}
-        for err in exc.errors()
-    ]
+    details = [_detail(err) for err in exc.errors()]
     message = "; ".join(f"{d['field']}: {d['message']}" for d in details) or "invalid request"
     return JSONResponse(error_body("invalid", message, details), status_code=422)
 
@@ -99,13 +119,22 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _database_down(_: Request, exc: Exception) -> JSONResponse:
-    # Connection-level failures mean PostgreSQL is unreachable: tell the client to come back.
-    return JSONResponse(
-        error_body("unavailable", "database unavailable, retry later"),
-        status_code=503,
-        headers={"Retry-After": "5"},
+def database_unavailable() -> Unavailable:
+    """The 503 for a PostgreSQL that cannot take the request now (down, full, pool exhausted)."""
+    return Unavailable(
+        "database unavailable, retry later",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    # PostgreSQL is unreachable or cannot take more work: tell the client to come back.
+    log.warning(
+        "database unavailable: %s",
+        exc.__class__.__name__,
+        extra={"method": request.method, "path": request.url.path},
+    )
+    return await _app_error(request, database_unavailable())
 
 
 def is_bad_value(exc: BaseException) -> bool:
@@ -127,21 +156,51 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if is_bad_value(exc):
         # A value the schema let through but PostgreSQL cannot store: still the client's mistake.
         message = "a value is out of range or contains characters that cannot be stored"
-        return JSONResponse(error_body("invalid", message), status_code=422)
+        details = [{"field": "body", "message": message}]
+        return JSONResponse(error_body("invalid", message, details), status_code=422)
     return await _unexpected(request, exc)
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(error_body("internal", "internal error"), status_code=500)
+async def _stale(request: Request, exc: Exception) -> JSONResponse:
+    # A row this request read was deleted or changed by another one meanwhile.
+    message = "the resource was changed or deleted by another request meanwhile; retry"
+    return await _app_error(request, Conflict(message))
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Runs outside the request's middleware: the request id comes from the scope, and ties
+    # this line (with its traceback) to the answer the client got.
+    rid = request_id(request.scope)
+    log.error(
+        "unexpected error answering %s %s",
+        request.method,
+        request.url.path,
+        exc_info=(type(exc), exc, exc.__traceback__),
+        extra={"request_id": rid},
+    )
+    return JSONResponse(
+        error_body("internal", "internal error"), status_code=500, headers={HEADER: rid}
+    )
+
+
+def _unavailable_state(exc: BaseException) -> bool:
+    state = str(getattr(exc, "sqlstate", "") or "")
+    return bool(state) and state.startswith(_UNAVAILABLE_STATES)
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    """True when the exception means the database or Redis could not be reached."""
-    if isinstance(exc, InterfaceError | OperationalError):
+    """True when the exception means the database or Redis could not be reached, or cannot
+    take more work now (too many clients, the connection pool exhausted, shutting down)."""
+    if isinstance(exc, InterfaceError | OperationalError | PoolTimeout):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, ConnectionError | OSError | TimeoutError)
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionError | OSError | TimeoutError) or _unavailable_state(seen):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -152,6 +211,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(InterfaceError, _database_down)
+    app.add_exception_handler(PoolTimeout, _database_down)
+    app.add_exception_handler(StaleDataError, _stale)
     app.add_exception_handler(ConnectionError, _database_down)
     app.add_exception_handler(OSError, _database_down)
     app.add_exception_handler(Exception, _unexpected)

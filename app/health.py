@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 from sqlmodel import col
 
 from app import metrics
-from app.models import Incident
+from app.models import DeadInboundEvent, Incident
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -55,15 +55,18 @@ async def readyz(request: Request) -> JSONResponse:
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
 )
 async def prometheus_metrics(request: Request) -> Response:
-    """Process metrics plus incident counts read from PostgreSQL at scrape time."""
+    """Process metrics plus incident and dead inbound event counts read from PostgreSQL at
+    scrape time."""
     try:
         async with request.app.state.sessions() as session:
             rows = await session.execute(
                 select(col(Incident.status), func.count()).group_by(col(Incident.status))
             )
             counts = {status: count for status, count in rows}
+            dead = await session.scalar(select(func.count()).select_from(DeadInboundEvent))
         for status in ("triggered", "acknowledged", "resolved"):
             metrics.INCIDENTS.labels(status).set(counts.get(status, 0))
+        metrics.INBOUND_DEAD_WAITING.set(dead or 0)
         metrics.QUEUE_DEPTH.set(
             await request.app.state.redis.zcard(request.app.state.settings.queue_name)
         )

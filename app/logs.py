@@ -6,6 +6,8 @@ import sys
 
 import structlog
 
+from app.config import Settings
+
 # Never rendered into logs, whatever a caller passes in `extra`.
 SECRET_FIELDS = frozenset({"key", "secret", "signing_secret", "password", "authorization", "token"})
 
@@ -36,12 +38,24 @@ class RedactSecretPaths(logging.Filter):
         return True
 
 
+def _json_wanted(json_logs: bool | None) -> bool:
+    if json_logs is None:
+        # STAIRWAY_LOG_JSON decides when set; otherwise JSON unless on a terminal.
+        json_logs = Settings().log_json
+    return (not sys.stderr.isatty()) if json_logs is None else json_logs
+
+
 def configure_logging(*, json_logs: bool | None = None, level: int = logging.INFO) -> None:
-    """Route stdlib and structlog records through one renderer."""
-    as_json = (not sys.stderr.isatty()) if json_logs is None else json_logs
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
-    )
+    """Route stdlib and structlog records through one renderer (JSON lines or console lines,
+    as `json_logs`, else STAIRWAY_LOG_JSON, else whether stderr is a terminal, decides)."""
+    final: list[structlog.typing.Processor] = [
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta
+    ]
+    if _json_wanted(json_logs):
+        # A traceback as one readable string field, not the repr of sys.exc_info().
+        final += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+    else:
+        final.append(structlog.dev.ConsoleRenderer())
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -54,7 +68,7 @@ def configure_logging(*, json_logs: bool | None = None, level: int = logging.INF
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=final,
         )
     )
     root = logging.getLogger()

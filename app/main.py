@@ -22,14 +22,17 @@ from app.incidents.links_router import router as links_router
 from app.incidents.router import router as incidents_router
 from app.instance import ACTION_LINKS, instance_secret
 from app.integrations import enqueue
+from app.integrations.events_router import router as inbound_events_router
 from app.integrations.heartbeats.router import router as heartbeats_router
 from app.integrations.inbox import Waker, open_pool
 from app.integrations.router import router as integrations_router
-from app.limits import BodySizeLimit
+from app.limits import BodySizeLimit, JsonBodyCheck
 from app.policies.router import router as policies_router
+from app.process import keep_out_of_full_collections
 from app.queue import arq_enqueuer
 from app.redis_url import arq_redis_settings
 from app.reports.router import router as reports_router
+from app.request_ids import RequestIds
 from app.responders.slack import router as slack_router
 from app.responders.twilio import router as twilio_router
 from app.routing.router import router as routing_router
@@ -75,9 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = sessions
         app.state.redis = redis
         app.state.enqueue = arq_enqueuer(redis)
-        app.state.pg = await open_pool(engine, max_size=settings.db_pool_size)
+        app.state.pg = await open_pool(
+            engine, max_size=settings.db_pool_size, timeout_seconds=settings.db_pool_timeout_seconds
+        )
         app.state.inbox_waker = Waker(app.state.enqueue)
         app.state.link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
+        keep_out_of_full_collections()
         try:
             yield
         finally:
@@ -107,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(reports_router)
     api.include_router(routing_router)
     api.include_router(heartbeats_router)
+    api.include_router(inbound_events_router)
     api.include_router(webhook_subscriptions_router)
     api.include_router(audit_router)
     app.include_router(api)
@@ -114,10 +121,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(links_router)
     app.include_router(slack_router)
     app.include_router(twilio_router)
+    inbound_prefixes = ("/v2/", "/integrations/")
+    # Inbound alerts and Slack/Twilio callbacks read their bodies themselves.
+    app.add_middleware(JsonBodyCheck, skip_prefixes=inbound_prefixes)
     inbound = settings.max_inbound_body_bytes
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        prefix_limits=(("/v2/", inbound), ("/integrations/", inbound)),
+        prefix_limits=tuple((prefix, inbound) for prefix in inbound_prefixes),
     )
+    app.add_middleware(RequestIds)
     return app

@@ -18,3 +18,10 @@ SWEEPER_REARMS = Counter(
 )
 INCIDENTS = Gauge("stairway_incidents", "Incidents by status.", ["status"])
 QUEUE_DEPTH = Gauge("stairway_queue_depth", "Jobs waiting in the arq queue.")
+INBOUND_DEAD = Counter(
+    "stairway_inbound_dead",
+    "Inbound events set aside as dead after failing every attempt to apply them.",
+)
+INBOUND_DEAD_WAITING = Gauge(
+    "stairway_inbound_dead_events", "Dead inbound events waiting for an admin to retry or discard."
+)

@@ -43,6 +43,16 @@ def after_commit(session: AsyncSession, job: JobSpec) -> None:
     session.info.setdefault("jobs", []).append(job)
 
 
+def jobs_asked(session: AsyncSession) -> int:
+    """How many jobs the session's transaction has asked for so far (a mark for `forget_jobs`)."""
+    return len(session.info.get("jobs", []))
+
+
+def forget_jobs(session: AsyncSession, mark: int) -> None:
+    """Drop the jobs asked for after `mark`: the savepoint that asked for them rolled back."""
+    del session.info.setdefault("jobs", [])[mark:]
+
+
 def take_jobs(session: AsyncSession) -> list[JobSpec]:
     """The jobs the committed transaction asked for."""
     jobs: list[JobSpec] = session.info.pop("jobs", [])

@@ -23,10 +23,17 @@ async def get_or_404(
 
 
 async def get_owned_or_404(
-    session: AsyncSession, model: type[M], id_: uuid.UUID, *, user_id: uuid.UUID, what: str
+    session: AsyncSession,
+    model: type[M],
+    id_: uuid.UUID,
+    *,
+    user_id: uuid.UUID,
+    what: str,
+    lock: bool = False,
 ) -> M:
-    """A row belonging to this user, or a 404 (another user's row is not revealed)."""
-    row = await session.get(model, id_)
+    """A row belonging to this user, or a 404 (another user's row is not revealed); `lock`
+    holds it until commit (a row deleted meanwhile, e.g. with its user, is then a 404)."""
+    row = await session.get(model, id_, with_for_update=lock, populate_existing=lock)
     if row is None or getattr(row, "user_id", None) != user_id:
         raise NotFound(f"{what} {id_} not found")
     return row

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -86,8 +87,13 @@ def read_token(secret: str, token: str, *, now: float) -> dict[str, Any] | None:
         return None
     try:
         claims = json.loads(_unb64(payload))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    if not isinstance(claims, dict) or float(claims.get("exp", 0)) < now:
+    if not isinstance(claims, dict):
+        return None
+    expires = claims.get("exp", 0)
+    if isinstance(expires, bool) or not isinstance(expires, int | float):
+        return None
+    if not math.isfinite(expires) or expires < now:
         return None
     return claims

@@ -44,6 +44,7 @@ from app.paging.sweeper import (
     sweep_timers_and_events,
 )
 from app.paging.wake import DONE_KEY, STEPS_DUE_JOB, done_ids, step_wakeup, window_end
+from app.process import keep_out_of_full_collections
 from app.queue import (
     ACK_TIMEOUT_JOB,
     AUTO_RESOLVE_JOB,
@@ -59,6 +60,8 @@ log = logging.getLogger(__name__)
 Ctx = dict[str, Any]
 T = TypeVar("T")
 INBOX_RETRY = timedelta(milliseconds=50)
+# When an inbound event that failed is tried again (the events of other keys go on meanwhile).
+INBOX_FAILURE_RETRY = timedelta(seconds=1)
 DELIVERY_RETRY = timedelta(milliseconds=50)
 DELIVERY_RUN_SECONDS = 20.0
 DELIVERY_LOOPS = 4
@@ -271,11 +274,14 @@ async def inbound_events_due(ctx: Ctx) -> None:
             # committed: look again shortly.
             await ctx["enqueue"]([inbox_wakeup(utcnow() + INBOX_RETRY)])
             return
-        if not drained.more:
-            return
-        if _stopping(ctx):
-            await ctx["enqueue"]([inbox_wakeup(utcnow(), fresh=True)])
-            return
+        if drained.more:
+            if _stopping(ctx):
+                await ctx["enqueue"]([inbox_wakeup(utcnow(), fresh=True)])
+                return
+            continue
+        if drained.failed:
+            await ctx["enqueue"]([inbox_wakeup(utcnow() + INBOX_FAILURE_RETRY)])
+        return
 
 
 async def slack_reply(ctx: Ctx, response_url: str, text: str, in_channel: bool) -> None:
@@ -348,6 +354,7 @@ def make_startup(settings: Settings) -> Callable[[Ctx], Awaitable[None]]:
             from prometheus_client import start_http_server
 
             start_http_server(settings.worker_metrics_port)
+        keep_out_of_full_collections()
 
     return startup
 

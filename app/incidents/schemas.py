@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from app import jsonsafe
 from app.schemas import STRICT
 
 MAX_DETAILS_BYTES = 64 * 1024
@@ -46,9 +47,16 @@ class IncidentTrigger(BaseModel):
     @field_validator("details")
     @classmethod
     def _details_size(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        context = info.context or {}
+        if not context.get("json_checked"):
+            try:
+                jsonsafe.check(value)
+            except jsonsafe.UnsafeJson as exc:
+                where = f" at {jsonsafe.dotted(exc.path)}" if exc.path else ""
+                raise ValueError(f"{exc.message}{where}") from exc
         # A caller that parsed the details out of a small enough request body may say so:
         # JSON re-encoded with ASCII escapes is at most 6 characters per byte it came from.
-        source_bytes = (info.context or {}).get("source_bytes")
+        source_bytes = context.get("source_bytes")
         if source_bytes is not None and source_bytes * 6 <= MAX_DETAILS_BYTES:
             return value
         if len(json.dumps(value, separators=(",", ":"))) > MAX_DETAILS_BYTES:

@@ -7,7 +7,7 @@ shape with a few extra fields (see grafana.py).
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -32,6 +32,11 @@ SEVERITY_ALIASES = {
     "none": "info",
 }
 ALERT_FIELDS = ("status", "labels", "annotations", "startsAt", "endsAt", "generatorURL")
+# Fields kept as they come, once their JSON type is right (a sender's field of another type
+# is refused, not stored: whatever is kept must mean what its name says).
+Fields = Mapping[str, type | tuple[type, ...]]
+ALERT_TYPES: Fields = {"startsAt": str, "endsAt": str, "generatorURL": str}
+_NAMES = {str: "a string", int: "an integer", dict: "an object"}
 MAX_TITLE = 1024
 MAX_SOURCE = 255
 # Room left for the rest of the details when the alert list has to be cut.
@@ -55,8 +60,17 @@ def _strings(errors: list[tuple[str, str]], value: Any, label: str) -> dict[str,
     return value
 
 
-def validate(body: Any) -> dict[str, Any]:
-    """The body if it is a usable webhook payload, else BadPayload naming the fields."""
+def _typed(errors: list[tuple[str, str]], where: dict[str, Any], types: Fields, label: str) -> None:
+    for name, kind in types.items():
+        value = where.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            wanted = _NAMES.get(kind if isinstance(kind, type) else kind[0], "another type")
+            errors.append((f"{label}{name}", f"must be {wanted}"))
+
+
+def validate(body: Any, extra: Fields | None = None) -> dict[str, Any]:
+    """The body if it is a usable webhook payload, else BadPayload naming the fields; `extra`
+    types the sender's own fields, on the body and on each alert."""
     if not isinstance(body, dict):
         raise BadPayload([("body", "must be a JSON object")])
     errors: list[tuple[str, str]] = []
@@ -77,10 +91,18 @@ def validate(body: Any) -> dict[str, Any]:
         _strings(errors, alert.get("annotations"), f"alerts[{i}].annotations")
         if alert.get("fingerprint") is not None and not isinstance(alert["fingerprint"], str):
             errors.append((f"alerts[{i}].fingerprint", "must be a string"))
+        _typed(errors, alert, {**ALERT_TYPES, **(extra or {})}, f"alerts[{i}].")
     for name in ("groupLabels", "commonLabels", "commonAnnotations"):
         _strings(errors, body.get(name), name)
-    if body.get("groupKey") is not None and not isinstance(body["groupKey"], str):
-        errors.append(("groupKey", "must be a string"))
+    for name in ("groupKey", "receiver", "externalURL"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            errors.append((name, "must be a string"))
+    _typed(errors, body, extra or {}, "")
+    truncated = body.get("truncatedAlerts")
+    if truncated is not None and (
+        isinstance(truncated, bool) or not isinstance(truncated, int) or truncated < 0
+    ):
+        errors.append(("truncatedAlerts", "must be a non-negative integer"))
     if errors:
         raise BadPayload(errors)
     return body
@@ -150,7 +172,7 @@ def group_event(body: dict[str, Any], *, source: str, extra: Iterable[str] = ())
         "groupKey": body.get("groupKey"),
         "receiver": body.get("receiver"),
         "externalURL": body.get("externalURL"),
-        "truncatedAlerts": int(body.get("truncatedAlerts") or 0),
+        "truncatedAlerts": body.get("truncatedAlerts") or 0,
         "alerts": kept,
     }
     for name in extra:
@@ -185,10 +207,12 @@ def alert_events(body: dict[str, Any], *, source: str, extra: Iterable[str] = ()
 
 
 def events(
-    body: Any, *, grouping: str, source: str = "alertmanager", extra: Iterable[str] = ()
+    body: Any, *, grouping: str, source: str = "alertmanager", extra: Fields | None = None
 ) -> list[Event]:
-    """The events a webhook payload stands for, under the key's grouping."""
-    payload = validate(body)
+    """The events a webhook payload stands for, under the key's grouping; `extra`: the
+    sender's own fields kept in the details (with their JSON types)."""
+    payload = validate(body, extra)
+    extra = extra or {}
     if grouping == "alert":
         return alert_events(payload, source=source, extra=extra)
     return [group_event(payload, source=source, extra=extra)]

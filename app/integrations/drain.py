@@ -6,6 +6,12 @@ opened before it is resolved. A run of triggers is applied together: one query f
 incidents they may add to, the routing context and policy snapshot once per service and
 policy, and one statement each for the new incidents, the alert counts and the timeline.
 Acknowledge and resolve events take the ordinary one-at-a-time path.
+
+One event that cannot be applied never stops the others: each run is applied in a savepoint,
+and a run that fails is applied again one event at a time. An event that fails stays queued
+with its error and holds back the later events of its dedup key (their order is kept) until it
+is tried again; after a few attempts it is set aside as dead (`app/integrations/deadletter.py`)
+and the rest of its key goes ahead.
 """
 
 import json
@@ -28,22 +34,25 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.errors import is_connection_error
 from app.events.schemas import EventType
 from app.events.service import emit_many, listening, subscriptions
 from app.incidents import timers
 from app.incidents.opening import Opening, deduplicated_entry, open_incident
 from app.incidents.schemas import IncidentTrigger
 from app.incidents.timeline import record_many
+from app.integrations import deadletter
 from app.integrations.ingest import Event, apply
 from app.models import (
     OPEN_STATUSES,
     Incident,
     Service,
+    utcnow,
 )
 from app.paging.rawsql import driver
 from app.paging.wake import step_wakeup
 from app.policies.service import read_policy, snapshot_of
-from app.queue import after_commit
+from app.queue import after_commit, forget_jobs, jobs_asked
 from app.routing.matcher import for_urgency
 from app.routing.service import RoutingContext, routing_context
 
@@ -63,7 +72,7 @@ _ADD_ALERTS = (
 _CLAIM = """
 WITH drainer AS (SELECT pg_try_advisory_xact_lock($1) AS locked)
 SELECT d.locked, e.id, e.service_id, e.action, e.dedup_key, e.trigger::text AS trigger,
-       e.actor, e.received_at
+       e.actor, e.received_at, e.attempts
 FROM drainer AS d
 LEFT JOIN LATERAL (
     SELECT * FROM inbound_events WHERE d.locked ORDER BY id LIMIT $2
@@ -100,6 +109,8 @@ class Drained:
     applied: int
     more: bool  # the batch was full: drain again at once
     busy: bool = False  # another worker holds the inbox
+    failed: int = 0  # events that failed and wait in the inbox for another attempt
+    dead: int = 0  # events set aside as dead
 
 
 @dataclass(frozen=True)
@@ -111,10 +122,16 @@ class Queued:
     trigger: str
     actor: dict[str, Any]
     received_at: datetime
+    attempts: int = 0
+
+    @property
+    def key(self) -> tuple[uuid.UUID, str]:
+        return self.service_id, self.dedup_key
 
 
 async def drain_batch(*, session: AsyncSession, limit: int = BATCH) -> Drained:
-    """Apply up to `limit` queued events, oldest first, and delete them (caller commits)."""
+    """Apply up to `limit` queued events, oldest first, and delete those applied (caller
+    commits); an event that fails is kept for another attempt or set aside as dead."""
     conn = await driver(session)
     rows = await conn.fetch(_CLAIM, DRAIN_LOCK, limit)
     if not rows[0]["locked"]:
@@ -128,24 +145,103 @@ async def drain_batch(*, session: AsyncSession, limit: int = BATCH) -> Drained:
             r["trigger"],
             r["actor"],
             r["received_at"],
+            r["attempts"],
         )
         for r in rows
         if r["id"] is not None
     ]
+    batch = _Batch(session, conn)
     start = 0
     while start < len(events):
         end = start
-        while end < len(events) and events[end].action == "trigger":
+        # Triggers never tried before go together; one that failed before goes alone.
+        while end < len(events) and events[end].action == "trigger" and not events[end].attempts:
             end += 1
         if end > start:
-            await _apply_triggers(session, events[start:end])
+            await batch.triggers(events[start:end])
             start = end
         else:
-            await _apply_one(session, events[start])
+            await batch.one(events[start])
             start += 1
-    if events:
-        await conn.execute(_DELETE, [e.id for e in events])
-    return Drained(len(events), more=len(events) == limit)
+    if batch.applied:
+        await conn.execute(_DELETE, batch.applied)
+    return Drained(
+        len(batch.applied), more=len(events) == limit, failed=batch.failed, dead=batch.dead
+    )
+
+
+class _Batch:
+    """The events of one batch applied so far, and the dedup keys held back by a failure."""
+
+    def __init__(self, session: AsyncSession, conn: Any) -> None:
+        self.session = session
+        self.conn = conn
+        self.applied: list[int] = []
+        self.held: set[tuple[uuid.UUID, str]] = set()
+        self.failed = 0
+        self.dead = 0
+
+    async def triggers(self, events: Sequence[Queued]) -> None:
+        """A run of triggers together; one at a time if that fails."""
+        free = [e for e in events if e.key not in self.held]
+        if not free:
+            return
+        mark = jobs_asked(self.session)
+        savepoint = await self.session.begin_nested()
+        try:
+            together = await _apply_triggers_together(self.session, free)
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise
+            together = False  # one of them cannot be applied: find which, one at a time
+        if together:
+            await savepoint.commit()
+            self.applied.extend(e.id for e in free)
+            return
+        # Either a trigger through another path opened one of these keys meanwhile, or one
+        # of them fails: one at a time.
+        await savepoint.rollback()
+        forget_jobs(self.session, mark)
+        for queued in free:
+            await self.one(queued)
+
+    async def one(self, queued: Queued) -> None:
+        """One event in a savepoint of its own; a failure is recorded, never raised."""
+        if queued.key in self.held:
+            return  # an earlier event of its key waits for another attempt: keep the order
+        mark = jobs_asked(self.session)
+        savepoint = await self.session.begin_nested()
+        try:
+            await _apply_one(self.session, queued)
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise
+            await savepoint.rollback()
+            forget_jobs(self.session, mark)
+            await self._failed(queued, exc)
+            return
+        await savepoint.commit()
+        self.applied.append(queued.id)
+
+    async def _failed(self, queued: Queued, exc: Exception) -> None:
+        context = {
+            "service_id": str(queued.service_id),
+            "action": queued.action,
+            "dedup_key": queued.dedup_key,
+        }
+        dead = await deadletter.failed(
+            self.conn,
+            event_id=queued.id,
+            attempts=queued.attempts + 1,
+            error=exc,
+            context=context,
+            now=utcnow(),
+        )
+        if dead:
+            self.dead += 1
+        else:
+            self.failed += 1
+            self.held.add(queued.key)
 
 
 async def _apply_one(session: AsyncSession, queued: Queued) -> None:
@@ -160,17 +256,6 @@ async def _apply_one(session: AsyncSession, queued: Queued) -> None:
         actor=queued.actor,
         now=queued.received_at,
     )
-
-
-async def _apply_triggers(session: AsyncSession, events: Sequence[Queued]) -> None:
-    savepoint = await session.begin_nested()
-    if await _apply_triggers_together(session, events):
-        await savepoint.commit()
-        return
-    # A trigger through another path opened one of these keys meanwhile: one at a time.
-    await savepoint.rollback()
-    for queued in events:
-        await _apply_one(session, queued)
 
 
 class _Policies:

@@ -19,6 +19,7 @@ from app.errors import AppError, error_body
 from app.integrations import inbox, pagerduty
 from app.integrations.ingest import BadPayload, admit, read_json
 from app.models import utcnow
+from app.request_ids import HEADER, request_id
 from app.security import hash_key
 
 log = logging.getLogger(__name__)
@@ -33,20 +34,6 @@ PD_UNKNOWN_KEY = {
     "message": "Event object is invalid",
     "errors": ["'routing_key' is not an integration key of this Stairway"],
 }
-# PostgreSQL text cannot hold NUL; refused here rather than failing the INSERT.
-_NUL = b"\\u0000"
-
-
-def _has_nul(raw: bytes) -> bool:
-    """Whether the JSON text `raw` escapes a NUL character (not an escaped backslash followed
-    by the text "u0000")."""
-    at = raw.find(_NUL)
-    while at != -1:
-        before = raw[:at]
-        if (len(before) - len(before.rstrip(b"\\"))) % 2 == 0:
-            return True
-        at = raw.find(_NUL, at + 1)
-    return False
 
 
 class _Disconnected(Exception):
@@ -66,8 +53,6 @@ async def admitted(state: Any, raw: bytes) -> tuple[dict[str, Any], str] | Answe
     try:
         body = read_json(raw)
         secret = pagerduty.routing_key(body)
-        if _has_nul(raw):
-            raise BadPayload([("body", "must not contain NUL characters (\\u0000)")])
     except BadPayload as exc:
         return Answer(400, pagerduty.invalid(exc.errors))
     key_hash = hash_key(secret)
@@ -107,8 +92,9 @@ async def serve(state: Any, scope: Scope, receive: Receive, send: Send) -> None:
             exc.status_code, error_body(exc.code, exc.message, exc.details), exc.headers or {}
         )
     except Exception:
-        log.exception("unexpected error answering an alert event")
-        reply = Answer(500, error_body("internal", "internal error"))
+        rid = request_id(scope)
+        log.exception("unexpected error answering an alert event", extra={"request_id": rid})
+        reply = Answer(500, error_body("internal", "internal error"), {HEADER: rid})
     content = json.dumps(reply.body, separators=(",", ":")).encode()
     headers = [
         (b"content-type", b"application/json"),

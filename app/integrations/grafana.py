@@ -6,18 +6,18 @@ from app.integrations import alertmanager
 from app.integrations.ingest import Event
 
 # Kept in the incident details when present (per alert, or for the whole notification).
-EXTRA_FIELDS = (
-    "values",
-    "valueString",
-    "dashboardURL",
-    "panelURL",
-    "silenceURL",
-    "imageURL",
-    "orgId",
-    "title",
-    "state",
-    "message",
-)
+EXTRA_FIELDS: alertmanager.Fields = {
+    "values": dict,
+    "valueString": str,
+    "dashboardURL": str,
+    "panelURL": str,
+    "silenceURL": str,
+    "imageURL": str,
+    "orgId": int,
+    "title": str,
+    "state": str,
+    "message": str,
+}
 
 
 def events(body: Any, *, grouping: str) -> list[Event]:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
-from app.errors import Unavailable
+from app.errors import database_unavailable, is_connection_error
 from app.integrations.ingest import Event
 from app.models import InboundEvent
 from app.queue import DUE_BUCKET_MS, Enqueue, JobSpec, due_work_job
@@ -52,15 +52,22 @@ class FairPool:
     `/v2/enqueue` under 64 connections).
     """
 
-    def __init__(self, pool: Any, size: int) -> None:
+    def __init__(self, pool: Any, size: int, *, timeout_seconds: float) -> None:
         self._pool = pool
         self._turns = asyncio.Semaphore(size)
+        self._timeout_seconds = timeout_seconds
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Any]:
-        """A connection of the pool, once the callers that asked before have had theirs."""
-        async with self._turns, self._pool.acquire() as connection:
-            yield connection
+        """A connection of the pool, once the callers that asked before have had theirs;
+        TimeoutError when none is free within the pool timeout."""
+        async with asyncio.timeout(self._timeout_seconds):
+            await self._turns.acquire()
+        try:
+            async with self._pool.acquire(timeout=self._timeout_seconds) as connection:
+                yield connection
+        finally:
+            self._turns.release()
 
     async def fetchval(self, query: str, *args: Any) -> Any:
         async with self.connection() as connection:
@@ -70,11 +77,13 @@ class FairPool:
         await self._pool.close()
 
 
-async def open_pool(engine: AsyncEngine, *, max_size: int) -> FairPool:
+async def open_pool(
+    engine: AsyncEngine, *, max_size: int, timeout_seconds: float = 10.0
+) -> FairPool:
     """A plain asyncpg pool on the engine's database (connections opened on demand)."""
     _, connect = engine.dialect.create_connect_args(make_url(engine.url))
     pool = await asyncpg.create_pool(min_size=0, max_size=max_size, reset=_keep, **connect)
-    return FairPool(pool, max_size)
+    return FairPool(pool, max_size, timeout_seconds=timeout_seconds)
 
 
 async def _keep(connection: Any) -> None:
@@ -93,10 +102,10 @@ async def record(pool: FairPool, *, key_hash: str, event: Event, received_at: da
         row_id = await pool.fetchval(
             _INSERT, key_hash, event.action, event.dedup_key, _trigger_json(event), received_at
         )
-    except _DOWN as exc:
-        raise Unavailable(
-            "database unavailable, retry later", headers={"Retry-After": "5"}
-        ) from exc
+    except Exception as exc:
+        if isinstance(exc, _DOWN) or is_connection_error(exc):
+            raise database_unavailable() from exc
+        raise
     return row_id is not None
 
 

@@ -1,6 +1,5 @@
 """What every inbound integration shares: the key lookup, the rate limit, applying an event."""
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app import jsonsafe
 from app.config import Settings
 from app.incidents import service as incidents
 from app.incidents.schemas import IncidentTrigger
@@ -64,11 +64,11 @@ class Applied:
 
 
 def read_json(body: bytes) -> Any:
-    """The parsed body, or BadPayload."""
+    """The parsed body, or BadPayload naming what breaks `app.jsonsafe`'s rule, and where."""
     try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadPayload([("body", f"not valid JSON: {exc}")]) from exc
+        return jsonsafe.loads(body)
+    except jsonsafe.UnsafeJson as exc:
+        raise BadPayload([(jsonsafe.bracketed(exc.path), exc.message)]) from exc
 
 
 async def admit(state: Any, key_hash: str) -> Verdict:

@@ -23,7 +23,9 @@ def _text(errors: list[tuple[str, str]], where: dict[str, Any], name: str, label
         errors.append((label, "must be a string"))
 
 
-def _objects(errors: list[tuple[str, str]], value: Any, label: str, required: str) -> None:
+def _objects(
+    errors: list[tuple[str, str]], value: Any, label: str, required: str, optional: str
+) -> None:
     if value is None:
         return
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -32,6 +34,7 @@ def _objects(errors: list[tuple[str, str]], value: Any, label: str, required: st
     for i, item in enumerate(value):
         if not isinstance(item.get(required), str):
             errors.append((f"{label}[{i}].{required}", "is required and must be a string"))
+        _text(errors, item, optional, f"{label}[{i}].{optional}")
 
 
 def routing_key(body: Any) -> str:
@@ -83,8 +86,9 @@ def _details(body: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
 def parse_event(body: dict[str, Any], *, body_bytes: int | None = None) -> Event:
     """An alert event as Stairway applies it, or BadPayload listing every problem.
 
-    `body_bytes`: the size of the request body `body` was parsed from, if known (a small body
-    cannot hold details over the size limit, which then need not be measured).
+    `body_bytes`: the size of the request body `body` was parsed from by `read_json`, if so
+    (its values are then known to be safe JSON, and a small body cannot hold details over the
+    size limit, which then need not be measured).
     """
     errors: list[tuple[str, str]] = []
     action = body.get("event_action")
@@ -99,8 +103,8 @@ def parse_event(body: dict[str, Any], *, body_bytes: int | None = None) -> Event
         errors.append(("dedup_key", f"is required for {action} events"))
     _text(errors, body, "client", "client")
     _text(errors, body, "client_url", "client_url")
-    _objects(errors, body.get("links"), "links", "href")
-    _objects(errors, body.get("images"), "images", "src")
+    _objects(errors, body.get("links"), "links", "href", "text")
+    _objects(errors, body.get("images"), "images", "src", "alt")
     payload = body.get("payload")
     if action == "trigger":
         _check_payload(errors, payload)
@@ -119,7 +123,7 @@ def parse_event(body: dict[str, Any], *, body_bytes: int | None = None) -> Event
                 "source": payload["source"].strip()[:MAX_SOURCE],
                 "details": _details(body, payload),
             },
-            context={"source_bytes": body_bytes},
+            context={"source_bytes": body_bytes, "json_checked": body_bytes is not None},
         )
     except ValidationError as exc:
         raise BadPayload([("payload.custom_details", _first_message(exc))]) from exc
@@ -159,6 +163,6 @@ def check_change_event(body: dict[str, Any]) -> None:
             errors.append(("payload.summary", "is required"))
         elif len(summary) > MAX_SUMMARY:
             errors.append(("payload.summary", f"must be at most {MAX_SUMMARY} characters"))
-    _objects(errors, body.get("links"), "links", "href")
+    _objects(errors, body.get("links"), "links", "href", "text")
     if errors:
         raise BadPayload(errors)

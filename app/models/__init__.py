@@ -5,7 +5,7 @@ from sqlmodel import SQLModel
 from app.models.audit import AuditEntry
 from app.models.auth import ApiKey
 from app.models.base import utcnow
-from app.models.inbound import InboundEvent
+from app.models.inbound import DeadInboundEvent, InboundEvent
 from app.models.incidents import (
     OPEN_STATUSES,
     Incident,
@@ -28,6 +28,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "ContactMethod",
+    "DeadInboundEvent",
     "EscalationLevel",
     "EscalationPolicy",
     "EscalationTarget",

@@ -1,10 +1,11 @@
-"""Inbound alert events accepted and durably queued, until a worker applies them in order."""
+"""Inbound alert events accepted and durably queued, until a worker applies them in order; and
+the ones that could not be applied, set aside until an admin retries or discards them."""
 
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Identity
+from sqlalchemy import BigInteger, Column, Identity, Text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import json_field, timestamp_field
@@ -24,3 +25,25 @@ class InboundEvent(SQLModel, table=True):
     trigger: dict[str, Any] = json_field()
     actor: dict[str, Any] = json_field()
     received_at: datetime = timestamp_field(default_now=True)
+    # Failed attempts to apply it so far, and the error of the last one.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class DeadInboundEvent(SQLModel, table=True):
+    """An accepted event that failed every attempt to apply it, with its error: kept (never
+    silently dropped) until an admin retries it (back into the inbox) or discards it."""
+
+    __tablename__ = "inbound_dead_events"
+
+    # The id it had in the inbox.
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    service_id: uuid.UUID = Field(foreign_key="services.id", ondelete="CASCADE")
+    action: str = Field(max_length=16)
+    dedup_key: str = Field(max_length=255)
+    trigger: dict[str, Any] = json_field()
+    actor: dict[str, Any] = json_field()
+    received_at: datetime = timestamp_field()
+    attempts: int
+    error: str = Field(sa_column=Column(Text, nullable=False))
+    dead_at: datetime = timestamp_field(default_now=True)

@@ -32,9 +32,20 @@ def action_links(
     return links
 
 
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
 def read_action(secret: str, token: str, *, now: float) -> dict[str, Any] | None:
-    """The claims of a valid action link, or None if tampered with or expired."""
-    claims = read_token(secret, token, now=now)
-    if claims is None or claims.get("a") not in ACTIONS:
+    """The claims of a valid action link (an action, an incident id, a user id or null, an
+    expiry), or None if tampered with, expired or not shaped as Stairway makes them."""
+    claims = read_token(secret, token, now=now) if token.isascii() else None
+    if claims is None or claims.get("a") not in ACTIONS or not _is_uuid(claims.get("i")):
+        return None
+    if claims.get("u") is not None and not _is_uuid(claims["u"]):
         return None
     return claims

@@ -2,7 +2,6 @@
 
 import hashlib
 import hmac
-import json
 import time
 import uuid
 from datetime import timedelta
@@ -15,8 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app import jsonsafe
 from app.db import SessionDep
-from app.errors import InvalidInput, Unauthorized
+from app.errors import Unauthorized, field_error
 from app.models import User, utcnow
 from app.queue import JobSpec, after_commit
 from app.responders import docs
@@ -40,7 +40,8 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str, *, now: flo
     if not secret:
         return False
     try:
-        stale = abs(now - int(timestamp)) > TOLERANCE_SECONDS
+        # Whole seconds as integers: a timestamp of any length compares without overflow.
+        stale = abs(int(now) - int(timestamp)) > TOLERANCE_SECONDS
     except ValueError:
         return False
     expected = slack_signature(secret, timestamp, body)
@@ -80,16 +81,19 @@ async def _stairway_user(session: AsyncSession, slack_user: dict[str, Any]) -> U
 
 def _parse(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(parse_qs(body.decode())["payload"][0])
+        payload = jsonsafe.loads(parse_qs(body.decode())["payload"][0])
     except (KeyError, IndexError, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("expected a form field 'payload' holding Slack's JSON") from exc
+        raise field_error("payload", "expected a form field holding Slack's JSON") from exc
     if not isinstance(payload, dict):
-        raise InvalidInput("the Slack payload must be a JSON object")
+        raise field_error("payload", "must be a JSON object")
     return payload
 
 
 def _button(payload: dict[str, Any]) -> tuple[str, uuid.UUID] | None:
-    for item in payload.get("actions") or []:
+    actions = payload.get("actions")
+    for item in actions if isinstance(actions, list) else []:
+        if not isinstance(item, dict):
+            continue
         action, _, incident = str(item.get("value", "")).partition(":")
         if action in ACTIONS:
             try:
@@ -118,7 +122,8 @@ async def slack_actions(request: Request, session: SessionDep) -> dict[str, Any]
     button = _button(payload)
     if payload.get("type") != "block_actions" or button is None:
         return {"ok": True, "handled": False}
-    user = await _stairway_user(session, payload.get("user") or {})
+    slack_user = payload.get("user")
+    user = await _stairway_user(session, slack_user if isinstance(slack_user, dict) else {})
     if user is None or user.role not in MAY_RESPOND:
         text = (
             "Your Slack account is not linked to a Stairway responder; nothing was changed. "

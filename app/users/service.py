@@ -169,7 +169,10 @@ async def revoke_api_key(
     *, session: AsyncSession, user_id: uuid.UUID, key_id: uuid.UUID, at: datetime
 ) -> ApiKey:
     """Revoke a key; it stops working at once."""
-    key = await get_owned_or_404(session, ApiKey, key_id, user_id=user_id, what="API key")
+    # Locked: a user deleted meanwhile takes the key with them, and this is then a 404.
+    key = await get_owned_or_404(
+        session, ApiKey, key_id, user_id=user_id, what="API key", lock=True
+    )
     if key.revoked_at is None:
         key.revoked_at = at
     await session.flush()

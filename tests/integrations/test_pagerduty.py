@@ -283,7 +283,9 @@ async def test_a_nul_character_is_refused_with_400_and_nothing_written(
     }
     response = await client.post("/v2/enqueue", json=event)
     assert response.status_code == 400
-    assert response.json()["errors"] == ["'body' must not contain NUL characters (\\u0000)"]
+    assert response.json()["errors"] == [
+        "'payload.summary' must not contain NUL characters (\\u0000)"
+    ]
     async with app.state.sessions() as session:
         assert await oldest_queued(session) is None
     event["payload"]["summary"] = "a path with the text \\u0000 in it"  # no NUL: accepted

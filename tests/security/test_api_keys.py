@@ -1,11 +1,13 @@
 """User API keys: random, hashed, shown once, identifiable by prefix, expiring, last-used time."""
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlmodel import col
 
 from app.models import ApiKey
@@ -78,3 +80,45 @@ async def test_an_expired_key_stops_working(api: Api, app: Any) -> None:
             update(ApiKey).where(col(ApiKey.id) == created["id"]).values(expires_at=past)
         )
     assert (await api.client.get("/api/v1/incidents", headers=headers)).status_code == 401
+
+
+async def test_revoking_a_key_while_its_user_is_deleted_is_a_404(api: Api, app: Any) -> None:
+    user = await api.user("Gone Soon")
+    key = await api.post(f"/users/{user['id']}/api-keys", {"name": "laptop"})
+    async with app.state.engine.connect() as deleting:
+        # The user's deletion is under way (its keys go with it) but not yet committed...
+        await deleting.execute(text("DELETE FROM users WHERE id = :id"), {"id": user["id"]})
+        revoke = asyncio.ensure_future(
+            api.client.delete(
+                f"/api/v1/users/{user['id']}/api-keys/{key['id']}", headers=api.headers
+            )
+        )
+
+        async def revoke_waits_for_the_deletion() -> bool:
+            waiting = await app.state.engine.connect()
+            try:
+                found = await waiting.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND datname = current_database() AND query ILIKE '%api_keys%'"
+                    )
+                )
+                return bool(found.scalar_one())
+            finally:
+                await waiting.close()
+
+        await until(revoke_waits_for_the_deletion, lambda: revoke.done())
+        # ...and commits while the revocation waits on it.
+        await deleting.commit()
+    response = await revoke
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "not_found"
+
+
+async def until(
+    check: Callable[[], Awaitable[bool]], stop: Callable[[], bool], timeout: float = 20.0
+) -> None:
+    """Until `check()` holds (or `stop()` says there is nothing left to wait for)."""
+    async with asyncio.timeout(timeout):
+        while not (stop() or await check()):
+            await asyncio.sleep(0.01)  # polling another connection's lock state
