@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     twilio_from_number: str = ""
     slack_signing_secret: SecretStr = SecretStr("")
     # At most one page per destination (phone number, address) per this many seconds, by channel.
-    destination_min_interval_seconds: dict[str, float] = {"sms": 30.0, "voice": 60.0}
+    # Unset: each channel's default (app/notify/registry.py; sms 30 s, voice 60 s).
+    destination_min_interval_seconds: dict[str, float] | None = None
 
     # SSRF guard for webhook contact methods, subscriptions and webhook targets: refuse private,
     # loopback and link-local destinations. Unset means allowed only in embedded (development)
