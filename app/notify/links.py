@@ -38,3 +38,8 @@ def read_action(secret: str, token: str, *, now: float) -> dict[str, Any] | None
     if claims is None or claims.get("a") not in ACTIONS:
         return None
     return claims
+
+
+def link_token(url: str) -> str:
+    """The signed token of an action link (`…/r/<token>`), for callbacks that carry it."""
+    return url.rpartition("/r/")[2]

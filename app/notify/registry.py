@@ -15,7 +15,19 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from app.config import Settings
-from app.notify import slack, smtp, twilio, webhook
+from app.notify import (
+    apprise_channel,
+    discord,
+    gotify,
+    matrix,
+    ntfy,
+    pushover,
+    slack,
+    smtp,
+    teams,
+    twilio,
+    webhook,
+)
 from app.notify.base import DeliveryResult, Outcome, Provider
 from app.notify.ratelimit import DestinationLimiter, RateLimited
 from app.notify.spec import ProviderDeps, ProviderSpec
@@ -28,6 +40,13 @@ SPECS: tuple[ProviderSpec, ...] = (
     smtp.SPEC,
     twilio.SMS,
     twilio.VOICE,
+    ntfy.SPEC,
+    discord.SPEC,
+    teams.SPEC,
+    gotify.SPEC,
+    matrix.SPEC,
+    pushover.SPEC,
+    apprise_channel.SPEC,
 )
 
 BY_TYPE: dict[str, ProviderSpec] = {spec.type: spec for spec in SPECS}
@@ -95,8 +114,8 @@ def _aiohttp_session(settings: Settings) -> Callable[[], aiohttp.ClientSession]:
     def make() -> aiohttp.ClientSession:
         resolver = GuardedResolver(
             allow_private=bool(settings.allow_private_webhook_targets),
-            # Operator-configured: the Twilio base URL and any egress proxy.
-            trusted_hosts=[_host(settings.twilio_base_url), *map(_host, proxies.values())],
+            # Operator-configured: providers' API base URLs and any egress proxy.
+            trusted_hosts=[*_operator_hosts(settings), *map(_host, proxies.values())],
         )
         connector = aiohttp.TCPConnector(
             limit=OUTBOUND_CONNECTIONS,
@@ -115,6 +134,11 @@ def _host(url: str) -> str:
     return urlsplit(url).hostname or ""
 
 
+def _operator_hosts(settings: Settings) -> list[str]:
+    """The hosts of the API endpoints the operator configured (Twilio, Matrix, Pushover)."""
+    return [_host(url) for spec in SPECS for url in spec.operator_urls(settings) if url]
+
+
 def make_http_client(settings: Settings) -> httpx.AsyncClient:
     """The one outbound HTTP client of a process, sized for the worker's concurrency.
 
@@ -129,7 +153,7 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
     transport = GuardedTransport(
         AiohttpTransport(client=_aiohttp_session(settings)),
         allow_private=bool(settings.allow_private_webhook_targets),
-        trusted_hosts=[_host(settings.twilio_base_url)],
+        trusted_hosts=_operator_hosts(settings),
         max_response_bytes=settings.max_outbound_response_bytes,
     )
     return httpx.AsyncClient(

@@ -86,3 +86,6 @@ class ProviderSpec:
     outbound_url: bool = False
     # Pages are signed with a per-contact-method secret, shown once when it is created.
     signing_secret: bool = False
+    # Endpoints the operator configured for this channel (an API base URL): not user input, so
+    # the SSRF rule lets them reach a private address.
+    operator_urls: Callable[[Settings], tuple[str, ...]] = lambda settings: ()

@@ -13,6 +13,9 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from app.notify.base import DeliveryResult, Outcome, Page
 
+# The one-line summary most channels title a page with: "#42 [CRITICAL] disk full".
+HEADLINE = "#{{ incident.number }} [{{ incident.severity | upper }}] {{ incident.title }}"
+
 
 def _plain(value: Any) -> Any:
     return "" if value is None else value

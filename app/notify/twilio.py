@@ -110,6 +110,7 @@ SMS = ProviderSpec(
     enabled=_configured,
     needs="STAIRWAY_TWILIO_ACCOUNT_SID",
     min_interval_seconds=30.0,
+    operator_urls=lambda settings: (settings.twilio_base_url,),
 )
 VOICE = ProviderSpec(
     type="voice",
@@ -119,4 +120,5 @@ VOICE = ProviderSpec(
     enabled=_configured,
     needs="STAIRWAY_TWILIO_ACCOUNT_SID",
     min_interval_seconds=60.0,
+    operator_urls=lambda settings: (settings.twilio_base_url,),
 )

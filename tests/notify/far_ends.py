@@ -6,9 +6,16 @@ Every channel in `app/notify/registry.py` needs an entry here: the provider cont
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from app.notify.base import Outcome
+from tests.notify.services import (
+    GOTIFY_TOKEN,
+    MATRIX_ROOM,
+    PUSHOVER_USER,
+    TEAMS_SIG,
+    Services,
+)
 from tests.provider_support import TWILIO_SID, MailSink
 from tests.support import HttpSink
 
@@ -24,6 +31,7 @@ Answer = Literal["accept", "busy", "reject"]
 class Servers:
     sink: HttpSink
     smtp: MailSink
+    services: Services
 
 
 def _http_answer(path: Callable[[str], str]) -> Callable[[Servers, str, Answer], None]:
@@ -40,6 +48,20 @@ def _smtp_answer(servers: Servers, address: str, answer: Answer) -> None:
         servers.smtp.refuse[address] = replies[answer]
     else:
         servers.smtp.refuse.pop(address, None)
+
+
+def _service_answer(
+    destination: Callable[[str], str], busy: int, reject: tuple[int, dict[str, Any]]
+) -> Callable[[Servers, str, Answer], None]:
+    """Script one of the service stand-ins: busy and rejected answers in the service's shape."""
+
+    def script(servers: Servers, address: str, answer: Answer) -> None:
+        if answer == "busy":
+            servers.services.answer(destination(address), busy, {"error": "busy"})
+        elif answer == "reject":
+            servers.services.answer(destination(address), *reject)
+
+    return script
 
 
 def _sink_path(address: str) -> str:
@@ -90,5 +112,79 @@ FAR_ENDS: dict[str, FarEnd] = {
         answer=_http_answer(lambda address: f"{TWILIO_ACCOUNT}/Calls.json"),
         secret_address="+14155550123",
         secrets=(),
+    ),
+    "ntfy": FarEnd(
+        address=lambda s, tag: s.services.url(f"/ntfy/{tag}"),
+        answer=_service_answer(
+            lambda address: address.rsplit("/", 1)[1],
+            429,
+            (403, {"code": 40301, "http": 403, "error": "forbidden"}),
+        ),
+        secret_address="https://:tk_s3cretToken@ntfy.example.com/s3cret-topic",
+        secrets=("tk_s3cretToken", "s3cret-topic"),
+    ),
+    "discord": FarEnd(
+        address=lambda s, tag: s.services.url(f"/discord/api/webhooks/{tag}/token-{tag}"),
+        answer=_service_answer(
+            lambda address: address.rsplit("/", 2)[1],
+            502,
+            (404, {"message": "Unknown Webhook", "code": 10015}),
+        ),
+        secret_address="https://discord.com/api/webhooks/123456789/s3cretWebhookToken",
+        secrets=("123456789", "s3cretWebhookToken"),
+    ),
+    "teams": FarEnd(
+        address=lambda s, tag: s.services.url(
+            f"/teams/workflows/{tag}/triggers/manual/paths/invoke"
+            f"?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={TEAMS_SIG}"
+        ),
+        answer=_service_answer(
+            lambda address: address.split("/workflows/")[1].split("/")[0],
+            503,
+            (404, {"error": {"code": "WorkflowNotFound", "message": "not found"}}),
+        ),
+        secret_address=(
+            "https://prod-12.westeurope.logic.azure.com:443/workflows/0a1b2c3d/triggers/"
+            "manual/paths/invoke?api-version=2016-06-01&sig=S3cretSignature"
+        ),
+        secrets=("0a1b2c3d", "S3cretSignature"),
+    ),
+    "gotify": FarEnd(
+        address=lambda s, tag: s.services.url(f"/gotify/message?token={GOTIFY_TOKEN}"),
+        answer=_service_answer(
+            lambda address: GOTIFY_TOKEN,
+            500,
+            (401, {"error": "Unauthorized", "errorCode": 401, "errorDescription": "no"}),
+        ),
+        secret_address="https://gotify.example.com/message?token=AS3cretAppToken",
+        secrets=("AS3cretAppToken",),
+    ),
+    "matrix": FarEnd(
+        address=lambda s, tag: MATRIX_ROOM,
+        answer=_service_answer(
+            lambda address: MATRIX_ROOM,
+            429,
+            (403, {"errcode": "M_FORBIDDEN", "error": "not in room"}),
+        ),
+        secret_address="!abcdef123:example.org",
+        secrets=(),
+    ),
+    "pushover": FarEnd(
+        address=lambda s, tag: PUSHOVER_USER,
+        answer=_service_answer(
+            lambda address: PUSHOVER_USER,
+            500,
+            (400, {"user": "invalid", "errors": ["user key is invalid"], "status": 0}),
+        ),
+        secret_address="uQiRzpo4DXghDmr9QzzfQu27cmVRsG",
+        secrets=("DXghDmr9QzzfQu27cmVRsG",),
+    ),
+    "apprise": FarEnd(
+        address=lambda s, tag: f"json://127.0.0.1:{s.sink.port}/contract/apprise/{tag}",
+        answer=_http_answer(lambda address: "/" + address.split("/", 3)[3]),
+        secret_address="tgram://123456789:AAS3cretBotToken/-1001234567890",
+        secrets=("123456789", "AAS3cretBotToken", "1001234567890"),
+        # Apprise only says whether it worked: a refusal is a failure to retry.
+        outcomes={"reject": Outcome.TRANSIENT},
     ),
 }
