@@ -31,7 +31,9 @@ def test_an_incident_title_or_detail_is_printed_literally_never_run(name: str, t
         expected = channel_escape(title)
     else:
         expected = title
-    assert expected in rendered
+    source = DEFAULT_TEMPLATES[name]
+    if "incident.title" in source or "incident.details" in source:
+        assert expected in rendered
     assert "49" not in rendered
     assert "looploop" not in rendered
     assert "<class" not in rendered
