@@ -81,8 +81,20 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr = SecretStr("")
     twilio_from_number: str = ""
     slack_signing_secret: SecretStr = SecretStr("")
+    # Matrix: the account Stairway posts as (it must have joined the rooms it pages).
+    matrix_homeserver_url: str = ""
+    matrix_access_token: SecretStr = SecretStr("")
+    # Pushover: the application's token; high urgency pages are emergencies, repeated every
+    # `retry` seconds until acknowledged or `expire` seconds have passed (Pushover's limits).
+    pushover_base_url: str = "https://api.pushover.net"
+    pushover_app_token: SecretStr = SecretStr("")
+    pushover_emergency_retry_seconds: int = Field(default=60, ge=30)
+    pushover_emergency_expire_seconds: int = Field(default=3600, ge=30, le=10800)
+    # apprise connects on its own, outside the outbound client and its SSRF rule: off by default.
+    apprise_enabled: bool = False
     # At most one page per destination (phone number, address) per this many seconds, by channel.
-    destination_min_interval_seconds: dict[str, float] = {"sms": 30.0, "voice": 60.0}
+    # Unset: each channel's default (app/notify/registry.py; sms 30 s, voice 60 s).
+    destination_min_interval_seconds: dict[str, float] | None = None
 
     # SSRF guard for webhook contact methods, subscriptions and webhook targets: refuse private,
     # loopback and link-local destinations. Unset means allowed only in embedded (development)

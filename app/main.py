@@ -33,6 +33,7 @@ from app.queue import arq_enqueuer
 from app.redis_url import arq_redis_settings
 from app.reports.router import router as reports_router
 from app.request_ids import RequestIds
+from app.responders.pushover import router as pushover_router
 from app.responders.slack import router as slack_router
 from app.responders.twilio import router as twilio_router
 from app.routing.router import router as routing_router
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(links_router)
     app.include_router(slack_router)
+    app.include_router(pushover_router)
     app.include_router(twilio_router)
     inbound_prefixes = ("/v2/", "/integrations/")
     # Inbound alerts and Slack/Twilio callbacks read their bodies themselves.

@@ -32,7 +32,7 @@ from app.queue import arq_enqueuer
 from app.redis_url import arq_redis_settings
 from app.services.schemas import ServiceCreate
 from app.services.service import create_service
-from app.users.schemas import ContactMethodCreate, ContactType, UserCreate
+from app.users.schemas import ContactMethodCreate, UserCreate
 from app.users.service import add_contact_method, create_user
 from tests.faults.harness import Stairway
 from tests.support import HttpSink
@@ -164,7 +164,7 @@ class Bench:
                     session=session,
                     user_id=user.id,
                     data=ContactMethodCreate(
-                        type=ContactType.WEBHOOK, address=self.sink.url(f"/level{number}")
+                        type="webhook", address=self.sink.url(f"/level{number}")
                     ),
                 )
                 levels.append(

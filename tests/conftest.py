@@ -22,6 +22,7 @@ from app.bootstrap import create_admin_key
 from app.config import Settings
 from app.main import create_app
 from app.models import metadata
+from tests.notify.services import Services
 from tests.provider_support import MailSink, notify_settings
 from tests.support import HttpSink, JobTracker
 from workers.main import make_worker
@@ -97,6 +98,14 @@ async def sink() -> AsyncIterator[HttpSink]:
 
 
 @pytest.fixture(scope="session")
+async def services() -> AsyncIterator[Services]:
+    server = Services()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
 async def smtp() -> AsyncIterator[MailSink]:
     server = MailSink(username="stairway", password="smtp-test-password")
     await server.start()
@@ -106,7 +115,11 @@ async def smtp() -> AsyncIterator[MailSink]:
 
 @pytest.fixture(scope="session")
 def settings(
-    database_url: str, servers: tuple[str, str], sink: HttpSink, smtp: MailSink
+    database_url: str,
+    servers: tuple[str, str],
+    sink: HttpSink,
+    smtp: MailSink,
+    services: Services,
 ) -> Settings:
     return Settings(
         database_url=database_url,
@@ -127,7 +140,7 @@ def settings(
         # The sinks the suite delivers to listen on loopback.
         allow_private_webhook_targets=True,
         db_pool_size=10,
-        **notify_settings(sink, smtp),
+        **notify_settings(sink, smtp, services),
     )
 
 

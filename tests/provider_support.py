@@ -8,6 +8,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from tests.notify.services import MATRIX_TOKEN, PUSHOVER_APP_TOKEN, Services
 from tests.support import HttpSink
 
 SLACK_SIGNING_SECRET = "slack-test-signing-secret"
@@ -16,9 +17,15 @@ TWILIO_TOKEN = "twilio-test-auth-token"
 TWILIO_FROM = "+15005550006"
 
 
-def notify_settings(sink: HttpSink, smtp: "MailSink") -> dict[str, Any]:
-    """Provider settings pointing at the loopback sink (Twilio) and the SMTP server."""
+def notify_settings(sink: HttpSink, smtp: "MailSink", services: Services) -> dict[str, Any]:
+    """Provider settings pointing at the loopback sink (Twilio), the SMTP server and the
+    stand-ins for the push and chat services (Matrix, Pushover)."""
     return {
+        "matrix_homeserver_url": services.url("/matrix"),
+        "matrix_access_token": MATRIX_TOKEN,
+        "pushover_base_url": services.url("/pushover"),
+        "pushover_app_token": PUSHOVER_APP_TOKEN,
+        "apprise_enabled": True,
         "smtp_host": "127.0.0.1",
         "smtp_port": smtp.port,
         "smtp_starttls": False,

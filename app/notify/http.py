@@ -33,8 +33,24 @@ async def post(
 
     Details never carry the URL or credentials (a Slack webhook URL is itself a secret).
     """
+    return await send(client, "POST", url, detail=detail, **request)
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    detail: Callable[[httpx.Response], str] = default_detail,
+    retry_after: Callable[[httpx.Response], float | None] | None = None,
+    **request: Any,
+) -> DeliveryResult:
+    """Make one request and classify its answer like `post`.
+
+    `retry_after` reads a wait from a body when the service sends none in `Retry-After`.
+    """
     try:
-        response = await client.post(url, **request)
+        response = await client.request(method, url, **request)
     except httpx.TimeoutException:
         return DeliveryResult(Outcome.TRANSIENT, "timed out")
     except ForbiddenDestination as exc:
@@ -43,9 +59,9 @@ async def post(
         return DeliveryResult(
             Outcome.TRANSIENT, f"{type(exc).__name__}: {exc}"[:MAX_RESPONSE_DETAIL]
         )
+    wait = parse_retry_after(response.headers.get("retry-after"))
+    if wait is None and retry_after is not None:
+        wait = retry_after(response)
     return DeliveryResult(
-        classify_status(response.status_code),
-        detail(response),
-        response.status_code,
-        parse_retry_after(response.headers.get("retry-after")),
+        classify_status(response.status_code), detail(response), response.status_code, wait
     )

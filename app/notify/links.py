@@ -49,3 +49,8 @@ def read_action(secret: str, token: str, *, now: float) -> dict[str, Any] | None
     if claims.get("u") is not None and not _is_uuid(claims["u"]):
         return None
     return claims
+
+
+def link_token(url: str) -> str:
+    """The signed token of an action link (`…/r/<token>`), for callbacks that carry it."""
+    return url.rpartition("/r/")[2]

@@ -1,6 +1,11 @@
-"""The providers a worker delivers with, by channel."""
+"""Every channel Stairway can page through, and the providers a worker delivers with.
+
+A channel is one provider module declaring a `ProviderSpec`, listed once in `SPECS`; the
+contact types, timeline redaction, default templates and rate limits all come from this list.
+"""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import getproxies
@@ -10,14 +15,68 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from app.config import Settings
-from app.notify.base import Provider
+from app.notify import (
+    apprise_channel,
+    discord,
+    gotify,
+    matrix,
+    ntfy,
+    pushover,
+    slack,
+    smtp,
+    teams,
+    twilio,
+    webhook,
+)
+from app.notify.base import DeliveryResult, Outcome, Provider
 from app.notify.ratelimit import DestinationLimiter, RateLimited
-from app.notify.slack import SlackProvider
-from app.notify.smtp import EmailProvider
+from app.notify.spec import ProviderDeps, ProviderSpec
 from app.notify.templates import Templates
-from app.notify.twilio import SmsProvider, VoiceProvider
-from app.notify.webhook import WebhookProvider
 from app.outbound import USER_AGENT, GuardedResolver, GuardedTransport
+
+SPECS: tuple[ProviderSpec, ...] = (
+    webhook.SPEC,
+    slack.SPEC,
+    smtp.SPEC,
+    twilio.SMS,
+    twilio.VOICE,
+    ntfy.SPEC,
+    discord.SPEC,
+    teams.SPEC,
+    gotify.SPEC,
+    matrix.SPEC,
+    pushover.SPEC,
+    apprise_channel.SPEC,
+)
+
+BY_TYPE: dict[str, ProviderSpec] = {spec.type: spec for spec in SPECS}
+CONTACT_TYPES: tuple[str, ...] = tuple(BY_TYPE)
+DEFAULT_TEMPLATES: dict[str, str] = {
+    name: text for spec in SPECS for name, text in spec.templates.items()
+}
+DEFAULT_MIN_INTERVAL_SECONDS: dict[str, float] = {
+    spec.type: spec.min_interval_seconds for spec in SPECS if spec.min_interval_seconds
+}
+
+
+def templates(directory: Path | None = None) -> Templates:
+    """Every channel's templates: the defaults, unless overridden by a file in `directory`."""
+    escapes = {spec.type: spec.escape for spec in SPECS if spec.escape is not None}
+    return Templates(directory, defaults=DEFAULT_TEMPLATES, escapes=escapes)
+
+
+def shown_address(channel: str, address: str) -> str:
+    """The address as timelines show it: without the tokens some channels carry in it."""
+    spec = BY_TYPE.get(channel)
+    # A channel no longer registered: nothing is known about where its secrets are.
+    return spec.redact(address) if spec is not None else "…"
+
+
+def not_configured(channel: str) -> DeliveryResult:
+    """The outcome of a page to a channel without a provider: permanent, saying what is missing."""
+    spec = BY_TYPE.get(channel)
+    needs = f" (set {spec.needs})" if spec is not None and spec.needs else ""
+    return DeliveryResult(Outcome.PERMANENT, f"no {channel} provider is configured{needs}")
 
 
 def build_providers(
@@ -27,19 +86,19 @@ def build_providers(
 
     `redis` shares the per-destination rate limits between worker processes.
     """
-    templates = Templates(settings.templates_dir)
-    providers: list[Provider] = [WebhookProvider(client), SlackProvider(client, templates)]
-    if settings.smtp_host:
-        providers.append(EmailProvider(settings, templates))
-    if settings.twilio_account_sid:
-        providers.append(SmsProvider(client, settings, templates))
-        providers.append(VoiceProvider(client, settings, templates))
+    deps = ProviderDeps(client, settings, templates(settings.templates_dir))
     limiter = DestinationLimiter(redis, prefix=f"{settings.queue_name}:rate")
     limits = settings.destination_min_interval_seconds
-    return {
-        p.channel: RateLimited(p, limiter, limits[p.channel]) if limits.get(p.channel) else p
-        for p in providers
-    }
+    if limits is None:
+        limits = DEFAULT_MIN_INTERVAL_SECONDS
+    providers: dict[str, Provider] = {}
+    for spec in SPECS:
+        if not spec.enabled(settings):
+            continue
+        provider = spec.build(deps)
+        interval = limits.get(spec.type)
+        providers[spec.type] = RateLimited(provider, limiter, interval) if interval else provider
+    return providers
 
 
 # Connections to all destinations together; a worker has at most SEND_CONCURRENCY pages of a
@@ -55,8 +114,8 @@ def _aiohttp_session(settings: Settings) -> Callable[[], aiohttp.ClientSession]:
     def make() -> aiohttp.ClientSession:
         resolver = GuardedResolver(
             allow_private=bool(settings.allow_private_webhook_targets),
-            # Operator-configured: the Twilio base URL and any egress proxy.
-            trusted_hosts=[_host(settings.twilio_base_url), *map(_host, proxies.values())],
+            # Operator-configured: providers' API base URLs and any egress proxy.
+            trusted_hosts=[*_operator_hosts(settings), *map(_host, proxies.values())],
         )
         connector = aiohttp.TCPConnector(
             limit=OUTBOUND_CONNECTIONS,
@@ -75,6 +134,11 @@ def _host(url: str) -> str:
     return urlsplit(url).hostname or ""
 
 
+def _operator_hosts(settings: Settings) -> list[str]:
+    """The hosts of the API endpoints the operator configured (Twilio, Matrix, Pushover)."""
+    return [_host(url) for spec in SPECS for url in spec.operator_urls(settings) if url]
+
+
 def make_http_client(settings: Settings) -> httpx.AsyncClient:
     """The one outbound HTTP client of a process, sized for the worker's concurrency.
 
@@ -89,7 +153,7 @@ def make_http_client(settings: Settings) -> httpx.AsyncClient:
     transport = GuardedTransport(
         AiohttpTransport(client=_aiohttp_session(settings)),
         allow_private=bool(settings.allow_private_webhook_targets),
-        trusted_hosts=[_host(settings.twilio_base_url)],
+        trusted_hosts=_operator_hosts(settings),
         max_response_bytes=settings.max_outbound_response_bytes,
     )
     return httpx.AsyncClient(

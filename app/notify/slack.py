@@ -7,10 +7,31 @@ from jinja2 import TemplateError
 
 from app.notify import http
 from app.notify.base import DeliveryResult, Page
+from app.notify.spec import ProviderSpec, http_url, url_origin
 from app.notify.templates import Templates, template_failure
 
 ACTION_IDS = {"acknowledge": "stairway_acknowledge", "resolve": "stairway_resolve"}
 BLOCK_ID = "stairway_actions"
+
+TEMPLATES = {
+    "slack.text.j2": (
+        "#{{ incident.number }} [{{ incident.severity | upper }}] {{ incident.title }}"
+    ),
+    "slack.md.j2": (
+        "{{ ':rotating_light:' if incident.severity == 'critical' else ':warning:' }} "
+        "*#{{ incident.number }} {{ incident.title }}*\n"
+        "Severity *{{ incident.severity }}* · urgency {{ incident.urgency }} · "
+        "escalation level {{ level }}"
+        "{% if escalation_loop %} (repeat {{ escalation_loop }}){% endif %}"
+        "{% if incident.source %} · source {{ incident.source }}{% endif %}"
+    ),
+}
+
+
+def slack_escape(value: Any) -> str:
+    """Slack mrkdwn control characters, escaped as Slack asks (no `<!channel>` from a title)."""
+    text = "" if value is None else str(value)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def button_value(action: str, incident_id: str) -> str:
@@ -63,3 +84,15 @@ class SlackProvider:
         return await http.post(
             self.client, page.address, json=slack_message(page, text=text, body=body)
         )
+
+
+SPEC = ProviderSpec(
+    type="slack",
+    check_address=http_url,
+    build=lambda deps: SlackProvider(deps.client, deps.templates),
+    # The incoming-webhook URL is itself the secret.
+    redact=url_origin,
+    templates=TEMPLATES,
+    escape=slack_escape,
+    outbound_url=True,
+)

@@ -10,9 +10,58 @@ from jinja2 import TemplateError
 
 from app.config import Settings
 from app.notify.base import DeliveryResult, Outcome, Page
+from app.notify.spec import ProviderSpec, email_address
 from app.notify.templates import Templates, template_failure
 
 MAX_DETAIL = 300
+
+_SUBJECT = "[Stairway] #{{ incident.number }} {{ incident.severity | upper }}: {{ incident.title }}"
+
+_TEXT = """\
+{{ user.name if user else "Hello" }},
+
+incident #{{ incident.number }} needs a response (escalation level {{ level }}\
+{% if escalation_loop %}, repeat {{ escalation_loop }}{% endif %}).
+
+Title:    {{ incident.title }}
+Severity: {{ incident.severity }} (urgency {{ incident.urgency }})
+Status:   {{ incident.status }}
+Source:   {{ incident.source or "-" }}
+Opened:   {{ incident.created_at }}
+{% if incident.details %}
+Details:
+{% for key, value in incident.details | dictsort %}  {{ key }}: {{ value }}
+{% endfor %}{% endif %}
+Acknowledge: {{ actions.acknowledge }}
+Resolve:     {{ actions.resolve }}
+
+Each link asks for confirmation, works once, and expires.
+"""
+
+_HTML = """\
+<!doctype html>
+<html><body style="font-family: sans-serif">
+<p>{{ user.name if user else "Hello" }},</p>
+<p>incident <strong>#{{ incident.number }}</strong> needs a response
+(escalation level {{ level }}{% if escalation_loop %}, repeat {{ escalation_loop }}{% endif %}).</p>
+<table>
+<tr><th align="left">Title</th><td>{{ incident.title }}</td></tr>
+<tr><th align="left">Severity</th>
+<td>{{ incident.severity }} (urgency {{ incident.urgency }})</td></tr>
+<tr><th align="left">Status</th><td>{{ incident.status }}</td></tr>
+<tr><th align="left">Source</th><td>{{ incident.source or "-" }}</td></tr>
+<tr><th align="left">Opened</th><td>{{ incident.created_at }}</td></tr>
+{% for key, value in (incident.details or {}) | dictsort %}
+<tr><th align="left">{{ key }}</th><td>{{ value }}</td></tr>
+{% endfor %}
+</table>
+<p><a href="{{ actions.acknowledge }}">Acknowledge</a> &middot;
+<a href="{{ actions.resolve }}">Resolve</a></p>
+<p style="color: #666">Each link asks for confirmation, works once, and expires.</p>
+</body></html>
+"""
+
+TEMPLATES = {"email.subject.j2": _SUBJECT, "email.txt.j2": _TEXT, "email.html.j2": _HTML}
 
 
 def smtp_outcome(code: int) -> Outcome:
@@ -77,3 +126,13 @@ class EmailProvider:
             # Connection refused, timeouts, disconnects: the server may be back soon.
             return DeliveryResult(Outcome.TRANSIENT, f"{type(exc).__name__}: {exc}"[:MAX_DETAIL])
         return DeliveryResult(Outcome.SENT, f"SMTP accepted: {reply}"[:MAX_DETAIL])
+
+
+SPEC = ProviderSpec(
+    type="email",
+    check_address=email_address,
+    build=lambda deps: EmailProvider(deps.settings, deps.templates),
+    templates=TEMPLATES,
+    enabled=lambda settings: bool(settings.smtp_host),
+    needs="STAIRWAY_SMTP_HOST",
+)

@@ -8,9 +8,25 @@ from jinja2 import TemplateError
 from app.config import Settings
 from app.notify import http
 from app.notify.base import DeliveryResult, Page
+from app.notify.spec import ProviderSpec, phone_number
 from app.notify.templates import Templates, template_failure
 
 API_VERSION = "2010-04-01"
+
+SMS_TEMPLATES = {
+    "sms.txt.j2": (
+        "[Stairway] #{{ incident.number }} {{ incident.severity | upper }}: "
+        "{{ incident.title | truncate(100) }}. "
+        "Reply 'ack {{ incident.number }}' or 'resolve {{ incident.number }}'."
+    ),
+}
+VOICE_TEMPLATES = {
+    "voice.txt.j2": (
+        "Stairway alert. Incident {{ incident.number }}, severity {{ incident.severity }}: "
+        "{{ incident.title | truncate(200) }}. Escalation level {{ level }}. "
+        "Acknowledge by replying to the text message, or from the link in your page."
+    ),
+}
 
 
 def twilio_detail(response: httpx.Response) -> str:
@@ -80,3 +96,29 @@ class VoiceProvider(_Twilio):
     def form(self, page: Page) -> dict[str, str]:
         """A call that reads the page out (inline TwiML)."""
         return {"Twiml": say_twice(self.templates.render("voice.txt.j2", page))}
+
+
+def _configured(settings: Settings) -> bool:
+    return bool(settings.twilio_account_sid)
+
+
+SMS = ProviderSpec(
+    type="sms",
+    check_address=phone_number,
+    build=lambda deps: SmsProvider(deps.client, deps.settings, deps.templates),
+    templates=SMS_TEMPLATES,
+    enabled=_configured,
+    needs="STAIRWAY_TWILIO_ACCOUNT_SID",
+    min_interval_seconds=30.0,
+    operator_urls=lambda settings: (settings.twilio_base_url,),
+)
+VOICE = ProviderSpec(
+    type="voice",
+    check_address=phone_number,
+    build=lambda deps: VoiceProvider(deps.client, deps.settings, deps.templates),
+    templates=VOICE_TEMPLATES,
+    enabled=_configured,
+    needs="STAIRWAY_TWILIO_ACCOUNT_SID",
+    min_interval_seconds=60.0,
+    operator_urls=lambda settings: (settings.twilio_base_url,),
+)

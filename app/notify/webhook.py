@@ -6,6 +6,7 @@ import httpx
 
 from app.notify.base import DeliveryResult, Outcome, Page, classify_status, parse_retry_after
 from app.notify.http import refused
+from app.notify.spec import ProviderSpec, http_url, url_origin
 from app.outbound import ForbiddenDestination, post_bytes
 from app.security import sign_payload
 
@@ -55,3 +56,13 @@ class WebhookProvider:
             response.status_code,
             parse_retry_after(response.headers.get("retry-after")),
         )
+
+
+SPEC = ProviderSpec(
+    type="webhook",
+    check_address=http_url,
+    build=lambda deps: WebhookProvider(deps.client),
+    redact=url_origin,
+    outbound_url=True,
+    signing_secret=True,
+)

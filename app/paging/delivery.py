@@ -27,6 +27,7 @@ from app.escalation.engine import should_deliver
 from app.escalation.snapshot import Condition, Status
 from app.incidents.timeline import SYSTEM
 from app.notify.base import DeliveryResult, Outcome, Page, Provider
+from app.notify.registry import not_configured, shown_address
 from app.paging import claims
 from app.paging.outcomes import (
     Settled,
@@ -34,7 +35,6 @@ from app.paging.outcomes import (
     backoff_seconds,
     cancelled,
     page_details,
-    shown_address,
 )
 from app.paging.pages import PageRenderer
 from app.queue import JobSpec, after_commit, due_work_job, level_failed_job
@@ -105,7 +105,7 @@ def schedule_delivery(session: AsyncSession, due_at: datetime) -> None:
 async def _send(page: Page, ctx: DeliveryContext) -> DeliveryResult:
     provider = ctx.providers.get(page.channel)
     if provider is None:
-        return DeliveryResult(Outcome.PERMANENT, f"no {page.channel} provider is configured")
+        return not_configured(page.channel)
     try:
         return await provider.send(page)
     except Exception as exc:  # one provider's bug must not lose the outcomes of the whole batch

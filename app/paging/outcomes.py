@@ -4,10 +4,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from app.config import Settings
 from app.notify.base import DeliveryResult, Outcome, jittered_backoff
+from app.notify.registry import shown_address
 
 MAX_ERROR = 2000
 
@@ -35,14 +35,6 @@ def backoff_seconds(attempt: int, settings: Settings, retry_after: float | None)
         cap_seconds=settings.delivery_backoff_max_seconds,
         retry_after=retry_after,
     )
-
-
-def shown_address(channel: str, address: str) -> str:
-    """The address as timelines show it: URLs lose their path, which often carries a token."""
-    if channel in ("webhook", "slack"):
-        parts = urlsplit(address)
-        return f"{parts.scheme}://{parts.netloc}/…"
-    return address
 
 
 def page_details(

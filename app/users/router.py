@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, status
 from app.auth import Admin, Observer
 from app.db import SessionDep
 from app.models import User, utcnow
+from app.notify import registry
 from app.outbound import check_target_url
 from app.repository import get_or_404
 from app.users import service
@@ -17,7 +18,6 @@ from app.users.schemas import (
     ContactMethodCreate,
     ContactMethodCreated,
     ContactMethodRead,
-    ContactType,
     NotificationRuleCreate,
     NotificationRuleRead,
     UserCreate,
@@ -62,7 +62,7 @@ async def add_contact_method(
     session: SessionDep,
     _: Admin,
 ) -> ContactMethodCreated:
-    if data.type in (ContactType.WEBHOOK, ContactType.SLACK):
+    if registry.BY_TYPE[data.type].outbound_url:
         allow = request.app.state.settings.allow_private_webhook_targets
         check_target_url(data.address, allow_private=allow, field="address")
     method = await service.add_contact_method(session=session, user_id=user_id, data=data)

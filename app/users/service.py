@@ -9,12 +9,12 @@ from sqlmodel import col
 
 from app.errors import field_error
 from app.models import ApiKey, ContactMethod, NotificationRule, User, utcnow
+from app.notify import registry
 from app.repository import apply_changes, flush_unique, get_or_404, get_owned_or_404
 from app.security import new_api_key, new_secret
 from app.users.schemas import (
     ApiKeyCreate,
     ContactMethodCreate,
-    ContactType,
     NotificationRuleCreate,
     UserCreate,
     UserUpdate,
@@ -67,10 +67,10 @@ async def add_contact_method(
 ) -> ContactMethod:
     """Add a way to reach a user; webhook methods get a signing secret."""
     await get_or_404(session, User, user_id, what="user")
-    secret = new_secret() if data.type is ContactType.WEBHOOK else ""
+    secret = new_secret() if registry.BY_TYPE[data.type].signing_secret else ""
     method = ContactMethod(
         user_id=user_id,
-        type=data.type.value,
+        type=data.type,
         address=data.address,
         label=data.label,
         signing_secret=secret,

@@ -10,9 +10,9 @@ from redis.asyncio import Redis
 from app.config import Settings
 from app.notify.base import Outcome
 from app.notify.ratelimit import DestinationLimiter, RateLimited
+from app.notify.registry import templates
 from app.notify.slack import SlackProvider
 from app.notify.smtp import EmailProvider
-from app.notify.templates import Templates
 from app.notify.twilio import SmsProvider, VoiceProvider
 from tests.notify.helpers import page
 from tests.provider_support import TWILIO_TOKEN, MailSink
@@ -55,7 +55,7 @@ async def test_slack_statuses_map_to_outcomes_without_leaking_the_webhook_url(
     async with client_answering(
         status, {"error": "channel_not_found"}, **{"Retry-After": "7"}
     ) as c:
-        result = await SlackProvider(c, Templates()).send(page("slack", SLACK_URL))
+        result = await SlackProvider(c, templates()).send(page("slack", SLACK_URL))
     assert result.outcome is outcome
     assert result.status_code == status
     assert result.retry_after_seconds == 7
@@ -68,10 +68,10 @@ async def test_slack_timeouts_and_refused_connections_are_transient() -> None:
         raise httpx.ReadTimeout("slow", request=request)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(hang)) as client:
-        result = await SlackProvider(client, Templates()).send(page("slack", SLACK_URL))
+        result = await SlackProvider(client, templates()).send(page("slack", SLACK_URL))
     assert (result.outcome, result.detail) == (Outcome.TRANSIENT, "timed out")
     async with httpx.AsyncClient() as client:
-        result = await SlackProvider(client, Templates()).send(
+        result = await SlackProvider(client, templates()).send(
             page("slack", "http://127.0.0.1:9/very-secret-token")
         )
     assert result.outcome is Outcome.TRANSIENT
@@ -81,7 +81,7 @@ async def test_slack_timeouts_and_refused_connections_are_transient() -> None:
 async def test_twilio_errors_are_classified_with_twilio_s_code_and_never_the_token() -> None:
     invalid = {"code": 21211, "message": "The 'To' number +1555 is not a valid phone number."}
     async with client_answering(400, invalid) as client:
-        result = await SmsProvider(client, twilio_settings(), Templates()).send(
+        result = await SmsProvider(client, twilio_settings(), templates()).send(
             page("sms", "+1555")
         )
     assert result.outcome is Outcome.PERMANENT
@@ -89,17 +89,17 @@ async def test_twilio_errors_are_classified_with_twilio_s_code_and_never_the_tok
     async with client_answering(
         429, {"code": 20429, "message": "Too Many Requests"}, **{"Retry-After": "12"}
     ) as client:
-        result = await VoiceProvider(client, twilio_settings(), Templates()).send(
+        result = await VoiceProvider(client, twilio_settings(), templates()).send(
             page("voice", "+14155550100")
         )
     assert (result.outcome, result.retry_after_seconds) == (Outcome.TRANSIENT, 12)
     async with client_answering(503, {"message": "unavailable"}) as client:
-        result = await SmsProvider(client, twilio_settings(), Templates()).send(
+        result = await SmsProvider(client, twilio_settings(), templates()).send(
             page("sms", "+14155550100")
         )
     assert result.outcome is Outcome.TRANSIENT
     async with client_answering(201, {"sid": "SM123", "status": "queued"}) as client:
-        result = await SmsProvider(client, twilio_settings(), Templates()).send(
+        result = await SmsProvider(client, twilio_settings(), templates()).send(
             page("sms", "+14155550100")
         )
     assert (result.outcome, result.detail) == (Outcome.SENT, "HTTP 201 sid=SM123 status=queued")
@@ -108,7 +108,7 @@ async def test_twilio_errors_are_classified_with_twilio_s_code_and_never_the_tok
         raise httpx.ConnectTimeout("slow", request=request)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(hang)) as client:
-        result = await SmsProvider(client, twilio_settings(), Templates()).send(
+        result = await SmsProvider(client, twilio_settings(), templates()).send(
             page("sms", "+14155550100")
         )
     assert result.outcome is Outcome.TRANSIENT
@@ -130,7 +130,7 @@ def smtp_settings(smtp: MailSink, **overrides: Any) -> Settings:
 async def test_smtp_refusals_are_permanent_or_transient_by_reply_code(smtp: MailSink) -> None:
     smtp.refuse["gone@example.com"] = "550 5.1.1 no such user"
     smtp.refuse["full@example.com"] = "452 4.2.2 mailbox full"
-    provider = EmailProvider(smtp_settings(smtp), Templates())
+    provider = EmailProvider(smtp_settings(smtp), templates())
     gone = await provider.send(page("email", "gone@example.com"))
     assert (gone.outcome, gone.status_code) == (Outcome.PERMANENT, 550)
     assert "no such user" in gone.detail
@@ -143,7 +143,7 @@ async def test_smtp_refusals_are_permanent_or_transient_by_reply_code(smtp: Mail
 async def test_bad_smtp_credentials_fail_for_good_without_showing_the_password(
     smtp: MailSink,
 ) -> None:
-    provider = EmailProvider(smtp_settings(smtp, smtp_password="wrong-password"), Templates())
+    provider = EmailProvider(smtp_settings(smtp, smtp_password="wrong-password"), templates())
     result = await provider.send(page("email", "ada@example.com"))
     assert result.outcome is Outcome.PERMANENT
     assert result.status_code == 535
@@ -151,7 +151,7 @@ async def test_bad_smtp_credentials_fail_for_good_without_showing_the_password(
 
 
 async def test_an_unreachable_smtp_server_is_transient(smtp: MailSink) -> None:
-    provider = EmailProvider(smtp_settings(smtp, smtp_port=9), Templates())
+    provider = EmailProvider(smtp_settings(smtp, smtp_port=9), templates())
     result = await provider.send(page("email", "ada@example.com"))
     assert result.outcome is Outcome.TRANSIENT
 
@@ -180,7 +180,7 @@ async def test_a_limited_provider_defers_instead_of_sending() -> None:
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(record)) as client:
         provider = RateLimited(
-            SmsProvider(client, twilio_settings(), Templates()),
+            SmsProvider(client, twilio_settings(), templates()),
             DestinationLimiter(None, prefix="local"),
             60,
         )

@@ -71,6 +71,9 @@ MATRIX: dict[tuple[str, str], Roles | Open] = {
     ("POST", "/r/{token}"): Open("HMAC-signed, expiring, single-use action link", refused=400),
     ("POST", "/integrations/slack/actions"): Open("Slack signing secret (HMAC)", refused=401),
     ("POST", "/integrations/twilio/sms"): Open("Twilio request signature (HMAC)", refused=403),
+    ("POST", "/integrations/pushover/ack/{token}"): Open(
+        "HMAC-signed, expiring acknowledge token of the page", refused=403
+    ),
     ("POST", "/v2/enqueue"): Open("routing_key in the body", refused=400),
     ("POST", "/v2/change/enqueue"): Open("routing_key in the body", refused=400),
     ("POST", "/integrations/alertmanager/{integration_key}"): Open("key in URL", refused=404),
