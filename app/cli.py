@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from app.accounts.cli import users_app
 from app.config import Settings, get_settings
 from app.logs import configure_logging
 from app.policyfiles.commands import demo, load_on_first_start, policies_app
@@ -22,6 +23,7 @@ cli = typer.Typer(help="Stairway: incident paging and escalation.", no_args_is_h
 keys = typer.Typer(help="API keys.", no_args_is_help=True)
 cli.add_typer(keys, name="keys")
 cli.add_typer(policies_app, name="policies")
+cli.add_typer(users_app, name="users")
 cli.command("demo")(demo)
 
 

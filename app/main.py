@@ -34,6 +34,8 @@ from app.routing.router import router as routing_router
 from app.schedules.router import router as schedules_router
 from app.services.router import router as services_router
 from app.users.router import router as users_router
+from app.web import install as install_console
+from app.web.live import IncidentFeed
 
 
 class StairwayApp(FastAPI):
@@ -76,9 +78,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pg = await open_pool(engine, max_size=settings.db_pool_size)
         app.state.inbox_waker = Waker(app.state.enqueue)
         app.state.link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
+        app.state.feed = IncidentFeed.for_engine(engine)
         try:
             yield
         finally:
+            await app.state.feed.close()
             await app.state.pg.close()
             await redis.aclose()
             await engine.dispose()
@@ -108,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(links_router)
     app.include_router(slack_router)
     app.include_router(twilio_router)
+    install_console(app)
     inbound = settings.max_inbound_body_bytes
     app.add_middleware(
         BodySizeLimit,
