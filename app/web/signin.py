@@ -3,16 +3,17 @@
 from datetime import timedelta
 from typing import Annotated
 
+import httpx
+from authlib.integrations.base_client.errors import OAuthError
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.accounts import links, passwords, sessions, signin
+from app.accounts import links, oidc, passwords, sessions, signin
 from app.accounts.sessions import Viewer
 from app.db import SessionDep
-from app.errors import AppError
+from app.errors import AppError, NotFound
 from app.models import User
 from app.web.auth import (
-    CSRF_FIELD,
     CsrfViewerDep,
     check_form_token,
     clear_session_cookie,
@@ -22,6 +23,7 @@ from app.web.auth import (
     lifetimes,
     now_of,
     safe_next,
+    secure_cookies,
     set_form_cookie,
     set_session_cookie,
     settings_of,
@@ -29,6 +31,7 @@ from app.web.auth import (
 from app.web.templating import render
 
 router = APIRouter(tags=["console"], include_in_schema=False)
+SSO_TIMEOUT_SECONDS = 10.0
 MaybeViewer = Annotated[Viewer | None, Depends(current_viewer)]
 
 
@@ -202,4 +205,85 @@ async def use_link(
     return await start_session(request, session, user, method="link", to="/incidents")
 
 
-__all__ = ["CSRF_FIELD", "router"]
+FLOW_COOKIE = "stairway_sso"
+
+
+async def _provider(request: Request, http: httpx.AsyncClient) -> oidc.Provider:
+    """The provider's discovery document, read once per process."""
+    provider: oidc.Provider | None = getattr(request.app.state, "oidc_provider", None)
+    if provider is None:
+        provider = await oidc.discover(http, settings_of(request).oidc_issuer)
+        request.app.state.oidc_provider = provider
+    return provider
+
+
+def _sso_secret(request: Request) -> str:
+    return links.links_secret(request.app.state.link_secret) + ":sso"
+
+
+def _sso_refused(request: Request, reason: str, status_code: int = 403) -> HTMLResponse:
+    response = _sign_in_page(
+        request,
+        next_path="/incidents",
+        error=f"SSO sign-in refused: {reason}",
+        status_code=status_code,
+    )
+    response.delete_cookie(FLOW_COOKIE, path="/sign-in/sso")
+    return response
+
+
+@router.get("/sign-in/sso")
+async def sso_start(request: Request, next: str = "") -> Response:
+    settings = settings_of(request)
+    if not _sso_enabled(request):
+        raise NotFound("single sign-on is not configured (STAIRWAY_OIDC_ISSUER)")
+    try:
+        async with httpx.AsyncClient(timeout=SSO_TIMEOUT_SECONDS) as http:
+            provider = await _provider(request, http)
+    except (httpx.HTTPError, ValueError, KeyError, oidc.SsoRefused) as exc:
+        return _sso_refused(request, f"the identity provider cannot be reached ({exc})", 502)
+    url, flow = oidc.begin(
+        settings, provider, secret=_sso_secret(request), next_path=safe_next(next)
+    )
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        FLOW_COOKIE,
+        flow,
+        max_age=oidc.FLOW_TTL_SECONDS,
+        httponly=True,
+        samesite="lax",  # sent on the provider's top-level redirect back
+        secure=secure_cookies(settings),
+        path="/sign-in/sso",
+    )
+    return response
+
+
+@router.get("/sign-in/sso/callback")
+async def sso_callback(request: Request, session: SessionDep) -> Response:
+    settings = settings_of(request)
+    if not _sso_enabled(request):
+        raise NotFound("single sign-on is not configured (STAIRWAY_OIDC_ISSUER)")
+    params = {k: v[:2048] for k, v in request.query_params.items()}
+    try:
+        async with httpx.AsyncClient(timeout=SSO_TIMEOUT_SECONDS) as http:
+            provider = await _provider(request, http)
+            identity = await oidc.finish(
+                settings,
+                provider,
+                secret=_sso_secret(request),
+                flow_cookie=request.cookies.get(FLOW_COOKIE, ""),
+                params=params,
+            )
+        user = await oidc.user_for(session=session, settings=settings, identity=identity)
+    except oidc.SsoRefused as exc:
+        signin.refuse(
+            session, email=exc.email, ip=client_ip(request), method="oidc", reason=str(exc)
+        )
+        return _sso_refused(request, str(exc))
+    except (httpx.HTTPError, OAuthError, ValueError, KeyError) as exc:
+        signin.refuse(session, email="", ip=client_ip(request), method="oidc", reason=repr(exc))
+        return _sso_refused(request, f"the identity provider's answer was not usable ({exc})", 502)
+    signin.signed_in(session, user=user, method="oidc", ip=client_ip(request))
+    response = await start_session(request, session, user, method="oidc", to=identity.next_path)
+    response.delete_cookie(FLOW_COOKIE, path="/sign-in/sso")
+    return response

@@ -99,5 +99,5 @@ def render(
     request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
 ) -> HTMLResponse:
     """A page or fragment; every template sees `request`, `now` and the viewer if signed in."""
-    base = {"now": utcnow(), "viewer": None, "notice": None}
+    base = {"now": utcnow(), "viewer": None, "notice": None, "nav": ""}
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
