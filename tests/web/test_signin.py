@@ -20,8 +20,8 @@ from tests.web.conftest import (
     Console,
     make_user,
     sign_in,
-    visit,
     unique_email,
+    visit,
 )
 
 
