@@ -148,6 +148,8 @@ async def _serve_both(settings: Settings) -> None:
 
 def _banner(settings: Settings) -> None:
     typer.echo(f"Stairway API on http://{settings.host}:{settings.port} (docs at /docs)")
+    typer.echo(f"Console on http://{settings.host}:{settings.port}/ (sign in with a link from:")
+    typer.echo("  stairway users sign-in-link --email you@example.com)")
     typer.echo("First admin key: stairway keys create-admin --email you@example.com")
 
 

@@ -141,7 +141,7 @@ async def test_observer_sees_no_buttons_and_a_forged_post_is_refused(
     await visit(page, f"{console.url}/incidents/{incident.id}")
     await expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
     assert await page.get_by_role("button").count() == 0
-    # The observer's own session token does not make the POST acceptable: the role does not allow it.
+    # The observer's own session token does not make the POST acceptable: the role forbids it.
     headers = await page.locator("body").get_attribute("hx-headers")
     assert headers is not None
     token = headers.split('"X-CSRF-Token": "')[1].split('"')[0]
