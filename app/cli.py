@@ -128,8 +128,11 @@ async def _serve_both(settings: Settings) -> None:
     server = _api_server(settings, own_signals=False)
     worker = asyncio.ensure_future(_serve_worker(settings, own_signals=False))
 
+    from app.web.live import end_streams
+
     def stop() -> None:
         server.should_exit = True  # the API finishes the requests in flight, then returns
+        end_streams()  # open consoles' event streams would hold the API up forever
         worker.cancel()
 
     loop = asyncio.get_running_loop()
