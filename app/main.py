@@ -40,6 +40,8 @@ from app.routing.router import router as routing_router
 from app.schedules.router import router as schedules_router
 from app.services.router import router as services_router
 from app.users.router import router as users_router
+from app.web import install as install_console
+from app.web.live import IncidentFeed
 
 
 class StairwayApp(FastAPI):
@@ -85,9 +87,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.inbox_waker = Waker(app.state.enqueue)
         app.state.link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
         keep_out_of_full_collections()
+        app.state.feed = IncidentFeed.for_engine(engine)
         try:
             yield
         finally:
+            await app.state.feed.close()
             await app.state.pg.close()
             await redis.aclose()
             await engine.dispose()
@@ -126,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     inbound_prefixes = ("/v2/", "/integrations/")
     # Inbound alerts and Slack/Twilio callbacks read their bodies themselves.
     app.add_middleware(JsonBodyCheck, skip_prefixes=inbound_prefixes)
+    install_console(app)
     inbound = settings.max_inbound_body_bytes
     app.add_middleware(
         BodySizeLimit,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -240,6 +240,29 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise field_error("cursor", "not a cursor this API returned") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class Involvement:
+    """ "Mine": incidents that paged this user, or whose policy names the user or a schedule
+    the user is on call for now."""
+
+    user_id: uuid.UUID
+    schedule_ids: tuple[uuid.UUID, ...] = ()
+
+
+def _involving(who: Involvement) -> Any:
+    paged = exists().where(
+        col(Notification.incident_id) == col(Incident.id),
+        col(Notification.user_id) == who.user_id,
+    )
+    targets = [{"type": "user", "id": str(who.user_id)}]
+    targets += [{"type": "schedule", "id": str(sid)} for sid in who.schedule_ids]
+    named = [
+        col(Incident.policy_snapshot).contains({"levels": [{"targets": [target]}]})
+        for target in targets
+    ]
+    return or_(paged, *named)
+
+
 async def list_incidents(
     *,
     session: AsyncSession,
@@ -248,6 +271,8 @@ async def list_incidents(
     since: datetime | None,
     limit: int,
     cursor: str | None,
+    urgencies: list[str] | None = None,
+    involving: Involvement | None = None,
 ) -> tuple[list[Incident], str | None]:
     """Newest first, filtered, one page at a time."""
     query = select(Incident)
@@ -255,6 +280,10 @@ async def list_incidents(
         query = query.where(col(Incident.status).in_(statuses))
     if service_ids:
         query = query.where(col(Incident.service_id).in_(service_ids))
+    if urgencies:
+        query = query.where(col(Incident.urgency).in_(urgencies))
+    if involving is not None:
+        query = query.where(_involving(involving))
     if since is not None:
         query = query.where(col(Incident.created_at) >= since)
     if cursor:
@@ -269,3 +298,17 @@ async def list_incidents(
     rows = list((await session.scalars(query.limit(limit + 1))).all())
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+async def count_by_status(*, session: AsyncSession, status: str) -> int:
+    """How many incidents have this status (e.g. triggered, for the console's tab title)."""
+    query = select(func.count()).select_from(Incident).where(col(Incident.status) == status)
+    return int(await session.scalar(query) or 0)
+
+
+async def ids_by_number(*, session: AsyncSession, numbers: list[int]) -> dict[int, uuid.UUID]:
+    """The ids of the incidents with these numbers (unknown numbers are left out)."""
+    if not numbers:
+        return {}
+    query = select(col(Incident.number), col(Incident.id)).where(col(Incident.number).in_(numbers))
+    return {number: id_ for number, id_ in await session.execute(query) if number is not None}

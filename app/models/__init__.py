@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from app.models.accounts import ConsoleSession, UserPassword
 from app.models.audit import AuditEntry
 from app.models.auth import ApiKey
 from app.models.base import utcnow
@@ -27,6 +28,7 @@ __all__ = [
     "OPEN_STATUSES",
     "ApiKey",
     "AuditEntry",
+    "ConsoleSession",
     "ContactMethod",
     "DeadInboundEvent",
     "EscalationLevel",
@@ -48,6 +50,7 @@ __all__ = [
     "TimelineEntry",
     "UsedNonce",
     "User",
+    "UserPassword",
     "WebhookDelivery",
     "WebhookSubscription",
     "metadata",
