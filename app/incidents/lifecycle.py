@@ -23,7 +23,7 @@ from app.incidents.service import _cancel_pending, acknowledge, lock_incident, r
 from app.models import EscalationPolicy, Incident, TimelineEntry, User
 from app.paging.step import EARLY_TOLERANCE, advance
 from app.paging.wake import step_wakeup
-from app.policies.service import read_policy, snapshot_of
+from app.policies.service import frozen_snapshot, read_policy
 from app.queue import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB, after_commit, timer_job
 
 # A reassignment straight to a user pages them through their own rules; after this long with no
@@ -159,7 +159,7 @@ async def escalate(
 
 
 async def _reassignment(
-    session: AsyncSession, data: ReassignRequest
+    session: AsyncSession, data: ReassignRequest, *, urgency: str
 ) -> tuple[uuid.UUID | None, PolicySnapshot, dict[str, Any]]:
     if (data.escalation_policy_id is None) == (data.user_id is None):
         message = "send exactly one of escalation_policy_id and user_id"
@@ -177,7 +177,7 @@ async def _reassignment(
             )
         policy = await read_policy(session=session, policy_id=data.escalation_policy_id)
         to = {"type": "escalation_policy", "id": str(policy.id), "name": policy.name}
-        return policy.id, snapshot_of(policy), to
+        return policy.id, frozen_snapshot(policy, urgency=urgency), to
     assert data.user_id is not None
     user = await session.get(User, data.user_id)
     if user is None:
@@ -200,7 +200,7 @@ async def reassign(
 ) -> Outcome:
     """Functional escalation: a new snapshot (a policy, or one level paging a user), level 1 now."""
     _refuse_resolved(incident, "reassigned")
-    policy_id, snapshot, to = await _reassignment(session, data)
+    policy_id, snapshot, to = await _reassignment(session, data, urgency=incident.urgency)
     previous = {
         "policy_id": str(incident.policy_id) if incident.policy_id else None,
         "policy_name": incident.policy_snapshot.get("name", ""),

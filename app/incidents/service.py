@@ -21,10 +21,9 @@ from app.incidents.opening import deduplicated_entry, open_incident
 from app.incidents.schemas import EscalationRead, IncidentRead, IncidentTrigger
 from app.models import OPEN_STATUSES, Incident, Notification, Service, TimelineEntry
 from app.paging.wake import step_wakeup
-from app.policies.service import read_policy, snapshot_of
+from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit
 from app.routing import service as routing
-from app.routing.matcher import for_urgency
 
 _OPEN_DEDUP_WHERE = text("status IN ('triggered', 'acknowledged')")
 
@@ -121,7 +120,7 @@ async def trigger(
             route=route,
             policy_id=policy.id,
             policy_name=policy.name,
-            snapshot=for_urgency(snapshot_of(policy), route.urgency).to_json(),
+            snapshot=frozen_snapshot(policy, urgency=route.urgency).to_json(),
             auto_resolve_seconds=service.auto_resolve_seconds,
             actor=actor,
             now=now,

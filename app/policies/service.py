@@ -22,6 +22,7 @@ from app.models import (
 )
 from app.policies.schemas import Level, PolicyCreate, PolicyRead, PolicyUpdate, Target, TargetType
 from app.repository import flush_unique, get_or_404
+from app.routing.matcher import for_urgency
 
 
 async def _check_targets(session: AsyncSession, levels: Sequence[Level]) -> None:
@@ -197,3 +198,8 @@ def snapshot_of(policy: PolicyRead) -> PolicySnapshot:
             for lvl in policy.levels
         ),
     )
+
+
+def frozen_snapshot(policy: PolicyRead, *, urgency: str) -> PolicySnapshot:
+    """What an incident of `urgency` escalates by: the live engine and the preview both use it."""
+    return for_urgency(snapshot_of(policy), urgency)
