@@ -51,20 +51,15 @@ async def supersede_older_chains(
     for notification_id, incident_id, user_id, old_level, old_loop, channel in cancelled:
         chain = by_incident[incident_id]
         rows.append(
-            timeline.row(
+            timeline.cancelled_page(
                 incident_id=incident_id,
-                type="notification_cancelled",
                 at=chain.at,
-                details={
-                    "notification_id": str(notification_id),
-                    "user_id": str(user_id),
-                    "level": old_level,
-                    "loop": old_loop,
-                    "channel": channel,
-                    "reason": (
-                        f"superseded by the page at level {chain.level} (loop {chain.loop})"
-                    ),
-                },
+                notification_id=notification_id,
+                user_id=user_id,
+                level=old_level,
+                loop=old_loop,
+                channel=channel,
+                reason=f"superseded by the page at level {chain.level} (loop {chain.loop})",
             )
         )
     return rows

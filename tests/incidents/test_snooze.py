@@ -46,19 +46,23 @@ async def test_snooze_silences_then_retriggers_at_level_one(
     assert current["status"] == "triggered"
     assert current["snoozed_until"] is None
     timeline = await api.timeline(incident["id"])
-    assert types(timeline)[:6] == [
+    assert types(timeline)[:7] == [
         "triggered",
         "escalated",
         "notified",
         "acknowledged",
         "snoozed",
+        "notification_cancelled",
         "unacknowledged",
     ]
     snooze = timeline[4]
     assert snooze["actor"]["name"] == "Root"
     assert snooze["details"]["duration_seconds"] == 1
     assert snooze["details"]["cancelled_notifications"] == 1
-    assert timeline[5]["details"]["reason"] == "snooze ended"
+    # The 30-second rule survived the ack (the level is `unresolved`); the snooze cancelled it.
+    cancelled = timeline[5]["details"]
+    assert (cancelled["channel"], cancelled["reason"]) == ("webhook", "incident snoozed")
+    assert timeline[6]["details"]["reason"] == "snooze ended"
 
 
 async def test_snooze_bounds_and_states(api: Api, sink: HttpSink) -> None:
