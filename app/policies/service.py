@@ -32,7 +32,13 @@ async def _check_targets(session: AsyncSession, levels: Sequence[Level]) -> None
     }
     user_ids = {i for kind, i in wanted if kind is TargetType.USER}
     schedule_ids = {i for kind, i in wanted if kind is TargetType.SCHEDULE}
-    users = select(col(User.id)).where(col(User.id).in_(user_ids))
+    # Key-share locked: a user being deleted now is either gone here, or waits for this policy
+    # and then sees it (deleting a user a policy names is refused).
+    users = (
+        select(col(User.id))
+        .where(col(User.id).in_(user_ids))
+        .with_for_update(read=True, key_share=True)
+    )
     schedules = select(col(Schedule.id)).where(col(Schedule.id).in_(schedule_ids))
     found = {
         TargetType.USER: set((await session.scalars(users)).all()),
@@ -47,6 +53,22 @@ async def _check_targets(session: AsyncSession, levels: Sequence[Level]) -> None
     if errors:
         message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise InvalidInput(message, details=errors)
+
+
+async def policies_naming_user(session: AsyncSession, user_id: uuid.UUID) -> list[EscalationPolicy]:
+    """The escalation policies with a level that targets this user, by name."""
+    query = (
+        select(EscalationPolicy)
+        .join(EscalationLevel, col(EscalationLevel.policy_id) == col(EscalationPolicy.id))
+        .join(EscalationTarget, col(EscalationTarget.level_id) == col(EscalationLevel.id))
+        .where(
+            col(EscalationTarget.type) == TargetType.USER.value,
+            col(EscalationTarget.target_id) == user_id,
+        )
+        .distinct()
+        .order_by(col(EscalationPolicy.name))
+    )
+    return list((await session.scalars(query)).all())
 
 
 def _level_rows(policy_id: uuid.UUID, levels: Sequence[Level]) -> list[object]:

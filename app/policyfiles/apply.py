@@ -77,7 +77,9 @@ class _Executor:
     async def user(self, c: Change) -> None:
         (email,) = c.key
         if c.action == "delete":
-            await users.delete_user(session=self.session, user_id=self.id("user", email))
+            await users.delete_user(
+                session=self.session, user_id=self.id("user", email), now=utcnow()
+            )
             return
         assert c.doc is not None
         models = user_models({**c.doc, "contact_methods": []}, Reporter(_strict))

@@ -51,7 +51,7 @@ async def update_user(user_id: uuid.UUID, data: UserUpdate, session: SessionDep,
 
 @router.delete("/{user_id}", status_code=NO_CONTENT)
 async def delete_user(user_id: uuid.UUID, session: SessionDep, _: Admin) -> None:
-    await service.delete_user(session=session, user_id=user_id)
+    await service.delete_user(session=session, user_id=user_id, now=utcnow())
 
 
 @router.post("/{user_id}/contact-methods", status_code=201, response_model=ContactMethodCreated)

@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, update
 from sqlmodel import col
 
 from app.config import Settings
-from app.models import Incident, Notification, utcnow
+from app.models import Incident, Notification, User, utcnow
 from app.notify.registry import build_providers, make_http_client
 from app.paging.delivery import Delivered, DeliveryContext, deliver_batch, delivery_wakeup
 from app.queue import JobSpec, delivery_job, take_jobs
@@ -63,6 +63,8 @@ async def _pages(
     created_at: datetime,
 ) -> list[uuid.UUID]:
     ids = [uuid.uuid4() for _ in incidents]
+    async with app.state.sessions() as session:
+        quiet = await session.scalar(select(User.id).where(User.email == "quiet@example.com"))
     rows = [
         {
             "id": page_id,
@@ -71,6 +73,7 @@ async def _pages(
             "loop": 0,
             "condition": "unacknowledged",
             "target_type": "user",
+            "user_id": quiet,
             "channel": "webhook",
             "address": sink.url(path),
             "idempotency_key": f"batch-test:{page_id}",
@@ -246,3 +249,25 @@ async def test_a_page_whose_incident_is_locked_is_skipped_not_waited_for(
     delivered, _ = await _deliver(app, delivery, now)
     assert delivered.pages == 1
     assert [r.status for r in await _rows(app, [page_id])] == ["sent"]
+
+
+async def test_a_page_whose_user_was_deleted_after_it_was_decided_is_cancelled_unsent(
+    api: Api, app: Any, sink: HttpSink, delivery: DeliveryContext
+) -> None:
+    # A step wrote the page for a user who was deleted before it was due (the delete's own
+    # cancel did not see it): the user is gone, and nobody may act on the page's links.
+    [incident] = await _incidents(api, app, 1)
+    now = _ahead()
+    [page_id] = await _pages(app, [incident], ["/b-orphan"], sink, due_at=now, created_at=utcnow())
+    async with app.state.sessions() as session, session.begin():
+        await session.execute(
+            update(Notification).where(col(Notification.id) == page_id).values(user_id=None)
+        )
+    delivered, _ = await _deliver(app, delivery, now)
+    assert delivered.pages == 1
+    assert [r.status for r in await _rows(app, [page_id])] == ["cancelled"]
+    assert sink.at("/b-orphan") == []
+    [cancelled] = [
+        e for e in await api.timeline(incident["id"]) if e["type"] == "notification_cancelled"
+    ]
+    assert cancelled["details"]["reason"] == "user deleted"
