@@ -6,14 +6,14 @@ from typing import Any
 import httpx
 
 from app.notify.base import DeliveryResult, Outcome, classify_status, parse_retry_after
-from app.outbound import ForbiddenDestination
+from app.outbound import ForbiddenDestination, sendable_url
 
 MAX_RESPONSE_DETAIL = 300
 
 
 def refused(exc: ForbiddenDestination) -> DeliveryResult:
-    """A destination the SSRF rule refuses: a permanent failure (where the name points is not
-    going to change between retries, and the level need not wait for them to move on)."""
+    """A destination the SSRF rule refuses, or a URL that can never be sent: a permanent
+    failure (neither changes between retries, and the level need not wait for them)."""
     return DeliveryResult(Outcome.PERMANENT, f"refused: {exc}"[:MAX_RESPONSE_DETAIL])
 
 
@@ -34,7 +34,7 @@ async def post(
     Details never carry the URL or credentials (a Slack webhook URL is itself a secret).
     """
     try:
-        response = await client.post(url, **request)
+        response = await client.post(sendable_url(url), **request)
     except httpx.TimeoutException:
         return DeliveryResult(Outcome.TRANSIENT, "timed out")
     except ForbiddenDestination as exc:

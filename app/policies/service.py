@@ -20,6 +20,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.outbound import check_destination
 from app.policies.schemas import Level, PolicyCreate, PolicyRead, PolicyUpdate, Target, TargetType
 from app.repository import flush_unique, get_or_404
 from app.routing.matcher import for_urgency
@@ -71,6 +72,15 @@ async def policies_naming_user(session: AsyncSession, user_id: uuid.UUID) -> lis
     return list((await session.scalars(query)).all())
 
 
+def _check_webhook_urls(levels: Sequence[Level], *, allow_private: bool) -> None:
+    """Every webhook target passes the outbound URL rule; the error names the first bad one."""
+    for li, lvl in enumerate(levels):
+        for ti, t in enumerate(lvl.targets):
+            if t.type is TargetType.WEBHOOK and t.url is not None:
+                field = f"levels[{li}].targets[{ti}].url"
+                check_destination(t.url, allow_private=allow_private, field=field)
+
+
 def _level_rows(policy_id: uuid.UUID, levels: Sequence[Level]) -> list[object]:
     rows: list[object] = []
     for position, lvl in enumerate(levels, start=1):
@@ -95,8 +105,11 @@ async def _flush_name(session: AsyncSession, name: str) -> None:
     await flush_unique(session, field="name", message=message)
 
 
-async def create_policy(*, session: AsyncSession, data: PolicyCreate) -> PolicyRead:
-    """Add a policy with its levels and targets."""
+async def create_policy(
+    *, session: AsyncSession, data: PolicyCreate, allow_private: bool
+) -> PolicyRead:
+    """Add a policy with its levels and targets (webhook URLs under the outbound URL rule)."""
+    _check_webhook_urls(data.levels, allow_private=allow_private)
     await _check_targets(session, data.levels)
     policy = EscalationPolicy(name=data.name, description=data.description, repeat=data.repeat)
     session.add(policy)
@@ -107,13 +120,14 @@ async def create_policy(*, session: AsyncSession, data: PolicyCreate) -> PolicyR
 
 
 async def update_policy(
-    *, session: AsyncSession, policy_id: uuid.UUID, data: PolicyUpdate
+    *, session: AsyncSession, policy_id: uuid.UUID, data: PolicyUpdate, allow_private: bool
 ) -> PolicyRead:
     """Change a policy; incidents already in flight keep their snapshot."""
     policy = await get_or_404(
         session, EscalationPolicy, policy_id, what="escalation policy", lock=True
     )
     if data.levels is not None:
+        _check_webhook_urls(data.levels, allow_private=allow_private)
         await _check_targets(session, data.levels)
         await session.execute(
             delete(EscalationLevel).where(col(EscalationLevel.policy_id) == policy_id)

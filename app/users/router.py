@@ -7,7 +7,6 @@ from fastapi import APIRouter, Request, status
 from app.auth import Admin, Observer
 from app.db import SessionDep
 from app.models import User, utcnow
-from app.outbound import check_target_url
 from app.repository import get_or_404
 from app.users import service
 from app.users.schemas import (
@@ -17,7 +16,6 @@ from app.users.schemas import (
     ContactMethodCreate,
     ContactMethodCreated,
     ContactMethodRead,
-    ContactType,
     NotificationRuleCreate,
     NotificationRuleRead,
     UserCreate,
@@ -62,10 +60,10 @@ async def add_contact_method(
     session: SessionDep,
     _: Admin,
 ) -> ContactMethodCreated:
-    if data.type in (ContactType.WEBHOOK, ContactType.SLACK):
-        allow = request.app.state.settings.allow_private_webhook_targets
-        check_target_url(data.address, allow_private=allow, field="address")
-    method = await service.add_contact_method(session=session, user_id=user_id, data=data)
+    allow = request.app.state.settings.allow_private_webhook_targets
+    method = await service.add_contact_method(
+        session=session, user_id=user_id, data=data, allow_private=allow
+    )
     created = ContactMethodCreated.model_validate(method)
     created.signing_secret = method.signing_secret or None
     return created

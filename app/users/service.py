@@ -9,6 +9,7 @@ from sqlmodel import col
 
 from app.errors import Conflict, field_error
 from app.models import ApiKey, ContactMethod, NotificationRule, User, utcnow
+from app.outbound import check_destination
 from app.paging.chains import cancel_pages_of_user
 from app.policies.service import policies_naming_user
 from app.repository import apply_changes, flush_unique, get_or_404, get_owned_or_404
@@ -85,9 +86,15 @@ async def delete_user(*, session: AsyncSession, user_id: uuid.UUID, now: datetim
 
 
 async def add_contact_method(
-    *, session: AsyncSession, user_id: uuid.UUID, data: ContactMethodCreate
+    *, session: AsyncSession, user_id: uuid.UUID, data: ContactMethodCreate, allow_private: bool
 ) -> ContactMethod:
-    """Add a way to reach a user; webhook methods get a signing secret."""
+    """Add a way to reach a user; webhook methods get a signing secret.
+
+    A webhook or Slack address must pass the outbound URL rule (`allow_private`: the
+    STAIRWAY_ALLOW_PRIVATE_WEBHOOK_TARGETS setting).
+    """
+    if data.type in (ContactType.WEBHOOK, ContactType.SLACK):
+        check_destination(data.address, allow_private=allow_private, field="address")
     await get_or_404(session, User, user_id, what="user")
     secret = new_secret() if data.type is ContactType.WEBHOOK else ""
     method = ContactMethod(
