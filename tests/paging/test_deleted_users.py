@@ -126,7 +126,7 @@ async def test_a_policy_saved_while_its_user_is_deleted_keeps_the_user(api: Api,
     )
     async with app.state.sessions() as admin, admin.begin():
         # Saved but not committed while the user is deleted: the delete waits, then sees it.
-        await policies.create_policy(session=admin, data=data)
+        await policies.create_policy(session=admin, data=data, allow_private=True)
         deleting = asyncio.ensure_future(
             api.client.delete(f"/api/v1/users/{ada['id']}", headers=api.headers)
         )
