@@ -81,7 +81,9 @@ async def test_snooze_bounds_and_states(api: Api, sink: HttpSink) -> None:
     assert "snoozed" in response.json()["error"]["message"]
 
 
-async def test_unacknowledge_restarts_at_level_one_now(api: Api, sink: HttpSink, app: Any) -> None:
+async def test_unacknowledge_restarts_at_level_one_now(
+    api: Api, sink: HttpSink, app: Any, jobs: JobTracker
+) -> None:
     incident = await _incident(api, sink, "/unack", rules=[0])
     not_acked = await api.post(f"/incidents/{incident['id']}/unacknowledge", {}, status=200)
     assert not_acked["changed"] is False
@@ -96,8 +98,13 @@ async def test_unacknowledge_restarts_at_level_one_now(api: Api, sink: HttpSink,
     assert (again.json()["level"], again.json()["loop"]) == (1, 0)
     entry = next(i for i in await api.timeline(incident["id"]) if i["type"] == "unacknowledged")
     assert entry["actor"]["name"] == "Root"
-    # Level 1 was paged again although it had been paged at the same position before.
-    assert [p.status for p in await pages(app, incident["id"])] == ["sent", "sent"]
+    # Level 1 was paged again although it had been paged at the same position before (the
+    # sink hears the page before the deliverer commits its outcome).
+
+    async def both_sent() -> bool:
+        return [p.status for p in await pages(app, incident["id"])] == ["sent", "sent"]
+
+    await jobs.until(both_sent)
 
     await api.post(f"/incidents/{incident['id']}/resolve", {}, status=200)
     response = await api.client.post(
