@@ -16,15 +16,14 @@ from app.escalation import engine
 from app.escalation.snapshot import PolicySnapshot, Status
 from app.events.schemas import EventType
 from app.events.service import emit, record_change
-from app.incidents import timers
+from app.incidents import timeline, timers
 from app.incidents.opening import deduplicated_entry, open_incident
 from app.incidents.schemas import EscalationRead, IncidentRead, IncidentTrigger
 from app.models import OPEN_STATUSES, Incident, Notification, Service, TimelineEntry
 from app.paging.wake import step_wakeup
-from app.policies.service import read_policy, snapshot_of
+from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit
 from app.routing import service as routing
-from app.routing.matcher import for_urgency
 
 _OPEN_DEDUP_WHERE = text("status IN ('triggered', 'acknowledged')")
 
@@ -121,7 +120,7 @@ async def trigger(
             route=route,
             policy_id=policy.id,
             policy_name=policy.name,
-            snapshot=for_urgency(snapshot_of(policy), route.urgency).to_json(),
+            snapshot=frozen_snapshot(policy, urgency=route.urgency).to_json(),
             auto_resolve_seconds=service.auto_resolve_seconds,
             actor=actor,
             now=now,
@@ -149,18 +148,50 @@ async def trigger(
     raise Conflict("the incident changed state while the alert was recorded; retry")
 
 
-async def _cancel_pending(
-    session: AsyncSession, incident_id: uuid.UUID, *, only_unacknowledged: bool
-) -> int:
+async def cancel_pending(
+    session: AsyncSession,
+    incident_id: uuid.UUID,
+    *,
+    only_unacknowledged: bool,
+    at: datetime,
+    reason: str,
+) -> list[dict[str, Any]]:
+    """Cancel the incident's pending pages; one `notification_cancelled` row each, to record
+    with `record_cancelled` after the change that cancelled them."""
     query = (
         update(Notification)
         .where(col(Notification.incident_id) == incident_id, col(Notification.status) == "pending")
         .values(status="cancelled")
-        .returning(col(Notification.id))
+        .returning(
+            col(Notification.id),
+            col(Notification.user_id),
+            col(Notification.level),
+            col(Notification.loop),
+            col(Notification.channel),
+        )
     )
     if only_unacknowledged:
         query = query.where(col(Notification.condition) == "unacknowledged")
-    return len((await session.execute(query)).all())
+    return [
+        timeline.cancelled_page(
+            incident_id=incident_id,
+            at=at,
+            notification_id=notification_id,
+            user_id=user_id,
+            level=level,
+            loop=loop,
+            channel=channel,
+            reason=reason,
+        )
+        for notification_id, user_id, level, loop, channel in await session.execute(query)
+    ]
+
+
+async def record_cancelled(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Put cancelled pages on the timeline, after the entries already added to the session."""
+    if rows:
+        await session.flush()
+        await timeline.record_many(session, rows)
 
 
 async def lock_incident(session: AsyncSession, incident_id: uuid.UUID) -> Incident | None:
@@ -181,7 +212,9 @@ async def acknowledge(
     incident.acknowledged_by = actor
     incident.updated_at = now
     await timers.on_acknowledged(session, incident, actor, now)
-    cancelled = await _cancel_pending(session, incident.id, only_unacknowledged=True)
+    cancelled = await cancel_pending(
+        session, incident.id, only_unacknowledged=True, at=now, reason="incident acknowledged"
+    )
     snapshot = PolicySnapshot.from_json(incident.policy_snapshot)
     level = snapshot.level(incident.escalation_level)
     if not engine.holds(level.condition, Status.ACKNOWLEDGED):
@@ -194,8 +227,9 @@ async def acknowledge(
         event_type=EventType.ACKNOWLEDGED,
         at=now,
         actor=actor,
-        details={"cancelled_notifications": cancelled},
+        details={"cancelled_notifications": len(cancelled)},
     )
+    await record_cancelled(session, cancelled)
     await session.flush()
     return True
 
@@ -213,7 +247,9 @@ async def resolve(
     timers.on_resolved(incident)
     incident.next_due_at = None
     incident.step_token += 1
-    cancelled = await _cancel_pending(session, incident.id, only_unacknowledged=False)
+    cancelled = await cancel_pending(
+        session, incident.id, only_unacknowledged=False, at=now, reason="incident resolved"
+    )
     await record_change(
         session,
         incident,
@@ -221,8 +257,9 @@ async def resolve(
         event_type=EventType.RESOLVED,
         at=now,
         actor=actor,
-        details={"cancelled_notifications": cancelled},
+        details={"cancelled_notifications": len(cancelled)},
     )
+    await record_cancelled(session, cancelled)
     await session.flush()
     return True
 

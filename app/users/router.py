@@ -7,8 +7,6 @@ from fastapi import APIRouter, Request, status
 from app.auth import Admin, Observer
 from app.db import SessionDep
 from app.models import User, utcnow
-from app.notify import registry
-from app.outbound import check_target_url
 from app.repository import get_or_404
 from app.users import service
 from app.users.schemas import (
@@ -51,7 +49,7 @@ async def update_user(user_id: uuid.UUID, data: UserUpdate, session: SessionDep,
 
 @router.delete("/{user_id}", status_code=NO_CONTENT)
 async def delete_user(user_id: uuid.UUID, session: SessionDep, _: Admin) -> None:
-    await service.delete_user(session=session, user_id=user_id)
+    await service.delete_user(session=session, user_id=user_id, now=utcnow())
 
 
 @router.post("/{user_id}/contact-methods", status_code=201, response_model=ContactMethodCreated)
@@ -62,10 +60,10 @@ async def add_contact_method(
     session: SessionDep,
     _: Admin,
 ) -> ContactMethodCreated:
-    if registry.BY_TYPE[data.type].outbound_url:
-        allow = request.app.state.settings.allow_private_webhook_targets
-        check_target_url(data.address, allow_private=allow, field="address")
-    method = await service.add_contact_method(session=session, user_id=user_id, data=data)
+    allow = request.app.state.settings.allow_private_webhook_targets
+    method = await service.add_contact_method(
+        session=session, user_id=user_id, data=data, allow_private=allow
+    )
     created = ContactMethodCreated.model_validate(method)
     created.signing_secret = method.signing_secret or None
     return created

@@ -77,9 +77,7 @@ def oidc_provider() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def console(
-    settings: Settings, app: Any, worker: Any, oidc_provider: str
-) -> AsyncIterator[Console]:
+async def console(settings: Settings, app: Any, oidc_provider: str) -> AsyncIterator[Console]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     console_settings = settings.model_copy(
@@ -111,6 +109,12 @@ async def console(
         end_streams()
         server.should_exit = True
         await task
+
+
+@pytest.fixture(autouse=True)
+def web_worker(worker: Any) -> Any:
+    """Every console test runs with its own real worker (stopped before the next test)."""
+    return worker
 
 
 @pytest.fixture(autouse=True)
