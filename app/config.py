@@ -3,8 +3,10 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.database_url import normalize_database_url
 
 
 class Settings(BaseSettings):
@@ -38,6 +40,10 @@ class Settings(BaseSettings):
 
     db_pool_size: int = 20
     db_max_overflow: int = 10
+    # How long one connection attempt may take, all hosts of a multi-host URL together: a
+    # failed-over primary whose address no longer answers must not hold requests for asyncpg's
+    # default of 60 s.
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
 
     delivery_timeout_seconds: float = 5.0
     delivery_max_attempts: int = 5
@@ -88,6 +94,11 @@ class Settings(BaseSettings):
     log_json: bool | None = None
     # One log line per HTTP request (uvicorn's access log); off for alert storms, if wanted.
     access_log: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_url(cls, value: str) -> str:
+        return normalize_database_url(value)
 
     @model_validator(mode="after")
     def _resolve_private_targets(self) -> "Settings":

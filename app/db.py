@@ -25,6 +25,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
         pool_recycle=1800,
+        connect_args={"timeout": settings.db_connect_timeout_seconds},
     )
 
 

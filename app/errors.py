@@ -2,6 +2,12 @@
 
 from typing import Any
 
+from asyncpg.exceptions import (  # type: ignore[import-untyped]
+    InterfaceError as DriverInterfaceError,
+)
+from asyncpg.exceptions import (
+    TargetServerAttributeNotMatched as NoWritableHost,  # every host of DATABASE_URL is a standby
+)
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -135,13 +141,28 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("internal", "internal error"), status_code=500)
 
 
+# SQLSTATEs that mean "no server to write to right now", as during a failover: a connection
+# exception (class 08), a server shutting down, crashed or starting up (57P01-57P03), a standby
+# that only reads (25006).
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "25006")
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """True when the exception means the database or Redis could not be reached."""
     if isinstance(exc, InterfaceError | OperationalError):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, ConnectionError | OSError | TimeoutError)
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionError | OSError | TimeoutError | NoWritableHost):
+            return True
+        if isinstance(seen, DriverInterfaceError):
+            return True
+        if str(getattr(seen, "sqlstate", "") or "").startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def install_error_handlers(app: FastAPI) -> None:

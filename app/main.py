@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from arq import create_pool
 from fastapi import APIRouter, FastAPI
 from starlette.types import Receive, Scope, Send
 
@@ -26,7 +25,7 @@ from app.integrations.router import router as integrations_router
 from app.limits import BodySizeLimit
 from app.policies.router import router as policies_router
 from app.queue import arq_enqueuer
-from app.redis_url import arq_redis_settings
+from app.redis_url import connect_redis
 from app.reports.router import router as reports_router
 from app.responders.slack import router as slack_router
 from app.responders.twilio import router as twilio_router
@@ -65,15 +64,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings)
         sessions = make_sessionmaker(engine)
-        redis = await create_pool(
-            arq_redis_settings(settings.redis_url), default_queue_name=settings.queue_name
-        )
+        redis = await connect_redis(settings.redis_url, queue_name=settings.queue_name)
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = sessions
         app.state.redis = redis
         app.state.enqueue = arq_enqueuer(redis)
-        app.state.pg = await open_pool(engine, max_size=settings.db_pool_size)
+        app.state.pg = await open_pool(
+            engine,
+            max_size=settings.db_pool_size,
+            connect_timeout_seconds=settings.db_connect_timeout_seconds,
+        )
         app.state.inbox_waker = Waker(app.state.enqueue)
         app.state.link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
         try:

@@ -52,7 +52,12 @@ from app.queue import (
     STEP_JOB,
     arq_enqueuer,
 )
-from app.redis_url import arq_redis_settings
+from app.redis_url import (
+    WORKER_COMMAND_RETRIES,
+    arq_redis_settings,
+    is_sentinel_url,
+    sentinel_client,
+)
 from app.responders.slack import SLACK_REPLY_JOB, send_reply
 
 log = logging.getLogger(__name__)
@@ -386,7 +391,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 timeout=30,
             ),
         ],
-        "redis_settings": arq_redis_settings(settings.redis_url, command_retries=40),
+        "redis_settings": arq_redis_settings(
+            settings.redis_url, command_retries=WORKER_COMMAND_RETRIES
+        ),
         "queue_name": settings.queue_name,
         "max_jobs": settings.worker_max_jobs,
         "poll_delay": settings.worker_poll_delay_seconds,
@@ -401,7 +408,15 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
 
 def make_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
     """A ready-to-run arq worker."""
-    options = worker_settings(settings or get_settings())
+    settings = settings or get_settings()
+    options = worker_settings(settings)
+    if is_sentinel_url(settings.redis_url):
+        # arq's own Sentinel client would drop the command retries that ride out a failover.
+        options["redis_pool"] = sentinel_client(
+            settings.redis_url,
+            queue_name=settings.queue_name,
+            command_retries=WORKER_COMMAND_RETRIES,
+        )
     options.update(overrides)
     return Worker(**options)
 

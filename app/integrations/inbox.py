@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
-from app.errors import Unavailable
+from app.errors import Unavailable, is_connection_error
 from app.integrations.ingest import Event
 from app.models import InboundEvent
 from app.queue import DUE_BUCKET_MS, Enqueue, JobSpec, due_work_job
@@ -38,8 +38,6 @@ FROM integration_keys AS k
 WHERE k.key_hash = $1
 RETURNING id
 """
-
-_DOWN = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 
 class FairPool:
@@ -70,10 +68,14 @@ class FairPool:
         await self._pool.close()
 
 
-async def open_pool(engine: AsyncEngine, *, max_size: int) -> FairPool:
+async def open_pool(
+    engine: AsyncEngine, *, max_size: int, connect_timeout_seconds: float = 60.0
+) -> FairPool:
     """A plain asyncpg pool on the engine's database (connections opened on demand)."""
     _, connect = engine.dialect.create_connect_args(make_url(engine.url))
-    pool = await asyncpg.create_pool(min_size=0, max_size=max_size, reset=_keep, **connect)
+    pool = await asyncpg.create_pool(
+        min_size=0, max_size=max_size, reset=_keep, timeout=connect_timeout_seconds, **connect
+    )
     return FairPool(pool, max_size)
 
 
@@ -93,7 +95,9 @@ async def record(pool: FairPool, *, key_hash: str, event: Event, received_at: da
         row_id = await pool.fetchval(
             _INSERT, key_hash, event.action, event.dedup_key, _trigger_json(event), received_at
         )
-    except _DOWN as exc:
+    except Exception as exc:
+        if not is_connection_error(exc):
+            raise
         raise Unavailable(
             "database unavailable, retry later", headers={"Retry-After": "5"}
         ) from exc
