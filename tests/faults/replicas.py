@@ -176,10 +176,18 @@ class StreamingPostgres:
         out = self.primary.psql("SELECT sync_state FROM pg_stat_replication")
         return out.strip() == "sync"
 
-    def fail_over(self) -> None:
-        """The primary crashes (no shutdown checkpoint), then the standby is promoted."""
+    def crash_primary(self) -> None:
+        """The primary stops dead (no shutdown checkpoint), as a lost machine would."""
         self.primary.stop(mode="immediate")
+
+    def promote_standby(self) -> None:
+        """What Patroni does once it has seen the primary gone: the standby takes writes."""
         self.standby.promote()
+
+    def standby_url(self, *, read_write: bool) -> str:
+        """A URL that reaches only the standby (with or without asking for a writable host)."""
+        query = "?target_session_attrs=read-write" if read_write else ""
+        return f"postgresql://root@127.0.0.1:{self.standby.port}/postgres{query}"
 
     def stop(self) -> None:
         for server in (self.primary, self.standby):
