@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # the CPU is saturated, as in an alert storm, the API that accepts alerts and people's
     # acknowledgements outranks the paging work, which catches up from PostgreSQL.
     worker_nice: int = Field(default=5, ge=0, le=19)
+    # `stairway worker` on SIGTERM takes no new job and gives running ones this long to finish
+    # (batch jobs hand their backlog to the other workers first), so a rolling restart cuts no
+    # page off between the provider's answer and its commit.
+    worker_shutdown_grace_seconds: int = Field(default=20, ge=0)
     sweeper_interval_seconds: int = 2
     sweeper_grace_seconds: float = 2.0
     worker_metrics_port: int = 0

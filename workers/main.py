@@ -68,6 +68,8 @@ DELIVERY_RETRY = timedelta(milliseconds=50)
 DELIVERY_RUN_SECONDS = 20.0
 DELIVERY_LOOPS = 4
 BUSY_TRIES = 3
+# Set in a worker's ctx when it was told to stop: batch jobs hand their backlog on and return.
+STOPPING = "stopping"
 BUSY_JITTER_SECONDS = 0.02
 
 
@@ -117,7 +119,7 @@ async def escalation_steps_due(ctx: Ctx) -> None:
         at = next_claim(batch, now=now, until=until)
         if at is None:
             return
-        if at >= until:
+        if at >= until or ctx.get(STOPPING):
             await ctx["enqueue"]([step_wakeup(at)])
             return
         await asyncio.sleep((at - now).total_seconds())
@@ -208,7 +210,7 @@ async def _delivery_loop(ctx: Ctx, done: list[str], deadline: float) -> str:
         tries = 0
         if not delivered.more:
             return "done"
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or ctx.get(STOPPING):
             return "budget"
 
 
@@ -272,6 +274,9 @@ async def inbound_events_due(ctx: Ctx) -> None:
             await ctx["enqueue"]([inbox_wakeup(utcnow() + INBOX_RETRY)])
             return
         if not drained.more:
+            return
+        if ctx.get(STOPPING):
+            await ctx["enqueue"]([inbox_wakeup(utcnow(), fresh=True)])
             return
 
 
@@ -403,7 +408,16 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "on_startup": make_startup(settings),
         "on_shutdown": shutdown,
         "handle_signals": False,
+        "job_completion_wait": settings.worker_shutdown_grace_seconds,
     }
+
+
+class StairwayWorker(Worker):
+    """An arq worker whose batch jobs hand their backlog on once it is told to stop."""
+
+    def handle_sig_wait_for_completion(self, signum: Any) -> None:
+        self.ctx[STOPPING] = True
+        super().handle_sig_wait_for_completion(signum)
 
 
 def make_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
@@ -418,7 +432,7 @@ def make_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
             command_retries=WORKER_COMMAND_RETRIES,
         )
     options.update(overrides)
-    return Worker(**options)
+    return StairwayWorker(**options)
 
 
 def __getattr__(name: str) -> Any:

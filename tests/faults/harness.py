@@ -53,10 +53,11 @@ class Proc:
         self.popen.wait(10)
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within 30 s (a worker's grace is 20 s)."""
         if self.popen.poll() is None:
             self.popen.terminate()
             try:
-                self.popen.wait(10)
+                self.popen.wait(30)
             except subprocess.TimeoutExpired:
                 self.kill()
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from tests.faults.scenario import Storm
+from tests.support import HttpSink, Received
 
 # The sender waits what Retry-After says, but no longer than this, so a test stays short.
 MAX_RETRY_WAIT_SECONDS = 0.25
@@ -86,14 +87,14 @@ class Sender:
                 wait = min(float(answer.retry_after), MAX_RETRY_WAIT_SECONDS)
             await asyncio.sleep(wait)
 
-    async def run(self, *, concurrency: int = 2) -> None:
+    async def run(self, *, concurrency: int = 2, pause_seconds: float = PAUSE_SECONDS) -> None:
         async def loop() -> None:
             async with httpx.AsyncClient(timeout=10) as client:
                 while self.running:
                     number = self.sent
                     self.sent += 1
                     await self._send(client, number)
-                    await asyncio.sleep(PAUSE_SECONDS)
+                    await asyncio.sleep(pause_seconds)
 
         await asyncio.gather(*(loop() for _ in range(concurrency)))
 
@@ -114,3 +115,59 @@ class Sender:
         """The longest time between two accepted alerts: the time without service."""
         times = sorted(self.accepted.values())
         return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+
+
+@dataclass
+class Responder:
+    """Acknowledges, at its first page, every incident whose alert number is even."""
+
+    storm: Storm
+    sink: HttpSink
+    api_urls: list[str]
+    acked_at: dict[str, float] = field(default_factory=dict)
+    running: bool = True
+    _seen: int = 0
+
+    def _to_ack(self) -> list[str]:
+        new = self.sink.received[self._seen :]
+        self._seen += len(new)
+        wanted = []
+        for page in new:
+            if page.path != self.storm.path(1):
+                continue
+            incident = page.json()["incident"]
+            number = incident["dedup_key"].rpartition("-")[2]
+            if number.isdigit() and int(number) % 2 == 0:
+                wanted.append(incident["id"])
+        return wanted
+
+    async def _ack(self, client: httpx.AsyncClient, incident_id: str) -> None:
+        for turn in itertools.count():
+            url = self.api_urls[turn % len(self.api_urls)]
+            try:
+                response = await client.post(
+                    f"{url}/api/v1/incidents/{incident_id}/acknowledge", headers=self.storm.headers
+                )
+            except httpx.TransportError:
+                continue
+            if response.status_code == 200:
+                self.acked_at[incident_id] = time.time()
+                return
+            assert response.status_code == 503, response.text
+            await asyncio.sleep(PAUSE_SECONDS)
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(timeout=10) as client:
+            while self.running:
+                for incident_id in self._to_ack():
+                    await self._ack(client, incident_id)
+                await asyncio.sleep(PAUSE_SECONDS)
+
+    def pages_after_ack(self) -> list[Received]:
+        """Pages that reached the sink after their incident's acknowledgement committed."""
+        return [
+            page
+            for page in self.sink.received
+            if page.path.startswith(f"/{self.storm.name}/")
+            and page.at > self.acked_at.get(page.json()["incident"]["id"], float("inf"))
+        ]
