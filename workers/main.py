@@ -68,7 +68,8 @@ DELIVERY_RETRY = timedelta(milliseconds=50)
 DELIVERY_RUN_SECONDS = 20.0
 DELIVERY_LOOPS = 4
 BUSY_TRIES = 3
-# Set in a worker's ctx when it was told to stop: batch jobs hand their backlog on and return.
+# In a worker's ctx, set once it was told to stop: batch jobs hand their backlog on and return.
+# An Event shared by reference, since arq gives each job a copy of the ctx made at its start.
 STOPPING = "stopping"
 BUSY_JITTER_SECONDS = 0.02
 
@@ -107,6 +108,11 @@ async def escalation_step(ctx: Ctx, incident_id: str, token: int) -> None:
     )
 
 
+def _stopping(ctx: Ctx) -> bool:
+    stopping: asyncio.Event | None = ctx.get(STOPPING)
+    return stopping is not None and stopping.is_set()
+
+
 async def escalation_steps_due(ctx: Ctx) -> None:
     """Fire every escalation step due by now, then the window's later ones as they come due."""
     until = window_end(utcnow())
@@ -119,7 +125,7 @@ async def escalation_steps_due(ctx: Ctx) -> None:
         at = next_claim(batch, now=now, until=until)
         if at is None:
             return
-        if at >= until or ctx.get(STOPPING):
+        if at >= until or _stopping(ctx):
             await ctx["enqueue"]([step_wakeup(at)])
             return
         await asyncio.sleep((at - now).total_seconds())
@@ -210,7 +216,7 @@ async def _delivery_loop(ctx: Ctx, done: list[str], deadline: float) -> str:
         tries = 0
         if not delivered.more:
             return "done"
-        if time.monotonic() > deadline or ctx.get(STOPPING):
+        if time.monotonic() > deadline or _stopping(ctx):
             return "budget"
 
 
@@ -275,7 +281,7 @@ async def inbound_events_due(ctx: Ctx) -> None:
             return
         if not drained.more:
             return
-        if ctx.get(STOPPING):
+        if _stopping(ctx):
             await ctx["enqueue"]([inbox_wakeup(utcnow(), fresh=True)])
             return
 
@@ -335,6 +341,7 @@ def make_startup(settings: Settings) -> Callable[[Ctx], Awaitable[None]]:
         sessions = make_sessionmaker(engine)
         client = make_http_client(settings)
         link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
+        ctx.setdefault(STOPPING, asyncio.Event())
         ctx.update(
             settings=settings,
             engine=engine,
@@ -416,8 +423,19 @@ class StairwayWorker(Worker):
     """An arq worker whose batch jobs hand their backlog on once it is told to stop."""
 
     def handle_sig_wait_for_completion(self, signum: Any) -> None:
-        self.ctx[STOPPING] = True
+        self.ctx.setdefault(STOPPING, asyncio.Event()).set()
+        running = sorted(job_id for job_id, task in self.tasks.items() if not task.done())
+        log.info("stopping: no new jobs, waiting for the running ones", extra={"jobs": running})
         super().handle_sig_wait_for_completion(signum)
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        # arq checks allow_pick_jobs once per poll, then starts every job it read (up to
+        # max_jobs, one Redis round trip each): a worker behind on its queue kept starting jobs
+        # for seconds after it was told to stop.
+        for job_id in job_ids:
+            if not self.allow_pick_jobs:
+                return
+            await super().start_jobs([job_id])
 
 
 def make_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
