@@ -153,16 +153,19 @@ def is_connection_error(exc: BaseException) -> bool:
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ConnectionError | OSError | TimeoutError | NoWritableHost):
-            return True
-        if isinstance(seen, DriverInterfaceError):
-            return True
-        if str(getattr(seen, "sqlstate", "") or "").startswith(_UNAVAILABLE_SQLSTATES):
-            return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
-    return False
+    if isinstance(exc, ConnectionError | OSError | TimeoutError):
+        return True
+    # The driver's own error: raised as is (the inbox's plain pool) or wrapped by SQLAlchemy.
+    driver: list[BaseException | None] = [exc]
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        driver += [exc.orig, exc.orig.__cause__]
+    return any(_driver_unavailable(error) for error in driver if error is not None)
+
+
+def _driver_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, ConnectionError | OSError | NoWritableHost | DriverInterfaceError):
+        return True
+    return str(getattr(exc, "sqlstate", "") or "").startswith(_UNAVAILABLE_SQLSTATES)
 
 
 def install_error_handlers(app: FastAPI) -> None:
