@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from bench.common import fresh_database, parse_args, print_table, run, write_result
-from tests.faults.harness import Stairway, eventually, free_port
+from tests.faults.harness import SMALL_POOLS, Stairway, eventually, free_port
 from tests.faults.replicas import SentinelRedis, StreamingPostgres
 from tests.faults.scenario import Storm
 from tests.faults.traffic import Responder, Sender
@@ -153,7 +153,9 @@ async def rolling_restart(
     args: Any, redis_url: str, sink: HttpSink, workdir: Path
 ) -> dict[str, Any]:
     database_url = await fresh_database(args.database_url, "stairway_bench_failover_rolling")
-    stairway = Stairway(database_url=database_url, redis_url=redis_url, workdir=workdir)
+    stairway = Stairway(
+        database_url=database_url, redis_url=redis_url, workdir=workdir, extra_env=SMALL_POOLS
+    )
     try:
         apis = [await stairway.start_api(), await stairway.start_api(free_port())]
         workers = [stairway.start_worker() for _ in range(3)]

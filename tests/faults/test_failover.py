@@ -21,6 +21,9 @@ from tests.faults.scenario import Storm
 from tests.faults.traffic import Sender
 from tests.support import HttpSink
 
+# Outside the default run (the suite keeps to 10 minutes); .ci/run runs them after it.
+pytestmark = pytest.mark.failover
+
 
 @pytest.fixture
 def sentinel_redis(tmp_path: Path) -> Iterator[SentinelRedis]:
