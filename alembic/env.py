@@ -7,6 +7,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import get_settings
+from app.database_url import normalize_database_url
 from app.models import metadata
 
 config = context.config
@@ -16,7 +17,7 @@ def _url() -> str:
     url = config.attributes.get("database_url") or get_settings().database_url
     if not url:
         raise RuntimeError("DATABASE_URL is not set")
-    return str(url)
+    return normalize_database_url(str(url))
 
 
 def _configure(connection: Connection) -> None:

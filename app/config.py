@@ -5,8 +5,10 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.database_url import normalize_database_url
 
 
 class Settings(BaseSettings):
@@ -40,13 +42,18 @@ class Settings(BaseSettings):
     sweeper_grace_seconds: float = 2.0
     worker_metrics_port: int = 0
     # On SIGINT/SIGTERM a worker takes no new job and gives the running ones this long to end
-    # their current batch; what still runs then is cancelled and stays queued.
+    # their current batch (batch jobs hand their backlog to the other workers), so a rolling
+    # restart cuts no delivery short; what still runs then is cancelled and stays queued.
     worker_stop_grace_seconds: float = 15.0
 
     db_pool_size: int = 20
     db_max_overflow: int = 10
     # How long a request waits for a free database connection before it is answered 503.
     db_pool_timeout_seconds: float = 10.0
+    # How long one connection attempt may take, all hosts of a multi-host URL together: a
+    # failed-over primary whose address no longer answers must not hold requests for asyncpg's
+    # default of 60 s.
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
 
     delivery_timeout_seconds: float = 5.0
     delivery_max_attempts: int = 5
@@ -130,6 +137,11 @@ class Settings(BaseSettings):
     log_json: bool | None = None
     # One log line per HTTP request (uvicorn's access log); off for alert storms, if wanted.
     access_log: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_url(cls, value: str) -> str:
+        return normalize_database_url(value)
 
     @model_validator(mode="after")
     def _resolve_defaults(self) -> "Settings":

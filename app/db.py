@@ -26,6 +26,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout_seconds,
         pool_pre_ping=True,
         pool_recycle=1800,
+        connect_args={"timeout": settings.db_connect_timeout_seconds},
     )
 
 

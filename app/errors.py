@@ -3,6 +3,12 @@
 import logging
 from typing import Any
 
+from asyncpg.exceptions import (  # type: ignore[import-untyped]
+    InterfaceError as DriverInterfaceError,
+)
+from asyncpg.exceptions import (
+    TargetServerAttributeNotMatched as NoWritableHost,  # every host of DATABASE_URL is a standby
+)
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -18,8 +24,9 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
 # SQLSTATE classes and codes meaning "the server cannot take this now", not "bad request":
 # 08 connection exception, 53 insufficient resources (too many clients, out of memory, disk
-# full), 57P01-57P03 shutting down, crashed, not yet accepting connections.
-_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03")
+# full), 57P01-57P03 shutting down, crashed, not yet accepting connections, 25006 a standby
+# that only reads (as during a failover).
+_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03", "25006")
 
 
 class AppError(Exception):
@@ -197,10 +204,15 @@ def is_connection_error(exc: BaseException) -> bool:
         return True
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, ConnectionError | OSError | TimeoutError) or _unavailable_state(seen):
+        if _driver_unavailable(seen):
             return True
         seen = getattr(seen, "orig", None) or seen.__cause__
     return False
+
+
+def _driver_unavailable(exc: BaseException) -> bool:
+    unreachable = ConnectionError | OSError | TimeoutError | NoWritableHost | DriverInterfaceError
+    return isinstance(exc, unreachable) or _unavailable_state(exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from arq import create_pool
 from fastapi import APIRouter, FastAPI
 from starlette.types import Receive, Scope, Send
 
@@ -30,7 +29,7 @@ from app.limits import BodySizeLimit, JsonBodyCheck
 from app.policies.router import router as policies_router
 from app.process import keep_out_of_full_collections
 from app.queue import arq_enqueuer
-from app.redis_url import arq_redis_settings
+from app.redis_url import connect_redis
 from app.reports.router import router as reports_router
 from app.request_ids import RequestIds
 from app.responders.pushover import router as pushover_router
@@ -73,16 +72,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings)
         sessions = make_sessionmaker(engine)
-        redis = await create_pool(
-            arq_redis_settings(settings.redis_url), default_queue_name=settings.queue_name
-        )
+        redis = await connect_redis(settings.redis_url, queue_name=settings.queue_name)
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = sessions
         app.state.redis = redis
         app.state.enqueue = arq_enqueuer(redis)
         app.state.pg = await open_pool(
-            engine, max_size=settings.db_pool_size, timeout_seconds=settings.db_pool_timeout_seconds
+            engine,
+            max_size=settings.db_pool_size,
+            timeout_seconds=settings.db_pool_timeout_seconds,
+            connect_timeout_seconds=settings.db_connect_timeout_seconds,
         )
         app.state.inbox_waker = Waker(app.state.enqueue)
         app.state.link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)

@@ -8,6 +8,7 @@ when something is pending does it load Alembic, SQLAlchemy and the models.
 import ast
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
@@ -62,14 +63,19 @@ def script_heads(versions: Path) -> frozenset[str] | None:
     return frozenset(revisions - parents) or None
 
 
-def _asyncpg_dsn(database_url: str) -> str:
-    scheme, sep, rest = database_url.partition("://")
-    return f"{scheme.split('+')[0]}{sep}{rest}"
+def _connect_args(database_url: str) -> dict[str, Any]:
+    """asyncpg's connect arguments for the URL, read as the engine reads it (multi-host too)."""
+    from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+    from sqlalchemy.engine import make_url
+
+    dialect = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
+    _, kwargs = dialect.create_connect_args(make_url(database_url))  # type: ignore[no-untyped-call]
+    return dict(kwargs)
 
 
 async def database_revisions(database_url: str) -> frozenset[str]:
     """The revision ids the database is at (none for an empty database)."""
-    conn = await asyncpg.connect(_asyncpg_dsn(database_url))
+    conn = await asyncpg.connect(**_connect_args(database_url))
     try:
         rows = await conn.fetch("SELECT version_num FROM alembic_version")
     except asyncpg.UndefinedTableError:

@@ -118,8 +118,10 @@ async def _finish(
     worker: "Worker", running: "asyncio.Future[None]", stop: Stop, grace: float
 ) -> None:
     """No new jobs; running ones end their batch (or are cancelled and stay queued)."""
+    from workers.main import STOPPING
+
     worker.allow_pick_jobs = False
-    worker.ctx["stopping"] = True
+    worker.ctx.setdefault(STOPPING, asyncio.Event()).set()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + grace
     while (

@@ -53,7 +53,12 @@ from app.queue import (
     STEP_JOB,
     arq_enqueuer,
 )
-from app.redis_url import arq_redis_settings
+from app.redis_url import (
+    WORKER_COMMAND_RETRIES,
+    arq_redis_settings,
+    is_sentinel_url,
+    sentinel_client,
+)
 from app.responders.slack import SLACK_REPLY_JOB, send_reply
 
 log = logging.getLogger(__name__)
@@ -66,6 +71,9 @@ DELIVERY_RETRY = timedelta(milliseconds=50)
 DELIVERY_RUN_SECONDS = 20.0
 DELIVERY_LOOPS = 4
 BUSY_TRIES = 3
+# In a worker's ctx, set once it was told to stop: batch jobs hand their backlog on and return.
+# An Event shared by reference, since arq gives each job a copy of the ctx made at its start.
+STOPPING = "stopping"
 BUSY_JITTER_SECONDS = 0.02
 
 
@@ -105,7 +113,8 @@ async def escalation_step(ctx: Ctx, incident_id: str, token: int) -> None:
 
 def _stopping(ctx: Ctx) -> bool:
     """The worker is shutting down (app/serving.py): a job ends after its current batch."""
-    return bool(ctx.get("stopping"))
+    stopping: asyncio.Event | None = ctx.get(STOPPING)
+    return stopping is not None and stopping.is_set()
 
 
 async def escalation_steps_due(ctx: Ctx) -> None:
@@ -339,6 +348,7 @@ def make_startup(settings: Settings) -> Callable[[Ctx], Awaitable[None]]:
         sessions = make_sessionmaker(engine)
         client = make_http_client(settings)
         link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
+        ctx.setdefault(STOPPING, asyncio.Event())
         ctx.update(
             settings=settings,
             engine=engine,
@@ -401,7 +411,9 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 timeout=30,
             ),
         ],
-        "redis_settings": arq_redis_settings(settings.redis_url, command_retries=40),
+        "redis_settings": arq_redis_settings(
+            settings.redis_url, command_retries=WORKER_COMMAND_RETRIES
+        ),
         "queue_name": settings.queue_name,
         "max_jobs": settings.worker_max_jobs,
         "poll_delay": settings.worker_poll_delay_seconds,
@@ -411,14 +423,42 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
         "on_startup": make_startup(settings),
         "on_shutdown": shutdown,
         "handle_signals": False,
+        "job_completion_wait": settings.worker_stop_grace_seconds,
     }
+
+
+class StairwayWorker(Worker):
+    """An arq worker whose batch jobs hand their backlog on once it is told to stop."""
+
+    def handle_sig_wait_for_completion(self, signum: Any) -> None:
+        self.ctx.setdefault(STOPPING, asyncio.Event()).set()
+        running = sorted(job_id for job_id, task in self.tasks.items() if not task.done())
+        log.info("stopping: no new jobs, waiting for the running ones", extra={"jobs": running})
+        super().handle_sig_wait_for_completion(signum)
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        # arq checks allow_pick_jobs once per poll, then starts every job it read (up to
+        # max_jobs, one Redis round trip each): a worker behind on its queue kept starting jobs
+        # for seconds after it was told to stop.
+        for job_id in job_ids:
+            if not self.allow_pick_jobs:
+                return
+            await super().start_jobs([job_id])
 
 
 def make_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
     """A ready-to-run arq worker."""
-    options = worker_settings(settings or get_settings())
+    settings = settings or get_settings()
+    options = worker_settings(settings)
+    if is_sentinel_url(settings.redis_url):
+        # arq's own Sentinel client would drop the command retries that ride out a failover.
+        options["redis_pool"] = sentinel_client(
+            settings.redis_url,
+            queue_name=settings.queue_name,
+            command_retries=WORKER_COMMAND_RETRIES,
+        )
     options.update(overrides)
-    return Worker(**options)
+    return StairwayWorker(**options)
 
 
 def __getattr__(name: str) -> Any:

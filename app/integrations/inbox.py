@@ -39,8 +39,6 @@ WHERE k.key_hash = $1
 RETURNING id
 """
 
-_DOWN = (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
-
 
 class FairPool:
     """A plain asyncpg pool whose callers get a connection in the order they asked.
@@ -78,11 +76,21 @@ class FairPool:
 
 
 async def open_pool(
-    engine: AsyncEngine, *, max_size: int, timeout_seconds: float = 10.0
+    engine: AsyncEngine,
+    *,
+    max_size: int,
+    timeout_seconds: float = 10.0,
+    connect_timeout_seconds: float = 60.0,
 ) -> FairPool:
-    """A plain asyncpg pool on the engine's database (connections opened on demand)."""
+    """A plain asyncpg pool on the engine's database (connections opened on demand).
+
+    `timeout_seconds`: how long a caller waits for a free connection; `connect_timeout_seconds`:
+    how long one connection attempt may take, all hosts of a multi-host URL together.
+    """
     _, connect = engine.dialect.create_connect_args(make_url(engine.url))
-    pool = await asyncpg.create_pool(min_size=0, max_size=max_size, reset=_keep, **connect)
+    pool = await asyncpg.create_pool(
+        min_size=0, max_size=max_size, reset=_keep, timeout=connect_timeout_seconds, **connect
+    )
     return FairPool(pool, max_size, timeout_seconds=timeout_seconds)
 
 
@@ -103,7 +111,7 @@ async def record(pool: FairPool, *, key_hash: str, event: Event, received_at: da
             _INSERT, key_hash, event.action, event.dedup_key, _trigger_json(event), received_at
         )
     except Exception as exc:
-        if isinstance(exc, _DOWN) or is_connection_error(exc):
+        if is_connection_error(exc):
             raise database_unavailable() from exc
         raise
     return row_id is not None

@@ -20,6 +20,8 @@ import httpx
 STAIRWAY = str(Path(sys.executable).parent / "stairway")
 ROOT = Path(__file__).resolve().parents[2]
 POLL_SECONDS = 0.05
+# Five processes on PostgreSQL's 100 connections, which the rest of the suite shares.
+SMALL_POOLS = {"STAIRWAY_DB_POOL_SIZE": "4", "STAIRWAY_DB_MAX_OVERFLOW": "2"}
 
 
 def free_port() -> int:
@@ -42,6 +44,9 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what:
 class Proc:
     popen: subprocess.Popen[bytes]
     log_path: Path
+    # The `stairway` command it runs and, for an API, its port: what a restart starts again.
+    args: tuple[str, ...] = ()
+    port: int = 0
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no graceful shutdown."""
@@ -50,10 +55,11 @@ class Proc:
         self.popen.wait(10)
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within 30 s (a worker's grace is 15 s)."""
         if self.popen.poll() is None:
             self.popen.terminate()
             try:
-                self.popen.wait(10)
+                self.popen.wait(30)
             except subprocess.TimeoutExpired:
                 self.kill()
 
@@ -98,17 +104,20 @@ class Stairway:
             **self.extra_env,
         }
 
-    def _spawn(self, *args: str) -> Proc:
+    def _spawn(self, *args: str, port: int = 0) -> Proc:
         log_path = self.workdir / f"{args[0]}-{len(self.procs)}.log"
+        env = self.env()
+        if port:
+            env["STAIRWAY_PORT"] = str(port)
         with log_path.open("wb") as out:
             popen = subprocess.Popen(
                 [STAIRWAY, *args],
-                env=self.env(),
+                env=env,
                 cwd=self.workdir,
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        proc = Proc(popen, log_path)
+        proc = Proc(popen, log_path, args, port or self.api_port)
         self.procs.append(proc)
         return proc
 
@@ -117,14 +126,16 @@ class Stairway:
             [STAIRWAY, "migrate"], env=self.env(), cwd=self.workdir, check=True, capture_output=True
         )
 
-    async def start_api(self) -> Proc:
-        proc = self._spawn("api")
+    async def start_api(self, port: int = 0) -> Proc:
+        """An API process, on `port` if given (several APIs behind one balancer)."""
+        proc = self._spawn("api", port=port)
 
         async def up() -> bool:
             assert proc.popen.poll() is None, proc.log()
             try:
                 async with httpx.AsyncClient() as client:
-                    return (await client.get(f"{self.base_url}/healthz")).status_code == 200
+                    url = f"http://127.0.0.1:{proc.port}/healthz"
+                    return (await client.get(url)).status_code == 200
             except httpx.TransportError:
                 return False
 
@@ -133,6 +144,13 @@ class Stairway:
 
     def start_worker(self) -> Proc:
         return self._spawn("worker")
+
+    async def restart(self, proc: Proc) -> Proc:
+        """Stop `proc` gracefully (SIGTERM) and start the same kind of process in its place."""
+        await asyncio.to_thread(proc.stop)
+        if proc.args[0] == "api":
+            return await self.start_api(proc.port)
+        return self._spawn(*proc.args)
 
     def stop_all(self) -> None:
         for proc in self.procs:
@@ -198,6 +216,8 @@ class PrivatePostgres:
     # Not under pytest's tmp dirs: those are private to root, and PostgreSQL runs as `postgres`.
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="stairway-pg-")))
     port: int = field(default_factory=free_port)
+    # More server options (`-c name=value ...`) for `start`.
+    options: str = ""
 
     @property
     def datadir(self) -> Path:
@@ -207,25 +227,28 @@ class PrivatePostgres:
     def url(self) -> str:
         return f"postgresql+asyncpg://root@127.0.0.1:{self.port}/postgres"
 
-    def _bin(self, name: str) -> str:
+    def bin(self, name: str) -> str:
         found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
         if not found:
             raise RuntimeError(f"PostgreSQL server binaries not found ({name})")
         return found[-1]
 
-    def _as_postgres(self, *command: str) -> None:
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, cwd="/"
+    def as_postgres(self, *command: str) -> str:
+        done = subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command], capture_output=True, cwd="/", text=True
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"{command[0]} failed: {done.stdout}{done.stderr}")
+        return done.stdout
 
     def init(self) -> None:
         shutil.chown(self.workdir, "postgres", "postgres")
-        self._as_postgres(self._bin("initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "root")
+        self.as_postgres(self.bin("initdb"), "-D", str(self.datadir), "-A", "trust", "-U", "root")
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1"
-        self._as_postgres(
-            self._bin("pg_ctl"),
+        options = f"-p {self.port} -k {self.workdir} -c listen_addresses=127.0.0.1 {self.options}"
+        self.as_postgres(
+            self.bin("pg_ctl"),
             "-D",
             str(self.datadir),
             "-o",
@@ -236,8 +259,31 @@ class PrivatePostgres:
             "start",
         )
 
-    def stop(self) -> None:
-        self._as_postgres(self._bin("pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop")
+    def stop(self, *, mode: str = "fast", missing_ok: bool = False) -> None:
+        """`pg_ctl stop`; mode "immediate" is a crash (no checkpoint, recovery at next start)."""
+        if missing_ok and not (self.datadir / "postmaster.pid").exists():
+            return
+        self.as_postgres(self.bin("pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop")
+
+    def promote(self) -> None:
+        """A standby leaves recovery and starts accepting writes."""
+        self.as_postgres(self.bin("pg_ctl"), "-D", str(self.datadir), "-w", "promote")
+
+    def psql(self, sql: str) -> str:
+        """One query's rows, unaligned, through the server's socket."""
+        return self.as_postgres(
+            self.bin("psql"),
+            "-h",
+            str(self.workdir),
+            "-p",
+            str(self.port),
+            "-U",
+            "root",
+            "-d",
+            "postgres",
+            "-Atc",
+            sql,
+        )
 
     def remove(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)

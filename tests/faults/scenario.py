@@ -2,6 +2,7 @@
 
 import asyncio
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,14 +134,35 @@ class Storm:
             result: dict[str, Any] = (await c.get(f"/api/v1/incidents/{incident_id}")).json()
             return result
 
+    async def all_incidents(self, base_url: str | None = None) -> list[dict[str, Any]]:
+        """Every incident of the storm's service, page by page."""
+        found: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"service_id": self.service_id, "limit": 100}
+        async with self.client() as c:
+            while True:
+                url = f"{base_url or self.stairway.base_url}/api/v1/incidents"
+                page = (await c.get(url, params=params)).json()
+                found.extend(page["items"])
+                if not page.get("next_cursor"):
+                    return found
+                params["cursor"] = page["next_cursor"]
+
+    async def wait_alerts_opened(self, dedup_keys: Iterable[str], timeout: float = 60) -> None:
+        """Until every alert has its incident; the storm then follows those incidents too."""
+        wanted = set(dedup_keys)
+        by_key: dict[str, str] = {}
+
+        async def opened() -> bool:
+            by_key.update({i["dedup_key"]: i["id"] for i in await self.all_incidents()})
+            return wanted <= set(by_key)
+
+        await eventually(opened, timeout, f"{len(wanted)} accepted alerts to open incidents")
+        known = set(self.incident_ids)
+        self.incident_ids.extend(by_key[k] for k in sorted(wanted) if by_key[k] not in known)
+
     async def wait_all_exhausted(self, timeout: float = 30) -> None:
         async def done() -> bool:
-            async with self.client() as c:
-                listed = (
-                    await c.get(
-                        "/api/v1/incidents", params={"service_id": self.service_id, "limit": 100}
-                    )
-                ).json()["items"]
+            listed = await self.all_incidents()
             return len(listed) == len(self.incident_ids) and all(
                 i["escalation"]["exhausted"] for i in listed
             )
