@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from app.models import utcnow
+from app.paging.outcomes import shown_address
 
 ROOT = Path(__file__).resolve().parent
 
@@ -70,6 +71,11 @@ def safe_url(value: Any) -> str | None:
     return value.strip() if parts.scheme in ("http", "https") and parts.netloc else None
 
 
+def address(value: str | None, channel: str) -> str:
+    """A destination as timelines show it (a URL's path often carries a token)."""
+    return shown_address(channel, value) if value else ""
+
+
 def actor_name(actor: dict[str, Any] | None) -> str:
     """Who did something, as the timeline shows them."""
     if not actor:
@@ -87,7 +93,12 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(
-        local_time=local_time, duration=duration, ago=ago, safe_url=safe_url, actor=actor_name
+        local_time=local_time,
+        duration=duration,
+        ago=ago,
+        safe_url=safe_url,
+        actor=actor_name,
+        address=address,
     )
     return env
 
