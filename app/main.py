@@ -24,6 +24,7 @@ from app.integrations.heartbeats.router import router as heartbeats_router
 from app.integrations.inbox import Waker, open_pool
 from app.integrations.router import router as integrations_router
 from app.limits import BodySizeLimit
+from app.notify.registry import build_providers, make_http_client
 from app.policies.router import router as policies_router
 from app.queue import arq_enqueuer
 from app.redis_url import arq_redis_settings
@@ -79,9 +80,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.inbox_waker = Waker(app.state.enqueue)
         app.state.link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
         app.state.feed = IncidentFeed.for_engine(engine)
+        # Test pages from the console go through the providers the worker pages with.
+        app.state.outbound = make_http_client(settings)
+        app.state.providers = build_providers(app.state.outbound, settings, redis)
         try:
             yield
         finally:
+            await app.state.outbound.aclose()
             await app.state.feed.close()
             await app.state.pg.close()
             await redis.aclose()

@@ -1,6 +1,7 @@
 """The providers a worker delivers with, by channel."""
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import getproxies
@@ -10,7 +11,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from app.config import Settings
-from app.notify.base import Provider
+from app.notify.base import DeliveryResult, Outcome, Page, Provider
 from app.notify.ratelimit import DestinationLimiter, RateLimited
 from app.notify.slack import SlackProvider
 from app.notify.smtp import EmailProvider
@@ -40,6 +41,22 @@ def build_providers(
         p.channel: RateLimited(p, limiter, limits[p.channel]) if limits.get(p.channel) else p
         for p in providers
     }
+
+
+log = logging.getLogger(__name__)
+
+
+async def send_page(providers: Mapping[str, Provider], page: Page) -> DeliveryResult:
+    """Hand one page to its channel's provider; a missing provider or a provider's bug is an
+    outcome like any other, never an exception."""
+    provider = providers.get(page.channel)
+    if provider is None:
+        return DeliveryResult(Outcome.PERMANENT, f"no {page.channel} provider is configured")
+    try:
+        return await provider.send(page)
+    except Exception as exc:  # one provider's bug must not lose the outcomes of a whole batch
+        log.exception("provider failed", extra={"channel": page.channel})
+        return DeliveryResult(Outcome.TRANSIENT, f"{type(exc).__name__}: {exc}"[:300])
 
 
 # Connections to all destinations together; a worker has at most SEND_CONCURRENCY pages of a

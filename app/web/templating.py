@@ -76,6 +76,35 @@ def address(value: str | None, channel: str) -> str:
     return shown_address(channel, value) if value else ""
 
 
+BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+    ("curl/", "curl"),
+)
+SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Mac OS X", "macOS"),
+    ("Windows", "Windows"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def device(user_agent: str | None) -> str:
+    """A browser as people name it ("Firefox on Android") from its User-Agent."""
+    agent = user_agent or ""
+    browser = next((name for token, name in BROWSERS if token in agent), "")
+    system = next((name for token, name in SYSTEMS if token in agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown browser"
+
+
 def actor_name(actor: dict[str, Any] | None) -> str:
     """Who did something, as the timeline shows them."""
     if not actor:
@@ -99,6 +128,7 @@ def _environment() -> jinja2.Environment:
         safe_url=safe_url,
         actor=actor_name,
         address=address,
+        device=device,
     )
     return env
 

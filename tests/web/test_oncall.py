@@ -152,7 +152,9 @@ async def test_an_observer_sees_the_rota_and_has_no_shifts(
     await make_user(console, "watcher@example.com", role="observer", name="Watcher")
     await sign_in(page, console, "watcher@example.com")
     await visit(page, f"{console.url}/oncall")
-    await expect(page.get_by_text("You have no on-call shifts in the next 14 days.")).to_be_visible()
+    await expect(
+        page.get_by_text("You have no on-call shifts in the next 14 days.")
+    ).to_be_visible()
     primary = page.get_by_role("region", name="Primary")
     await expect(primary.get_by_role("definition").nth(0)).to_contain_text("Kenji Sato")
     # Times follow this viewer's zone (UTC by default).
