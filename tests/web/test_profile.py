@@ -9,8 +9,13 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from app.security import verify_signature
+from tests.provider_support import MailSink
 from tests.support import HttpSink
 from tests.web.conftest import PASSWORD, Console, make_user, sign_in, visit
+
+ANDROID_CHROME = (
+    "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/126.0 Mobile Safari/537.36"
+)
 
 
 @pytest.fixture
@@ -66,6 +71,24 @@ async def test_a_test_page_reaches_the_webhook_and_shows_sent(
     # The secret is not shown again.
     await visit(page, f"{console.url}/profile")
     assert secret not in await page.content()
+
+
+async def test_a_test_email_goes_through_the_smtp_provider(
+    page: Page, console: Console, smtp: MailSink
+) -> None:
+    await make_user(console, "ada@example.com", name="Ada Lovelace")
+    await sign_in(page, console, "ada@example.com")
+    await visit(page, f"{console.url}/profile")
+    await _open(page, "Add a contact method")
+    await page.get_by_label("Type").select_option("email")
+    await page.get_by_label("Address").fill("ada.pager@example.com")
+    await page.get_by_role("button", name="Add contact method").click()
+    await expect(page.get_by_role("status")).to_have_text("Added email.")
+    await page.get_by_role("button", name="Send test page to email").click()
+    [mail] = await smtp.wait_for("ada.pager@example.com")
+    assert "Test page for Ada Lovelace" in str(mail.message()["subject"])
+    trial = page.locator("#contact li").filter(has_text="ada.pager@example.com").locator(".trial")
+    await expect(trial).to_contain_text("sent")
 
 
 async def test_a_failing_destination_shows_the_providers_answer(
@@ -169,9 +192,7 @@ async def test_an_api_key_is_shown_once_works_and_stops_when_revoked(
 
 async def test_ending_another_browsers_session(browser: Browser, console: Console) -> None:
     await make_user(console, "ada@example.com")
-    phone_context = await browser.new_context(
-        user_agent="Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/126.0 Mobile Safari/537.36"
-    )
+    phone_context = await browser.new_context(user_agent=ANDROID_CHROME)
     laptop_context = await browser.new_context()
     phone, laptop = await phone_context.new_page(), await laptop_context.new_page()
     try:
@@ -262,3 +283,25 @@ def _sections(html: str) -> str:
         '<section class="card" aria-labelledby="time-zone-heading"'
     )[0]
     return body
+
+
+async def test_another_persons_methods_and_keys_are_not_found(
+    console: Console, admin_headers: dict[str, str], pager: HttpSink
+) -> None:
+    api = console.api(admin_headers)
+    bob = await api.user("Bob Bobson", webhook=pager.url("/page-bob"))
+    bob_key = await api.post(f"/users/{bob['id']}/api-keys", {"name": "bob's"})
+    await make_user(console, "ada@example.com")
+    async with _signed_in(console, "ada@example.com") as (client, csrf):
+        method_id = bob["contact_method"]["id"]
+        for path in (
+            f"/profile/contact-methods/{method_id}/test",
+            f"/profile/contact-methods/{method_id}/delete",
+            f"/profile/api-keys/{bob_key['id']}/revoke",
+        ):
+            response = await client.post(path, data={"csrf_token": csrf})
+            assert response.status_code == 404, path
+    assert pager.at("/page-bob") == []
+    assert len((await api.get(f"/users/{bob['id']}/contact-methods"))["items"]) == 1
+    bob_headers = {"Authorization": f"Bearer {bob_key['key']}"}
+    assert (await console.api(bob_headers).get("/incidents"))["items"] == []
