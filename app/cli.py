@@ -128,8 +128,11 @@ async def _serve_both(settings: Settings) -> None:
     server = _api_server(settings, own_signals=False)
     worker = asyncio.ensure_future(_serve_worker(settings, own_signals=False))
 
+    from app.web.live import end_streams
+
     def stop() -> None:
         server.should_exit = True  # the API finishes the requests in flight, then returns
+        end_streams()  # open consoles' event streams would hold the API up forever
         worker.cancel()
 
     loop = asyncio.get_running_loop()
@@ -148,6 +151,8 @@ async def _serve_both(settings: Settings) -> None:
 
 def _banner(settings: Settings) -> None:
     typer.echo(f"Stairway API on http://{settings.host}:{settings.port} (docs at /docs)")
+    typer.echo(f"Console on http://{settings.host}:{settings.port}/ (sign in with a link from:")
+    typer.echo("  stairway users sign-in-link --email you@example.com)")
     typer.echo("First admin key: stairway keys create-admin --email you@example.com")
 
 

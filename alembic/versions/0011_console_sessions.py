@@ -72,6 +72,9 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_console_sessions_user_id"), "console_sessions", ["user_id"], unique=False
     )
+    op.create_index(
+        "ix_incidents_status_created", "incidents", ["status", "created_at", "id"], unique=False
+    )
     op.execute(NOTIFY_FUNCTION)
     op.execute(
         "CREATE TRIGGER incidents_changed AFTER INSERT OR UPDATE ON incidents "
@@ -87,6 +90,7 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER timeline_entries_added ON timeline_entries")
     op.execute("DROP TRIGGER incidents_changed ON incidents")
     op.execute("DROP FUNCTION stairway_incident_changed()")
+    op.drop_index("ix_incidents_status_created", table_name="incidents")
     op.drop_index(op.f("ix_console_sessions_user_id"), table_name="console_sessions")
     op.drop_index(op.f("ix_console_sessions_expires_at"), table_name="console_sessions")
     op.drop_table("console_sessions")

@@ -93,7 +93,9 @@ def reset_link(email: Email) -> None:
 
 @users_app.command("sign-in-link")
 def sign_in_link(
-    email: Annotated[str | None, typer.Option(help="The user's email (default: an admin).")] = None,
+    email: Annotated[
+        str | None, typer.Option(help="The user's email (default: an admin, else the first user).")
+    ] = None,
 ) -> None:
     """Print a one-time link that signs the user in to the console."""
     _issue(email, "sign-in")

@@ -49,19 +49,22 @@ async def issue_link(
     name: str = "",
     role: Role = Role.RESPONDER,
 ) -> IssuedLink:
-    """A link for the user with `email` (an invite creates the user); with no email, the first
-    admin's sign-in link."""
+    """A link for the user with `email` (an invite creates the user); with no email, a link
+    for the first admin (or, with no admin, the first user)."""
     engine = make_engine(settings)
     sessions = make_sessionmaker(engine)
     try:
         secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
         async with transaction(sessions) as session:
             if email is None:
+                # An admin if there is one, else whoever comes first by name.
                 user = await session.scalar(
-                    select(User).where(col(User.role) == Role.ADMIN.value).order_by(col(User.name))
+                    select(User)
+                    .order_by(col(User.role) != Role.ADMIN.value, col(User.name))
+                    .limit(1)
                 )
                 if user is None:
-                    raise field_error("email", "no admin exists yet; name the user with --email")
+                    raise field_error("email", "no user exists yet; name one with --email")
             else:
                 user = await find_user(session=session, email=email)
                 if user is None and purpose is links.Purpose.INVITE:

@@ -174,6 +174,18 @@ def load_on_first_start(settings: Settings) -> list[Issued] | None:
     return result.issued
 
 
+def _sign_in_link(settings: Settings) -> str | None:
+    """A one-time console sign-in link for the demo's first admin (None without one)."""
+    from app.accounts.commands import issue_link
+    from app.accounts.links import Purpose
+    from app.errors import AppError
+
+    try:
+        return asyncio.run(issue_link(settings, email=None, purpose=Purpose.SIGN_IN)).url
+    except AppError:
+        return None
+
+
 def demo(*, port: int, service: str, key: str) -> None:
     """Serve with the example policies loaded, a page sink, and a key to trigger with."""
     from app import cli
@@ -192,7 +204,11 @@ def demo(*, port: int, service: str, key: str) -> None:
         except ApplyError as exc:
             typer.echo(f"No test key: {exc}", err=True)
 
+    sign_in = _sign_in_link(settings)
+
     async def everything() -> None:
+        if sign_in:
+            typer.echo(f"Console: {sign_in} (a one-time sign-in link)")
         sink = await start_sink("127.0.0.1", port, lambda text: typer.echo(text))
         typer.echo(f"Page sink listening on http://127.0.0.1:{port}")
         typer.echo(

@@ -16,11 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 import uvicorn
 from oidc_provider_mock import run_server_in_thread
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from playwright.async_api import Error as PlaywrightError
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlmodel import col
 

@@ -20,8 +20,8 @@ from tests.web.conftest import (
     Console,
     make_user,
     sign_in,
-    visit,
     unique_email,
+    visit,
 )
 
 
@@ -33,7 +33,8 @@ async def test_password_sign_in_reaches_the_incidents(page: Page, console: Conso
     await expect(page.get_by_role("heading", name="Incidents")).to_be_visible()
     await expect(page.get_by_role("link", name="Ada Lovelace")).to_be_visible()
     cookie = next(c for c in await page.context.cookies() if c["name"] == "stairway_session")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Lax"
 
 
 async def test_wrong_password_is_refused_and_audited(page: Page, console: Console) -> None:
@@ -167,7 +168,8 @@ async def test_sso_sign_in_provisions_the_user_with_the_mapped_role(
     await expect(page.get_by_role("link", name="Grace Hopper")).to_be_visible()
     async with console.app.state.sessions() as session:
         user = await session.scalar(select(User).where(col(User.email) == email))
-    assert user is not None and user.role == "responder"  # "sre" maps to responder
+    assert user is not None
+    assert user.role == "responder"  # "sre" maps to responder
 
 
 async def test_sso_signs_in_an_existing_user_by_email(page: Page, console: Console) -> None:
