@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -46,6 +46,15 @@ class Trial:
     def sent(self) -> bool:
         """Whether the provider accepted the page."""
         return self.outcome == Outcome.SENT.value
+
+    @property
+    def verdict(self) -> str:
+        """The outcome as a person reads it."""
+        return {
+            Outcome.SENT.value: "sent",
+            Outcome.DEFERRED.value: "held back",
+            Outcome.TRANSIENT.value: "failed (a real page would be retried)",
+        }.get(self.outcome, "failed")
 
     @classmethod
     def of(cls, entry: AuditEntry) -> "Trial":
@@ -103,13 +112,13 @@ async def last_trials(
     ids = list(method_ids)
     if not ids:
         return {}
-    query = (
-        select(AuditEntry)
+    latest = (
+        select(func.max(col(AuditEntry.seq)))
         .where(col(AuditEntry.resource_type) == RESOURCE, col(AuditEntry.action) == ACTION)
         .where(col(AuditEntry.resource_id).in_(ids))
-        .order_by(col(AuditEntry.resource_id), col(AuditEntry.seq).desc())
-        .distinct(col(AuditEntry.resource_id))
+        .group_by(col(AuditEntry.resource_id))
     )
+    query = select(AuditEntry).where(col(AuditEntry.seq).in_(latest))
     return {entry.resource_id: Trial.of(entry) for entry in await session.scalars(query)}
 
 

@@ -202,8 +202,8 @@ async def test_contact_method(
         now=now_of(request),
     )
     name = method.label or method.type
-    verdict = "sent" if trial.sent else f"not sent ({trial.outcome})"
-    return notice.redirect_with("/profile", f"Test page to {name}: {verdict}. {trial.response}")
+    message = f"Test page to {name}: {trial.verdict}. {trial.response}"
+    return notice.redirect_with("/profile", message)
 
 
 @router.post("/profile/notification-rules")

@@ -100,7 +100,7 @@ async def test_a_failing_destination_shows_the_providers_answer(
     pager.script["/gone"] = [410]
     await _add_webhook(page, pager.url("/gone"), "old bridge")
     await page.get_by_role("button", name="Send test page to old bridge").click()
-    await expect(page.get_by_role("status")).to_contain_text("not sent (permanent)")
+    await expect(page.get_by_role("status")).to_contain_text("Test page to old bridge: failed. HTTP 410")
     trial = page.locator("#contact li").filter(has_text="old bridge").locator(".trial")
     await expect(trial).to_contain_text("failed")
     await expect(trial).to_contain_text('HTTP 410 {"ok":false}')
