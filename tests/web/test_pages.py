@@ -164,3 +164,26 @@ async def test_every_page_is_accessible_and_readable(
     await visit(page, f"{console.url}/sign-out")
     await _check(page, "sign-out", size, scheme)
     await context.close()
+
+
+PAGE_BUDGET_BYTES = 150 * 1024
+WEIGHT = (
+    "performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))"
+    ".filter(e => !e.name.includes('/events')).reduce((s, e) => s + e.decodedBodySize, 0)"
+)
+
+
+@pytest.mark.parametrize("path", ["/oncall", "/profile"])
+async def test_page_weighs_less_than_150_kb(
+    page: Page, console: Console, admin_headers: dict[str, str], path: str
+) -> None:
+    api = console.api(admin_headers)
+    user = await api.user("Ada Lovelace", webhook="http://127.0.0.1:9/page", rules=[0])
+    await _rota(api, user)
+    await make_user(console, "ada.lovelace@example.com")
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await visit(page, f"{console.url}{path}")
+    await page.wait_for_load_state("load")
+    weight = await page.evaluate(WEIGHT)
+    # Uncompressed, with its scripts and stylesheet: the page, every time zone (profile), htmx.
+    assert 20 * 1024 < weight < PAGE_BUDGET_BYTES, weight
