@@ -103,8 +103,6 @@ def schedule_delivery(session: AsyncSession, due_at: datetime) -> None:
     after_commit(session, delivery_wakeup(due_at))
 
 
-
-
 async def _send_all(pages: list[Page], ctx: DeliveryContext) -> list[DeliveryResult | None]:
     """Every page's result, or None for a page not started before the batch's deadline.
 

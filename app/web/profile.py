@@ -107,6 +107,8 @@ async def _page(
     }
     status = 422 if problem else 200
     response = render(request, "profile/profile.html", context, status_code=status)
+    # A secret shown once must not come back from the browser's cache or history either.
+    response.headers["Cache-Control"] = "no-store"
     notice.forget(request, response)
     return response
 

@@ -100,7 +100,9 @@ async def test_a_failing_destination_shows_the_providers_answer(
     pager.script["/gone"] = [410]
     await _add_webhook(page, pager.url("/gone"), "old bridge")
     await page.get_by_role("button", name="Send test page to old bridge").click()
-    await expect(page.get_by_role("status")).to_contain_text("Test page to old bridge: failed. HTTP 410")
+    await expect(page.get_by_role("status")).to_contain_text(
+        "Test page to old bridge: failed. HTTP 410"
+    )
     trial = page.locator("#contact li").filter(has_text="old bridge").locator(".trial")
     await expect(trial).to_contain_text("failed")
     await expect(trial).to_contain_text('HTTP 410 {"ok":false}')
@@ -305,3 +307,12 @@ async def test_another_persons_methods_and_keys_are_not_found(
     assert len((await api.get(f"/users/{bob['id']}/contact-methods"))["items"]) == 1
     bob_headers = {"Authorization": f"Bearer {bob_key['key']}"}
     assert (await console.api(bob_headers).get("/incidents"))["items"] == []
+
+
+async def test_the_page_showing_a_new_key_is_never_cached(console: Console) -> None:
+    await make_user(console, "ada@example.com")
+    async with _signed_in(console, "ada@example.com") as (client, csrf):
+        created = await client.post("/profile/api-keys", data={"csrf_token": csrf, "name": "ci"})
+        assert created.status_code == 200
+        assert 'id="shown-once"' in created.text
+        assert created.headers["cache-control"] == "no-store"
