@@ -147,28 +147,6 @@ MATRIX: dict[tuple[str, str], Roles | Open] = {
     ("GET", "/api/v1/webhook-subscriptions/{subscription_id}/deliveries"): ADMIN,
     ("GET", "/api/v1/audit"): ADMIN,
 }
-# The console's own pages: a session cookie, not a bearer key. Without one, a GET or a POST is
-# sent to the sign-in page (303); with one, POSTs also need the session's CSRF token
-# (tests/web/test_profile.py) and a person only ever reaches their own objects.
-SESSION = "console session cookie (and its CSRF token for POSTs)"
-MATRIX |= {
-    (method, path): Open(SESSION, refused=303)
-    for method, path in (
-        ("GET", "/oncall"),
-        ("GET", "/profile"),
-        ("GET", "/profile/api-keys"),
-        ("POST", "/profile/api-keys"),
-        ("POST", "/profile/api-keys/{key_id}/revoke"),
-        ("GET", "/profile/contact-methods"),
-        ("POST", "/profile/contact-methods"),
-        ("POST", "/profile/contact-methods/{method_id}/delete"),
-        ("POST", "/profile/contact-methods/{method_id}/test"),
-        ("POST", "/profile/notification-rules"),
-        ("POST", "/profile/notification-rules/{rule_id}/delete"),
-        ("POST", "/profile/sessions/{token_hash}/end"),
-        ("POST", "/profile/time-zone"),
-    )
-}
 
 
 def app_routes() -> list[tuple[str, str]]:
