@@ -26,6 +26,7 @@ from app.integrations.heartbeats.router import router as heartbeats_router
 from app.integrations.inbox import Waker, open_pool
 from app.integrations.router import router as integrations_router
 from app.limits import BodySizeLimit, JsonBodyCheck
+from app.notify.registry import build_providers, make_http_client
 from app.policies.router import router as policies_router
 from app.process import keep_out_of_full_collections
 from app.queue import arq_enqueuer
@@ -88,9 +89,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
         keep_out_of_full_collections()
         app.state.feed = IncidentFeed.for_engine(engine)
+        # Test pages from the console go through the providers the worker pages with.
+        app.state.outbound = make_http_client(settings)
+        app.state.providers = build_providers(app.state.outbound, settings, redis)
         try:
             yield
         finally:
+            await app.state.outbound.aclose()
             await app.state.feed.close()
             await app.state.pg.close()
             await redis.aclose()

@@ -125,14 +125,29 @@ async def end_all(*, session: AsyncSession, user_id: uuid.UUID) -> int:
     return len(result.all())
 
 
-async def list_for(*, session: AsyncSession, user_id: uuid.UUID) -> list[ConsoleSession]:
-    """The user's sessions, newest first (for the profile page)."""
+async def list_for(
+    *, session: AsyncSession, user_id: uuid.UUID, now: datetime, lifetimes: Lifetimes
+) -> list[ConsoleSession]:
+    """The user's live sessions (not idle too long, not past expiry), most recently used first."""
     query = (
         select(ConsoleSession)
         .where(col(ConsoleSession.user_id) == user_id)
-        .order_by(col(ConsoleSession.created_at).desc())
+        .where(col(ConsoleSession.expires_at) > now)
+        .where(col(ConsoleSession.last_seen_at) > now - lifetimes.idle)
+        .order_by(col(ConsoleSession.last_seen_at).desc(), col(ConsoleSession.created_at).desc())
     )
     return list((await session.scalars(query)).all())
+
+
+async def end_one(*, session: AsyncSession, user_id: uuid.UUID, token_hash: str) -> bool:
+    """Sign one of the user's browsers out; False if the user has no such session."""
+    result = await session.execute(
+        delete(ConsoleSession)
+        .where(col(ConsoleSession.user_id) == user_id)
+        .where(col(ConsoleSession.token_hash) == token_hash)
+        .returning(col(ConsoleSession.token_hash))
+    )
+    return len(result.all()) == 1
 
 
 async def purge_expired(*, session: AsyncSession, now: datetime) -> int:

@@ -4,7 +4,8 @@ A channel is one provider module declaring a `ProviderSpec`, listed once in `SPE
 contact types, timeline redaction, default templates and rate limits all come from this list.
 """
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,7 +29,7 @@ from app.notify import (
     twilio,
     webhook,
 )
-from app.notify.base import DeliveryResult, Outcome, Provider
+from app.notify.base import DeliveryResult, Outcome, Page, Provider
 from app.notify.ratelimit import DestinationLimiter, RateLimited
 from app.notify.spec import ProviderDeps, ProviderSpec
 from app.notify.templates import Templates
@@ -99,6 +100,22 @@ def build_providers(
         interval = limits.get(spec.type)
         providers[spec.type] = RateLimited(provider, limiter, interval) if interval else provider
     return providers
+
+
+log = logging.getLogger(__name__)
+
+
+async def send_page(providers: Mapping[str, Provider], page: Page) -> DeliveryResult:
+    """Hand one page to its channel's provider; a missing provider or a provider's bug is an
+    outcome like any other, never an exception."""
+    provider = providers.get(page.channel)
+    if provider is None:
+        return not_configured(page.channel)
+    try:
+        return await provider.send(page)
+    except Exception as exc:  # one provider's bug must not lose the outcomes of a whole batch
+        log.exception("provider failed", extra={"channel": page.channel})
+        return DeliveryResult(Outcome.TRANSIENT, f"{type(exc).__name__}: {exc}"[:300])
 
 
 # Connections to all destinations together; a worker has at most SEND_CONCURRENCY pages of a

@@ -148,3 +148,34 @@ async def user_names(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> di
         return {}
     query = select(col(User.id), col(User.name)).where(col(User.id).in_(set(user_ids)))
     return {uid: name for uid, name in await session.execute(query)}
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """A schedule seen from an instant: who is on call, who takes over, every shift until then."""
+
+    schedule_id: uuid.UUID
+    current: OnCall | None
+    following: OnCall | None
+    shifts: tuple[OnCall, ...]
+
+
+def outlook_of(calendar: Calendar, at: datetime, until: datetime) -> Outlook:
+    """The shift containing `at` (whole), the one after it, and the shifts in [at, until)."""
+    upcoming = [_on_call(calendar, s) for s in calculator.next_shifts(calendar.rules, at, 2)]
+    current = upcoming[0] if upcoming and upcoming[0].start <= at else None
+    later = upcoming[1:] if current is not None else upcoming
+    return Outlook(
+        schedule_id=calendar.schedule.id,
+        current=current,
+        following=later[0] if later else None,
+        shifts=tuple(shifts_between(calendar, at, until)),
+    )
+
+
+async def outlooks(
+    session: AsyncSession, schedule_ids: Iterable[uuid.UUID], at: datetime, until: datetime
+) -> dict[uuid.UUID, Outlook]:
+    """For each schedule that exists: on call now, next, and the shifts in [at, until)."""
+    calendars = await load_calendars(session, schedule_ids, at, until)
+    return {sid: outlook_of(calendar, at, until) for sid, calendar in calendars.items()}

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from app.models import utcnow
+from app.notify.registry import shown_address
 
 ROOT = Path(__file__).resolve().parent
 
@@ -70,6 +71,40 @@ def safe_url(value: Any) -> str | None:
     return value.strip() if parts.scheme in ("http", "https") and parts.netloc else None
 
 
+def address(value: str | None, channel: str) -> str:
+    """A destination as timelines show it (a URL's path often carries a token)."""
+    return shown_address(channel, value) if value else ""
+
+
+BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+    ("curl/", "curl"),
+)
+SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Mac OS X", "macOS"),
+    ("Windows", "Windows"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def device(user_agent: str | None) -> str:
+    """A browser as people name it ("Firefox on Android") from its User-Agent."""
+    agent = user_agent or ""
+    browser = next((name for token, name in BROWSERS if token in agent), "")
+    system = next((name for token, name in SYSTEMS if token in agent), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown browser"
+
+
 def actor_name(actor: dict[str, Any] | None) -> str:
     """Who did something, as the timeline shows them."""
     if not actor:
@@ -87,7 +122,13 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(
-        local_time=local_time, duration=duration, ago=ago, safe_url=safe_url, actor=actor_name
+        local_time=local_time,
+        duration=duration,
+        ago=ago,
+        safe_url=safe_url,
+        actor=actor_name,
+        address=address,
+        device=device,
     )
     return env
 

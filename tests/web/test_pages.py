@@ -2,12 +2,16 @@
 
 import json
 import uuid
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from app.accounts import links
 from app.accounts.commands import issue_link
+from app.models import utcnow
+from tests.factories import Api
 from tests.web.conftest import AXE, SCREENSHOTS, Console, make_user, sign_in, visit
 
 SIZES = {"wide": (1280, 800), "phone": (390, 844)}
@@ -25,8 +29,77 @@ async def _axe(page: Page) -> list[dict[str, object]]:
     ]
 
 
+async def _rota(api: Api, ada: dict[str, Any]) -> None:
+    """People in three time zones, schedules and a policy for /oncall; more of Ada's profile."""
+    await api.client.patch(
+        f"/api/v1/users/{ada['id']}", json={"time_zone": "Europe/Berlin"}, headers=api.headers
+    )
+    kenji = await api.post(
+        "/users",
+        {
+            "name": "Kenji Sato-Featherstonehaugh",
+            "email": "kenji@example.com",
+            "time_zone": "Asia/Tokyo",
+        },
+    )
+    brian = await api.post(
+        "/users",
+        {"name": "Brian Kernighan", "email": "brian@example.com", "time_zone": "America/New_York"},
+    )
+    start = (utcnow() - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    schedules = []
+    for name, zone, rotation, people in (
+        ("Payments primary", "America/New_York", "daily", [kenji, ada, brian]),
+        ("Database (weekly)", "Europe/Berlin", "weekly", [brian, ada]),
+        ("Empty weekend cover", "UTC", "daily", []),
+    ):
+        layers = [
+            {
+                "participants": [p["id"] for p in people],
+                "rotation": rotation,
+                "start": start.isoformat(),
+            }
+        ]
+        body = {"name": name, "time_zone": zone, "layers": layers if people else []}
+        schedules.append(await api.post("/schedules", body))
+    await api.post(
+        "/escalation-policies",
+        {
+            "name": "payments on call",
+            "repeat": 1,
+            "levels": [
+                {
+                    "escalate_after_seconds": 300,
+                    "targets": [{"type": "schedule", "id": s["id"]} for s in schedules[:2]],
+                },
+                {
+                    "escalate_after_seconds": 900,
+                    "targets": [
+                        {"type": "user", "id": brian["id"]},
+                        {"type": "webhook", "url": "https://hooks.example.com/secret-token"},
+                    ],
+                },
+            ],
+        },
+    )
+    sms = await api.post(
+        f"/users/{ada['id']}/contact-methods",
+        {"type": "sms", "address": "+15555550123", "label": "work phone"},
+    )
+    await api.post(
+        f"/users/{ada['id']}/notification-rules",
+        {"contact_method_id": sms["id"], "delay_seconds": 120, "urgency": "high"},
+    )
+    await api.post(f"/users/{ada['id']}/api-keys", {"name": "grafana"})
+
+
 async def _check(page: Page, name: str, size: str, scheme: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
+    # Nothing may stick out sideways (a phone would scroll the whole page).
+    overflow = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{name} at {size} is {overflow}px wider than the screen"
     await page.screenshot(path=SCREENSHOTS / f"{name}-{size}-{scheme}.png", full_page=True)
     violations = await _axe(page)
     assert violations == [], json.dumps(violations, indent=1)
@@ -57,6 +130,7 @@ async def test_every_page_is_accessible_and_readable(
     await api.trigger(service["id"], title="Disk full on db-3", severity="warning", urgency="low")
     await api.trigger(service["id"], title="<img src=x onerror=alert(1)>", severity="info")
     await make_user(console, "ada.lovelace@example.com")
+    await _rota(api, user)
 
     await page.goto(f"{console.url}/sign-in")
     await _check(page, "sign-in", size, scheme)
@@ -74,6 +148,42 @@ async def test_every_page_is_accessible_and_readable(
     await _check(page, "incident", size, scheme)
     await visit(page, f"{console.url}/incidents/{uuid.uuid4()}")
     await _check(page, "not-found", size, scheme)
+    await visit(page, f"{console.url}/oncall")
+    await expect(page.get_by_role("region", name="Payments primary")).to_contain_text("Kenji")
+    await _check(page, "oncall", size, scheme)
+    await visit(page, f"{console.url}/profile")
+    # A test page to a closed port on loopback: the profile shows how it failed.
+    await page.get_by_role("button", name="Send test page to webhook").click()
+    await expect(page.locator("#contact .trial")).to_contain_text("failed")
+    await _check(page, "profile", size, scheme)
+    await page.get_by_text("Create an API key").click()
+    await page.get_by_label("Name").fill("deploy pipeline")
+    await page.get_by_role("button", name="Create API key").click()
+    await expect(page.get_by_role("region", name="API key deploy pipeline")).to_be_visible()
+    await _check(page, "profile-new-key", size, scheme)
     await visit(page, f"{console.url}/sign-out")
     await _check(page, "sign-out", size, scheme)
     await context.close()
+
+
+PAGE_BUDGET_BYTES = 150 * 1024
+WEIGHT = (
+    "performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))"
+    ".filter(e => !e.name.includes('/events')).reduce((s, e) => s + e.decodedBodySize, 0)"
+)
+
+
+@pytest.mark.parametrize("path", ["/oncall", "/profile"])
+async def test_page_weighs_less_than_150_kb(
+    page: Page, console: Console, admin_headers: dict[str, str], path: str
+) -> None:
+    api = console.api(admin_headers)
+    user = await api.user("Ada Lovelace", webhook="http://127.0.0.1:9/page", rules=[0])
+    await _rota(api, user)
+    await make_user(console, "ada.lovelace@example.com")
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await visit(page, f"{console.url}{path}")
+    await page.wait_for_load_state("load")
+    weight = await page.evaluate(WEIGHT)
+    # Uncompressed, with its scripts and stylesheet: the page, every time zone (profile), htmx.
+    assert 20 * 1024 < weight < PAGE_BUDGET_BYTES, weight

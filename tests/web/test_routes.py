@@ -1,5 +1,7 @@
 """Every console route, as a visitor without a session and as an observer sees it."""
 
+import re
+
 import httpx
 import pytest
 from fastapi.routing import APIRoute
@@ -33,6 +35,19 @@ ANONYMOUS = {
     ("GET", "/sign-in/sso/callback"): 403,
     ("GET", "/sign-out"): 303,
     ("POST", "/sign-out"): "sign-in",
+    ("GET", "/oncall"): "sign-in",
+    ("GET", "/profile"): "sign-in",
+    ("GET", "/profile/api-keys"): "sign-in",
+    ("POST", "/profile/api-keys"): "sign-in",
+    ("POST", "/profile/api-keys/{key_id}/revoke"): "sign-in",
+    ("GET", "/profile/contact-methods"): "sign-in",
+    ("POST", "/profile/contact-methods"): "sign-in",
+    ("POST", "/profile/contact-methods/{method_id}/delete"): "sign-in",
+    ("POST", "/profile/contact-methods/{method_id}/test"): "sign-in",
+    ("POST", "/profile/notification-rules"): "sign-in",
+    ("POST", "/profile/notification-rules/{rule_id}/delete"): "sign-in",
+    ("POST", "/profile/sessions/{token_hash}/end"): "sign-in",
+    ("POST", "/profile/time-zone"): "sign-in",
 }
 # Routes that change incidents: an observer's POST, even with a valid token, is refused.
 ACTING = [route for route in ANONYMOUS if route[0] == "POST" and route[1].startswith("/incidents")]
@@ -49,7 +64,8 @@ def _routes() -> list[tuple[str, str]]:
 
 
 def _url(path: str) -> str:
-    return path.replace("{incident_id}", INCIDENT).replace("{token}", "not-a-token")
+    path = re.sub(r"\{\w+_id\}", INCIDENT, path)  # any object's id: none of them exists
+    return path.replace("{token}", "not-a-token").replace("{token_hash}", "not-a-session")
 
 
 def test_every_console_route_has_an_entry() -> None:
