@@ -1,10 +1,12 @@
 """Slack, email, SMS and voice pages, end to end: worker → provider → a real local server."""
 
 import base64
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from app.paging.delivery import EARLY_TOLERANCE
 from tests.factories import Api
 from tests.notify.helpers import (
     CALLS,
@@ -133,16 +135,19 @@ async def test_a_rate_limited_sms_is_delayed_and_recorded_never_dropped(
         return [r for r in sink.at(MESSAGES) if form(r)["To"] == "+14155550103"]
 
     await sink.wait_for(lambda: len(to_ada()) >= 2)
-    early, late = to_ada()
-    assert late.at - early.at >= 0.9, "one SMS per number per second in the test settings"
     delayed = []
     for incident in (first, second):
         await settled(app, jobs, incident["id"])
         timeline = await api.timeline(incident["id"])
-        delayed += [i for i in timeline if i["type"] == "notification_delayed"]
+        waits = [i for i in timeline if i["type"] == "notification_delayed"]
         [notified] = [i for i in timeline if i["type"] == "notified"]
         assert notified["details"]["attempt"] == 1, "waiting does not use up an attempt"
         assert "notification_failed" not in types(timeline)
+        if waits:
+            # Not handed to Twilio before the number's slot (one SMS per second here) was free:
+            # the batch that sent it started no earlier than the last wait's retry_at.
+            retry_at = datetime.fromisoformat(waits[-1]["details"]["retry_at"])
+            assert datetime.fromisoformat(notified["at"]) >= retry_at - EARLY_TOLERANCE
+        delayed += waits
     assert len(delayed) >= 1
     assert delayed[0]["details"]["reason"].startswith("rate limited: at most one sms page per 1s")
-    assert "retry_at" in delayed[0]["details"]
