@@ -3,6 +3,7 @@
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, model_validator
@@ -64,6 +65,14 @@ class Settings(BaseSettings):
     api_burst: int = 200
     heartbeat_check_interval_seconds: int = 2
     action_link_ttl_seconds: int = 24 * 3600
+    # "required": new contact methods are paged only once verified (a code sent through the
+    # channel, or an admin's mark); "trusted": new contact methods are verified when added.
+    contact_verification: Literal["required", "trusted"] = "required"
+    verification_code_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    verification_max_attempts: int = Field(default=5, ge=1, le=20)
+    # iCalendar feeds show shifts from this many days ago to this many days ahead.
+    calendar_feed_past_days: int = Field(default=14, ge=0, le=366)
+    calendar_feed_future_days: int = Field(default=90, ge=1, le=366)
 
     # Notification providers (docs/notifications.md). An unset SMTP host or Twilio account
     # leaves that channel without a provider: its pages fail permanently and say so.

@@ -27,6 +27,7 @@ from app.integrations.heartbeats.router import router as heartbeats_router
 from app.integrations.inbox import Waker, open_pool
 from app.integrations.router import router as integrations_router
 from app.limits import BodySizeLimit, JsonBodyCheck
+from app.notify.registry import build_providers, make_http_client
 from app.policies.router import router as policies_router
 from app.process import keep_out_of_full_collections
 from app.queue import arq_enqueuer
@@ -37,6 +38,7 @@ from app.responders.pushover import router as pushover_router
 from app.responders.slack import router as slack_router
 from app.responders.twilio import router as twilio_router
 from app.routing.router import router as routing_router
+from app.schedules.feeds_router import router as calendar_feeds_router
 from app.schedules.router import router as schedules_router
 from app.services.router import router as services_router
 from app.users.router import router as users_router
@@ -84,10 +86,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.inbox_waker = Waker(app.state.enqueue)
         app.state.link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
+        # Verification codes and test pages go out from the API through the real providers.
+        app.state.http = make_http_client(settings)
+        app.state.providers = build_providers(app.state.http, settings, redis)
         keep_out_of_full_collections()
         try:
             yield
         finally:
+            await app.state.http.aclose()
             await app.state.pg.close()
             await redis.aclose()
             await engine.dispose()
@@ -120,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(health_router)
     app.include_router(links_router)
+    app.include_router(calendar_feeds_router)
     app.include_router(slack_router)
     app.include_router(pushover_router)
     app.include_router(twilio_router)

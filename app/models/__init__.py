@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from app.models.audit import AuditEntry
 from app.models.auth import ApiKey
 from app.models.base import utcnow
+from app.models.calendars import CalendarFeed
 from app.models.inbound import DeadInboundEvent, InboundEvent
 from app.models.incidents import (
     OPEN_STATUSES,
@@ -27,6 +28,7 @@ __all__ = [
     "OPEN_STATUSES",
     "ApiKey",
     "AuditEntry",
+    "CalendarFeed",
     "ContactMethod",
     "DeadInboundEvent",
     "EscalationLevel",

@@ -32,6 +32,18 @@ class ContactMethod(SQLModel, table=True):
     # Signs webhook pages so the receiver can verify them; shown once on creation.
     signing_secret: str = Field(default="", max_length=128)
     created_at: datetime = timestamp_field(default_now=True)
+    # Pages go only to verified methods: a code sent through the channel came back, or an admin
+    # vouched for it (docs/notifications.md, "Verifying contact methods").
+    verified_at: datetime | None = timestamp_field(nullable=True)
+    verified_by: str = Field(
+        default="", max_length=16, sa_column_kwargs={"server_default": ""}
+    )  # "code", "admin" or "setting"
+    # The code last sent (hashed; codes are short, so the attempts are counted too).
+    verification_code_hash: str = Field(
+        default="", max_length=64, sa_column_kwargs={"server_default": ""}
+    )
+    verification_expires_at: datetime | None = timestamp_field(nullable=True)
+    verification_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class NotificationRule(SQLModel, table=True):

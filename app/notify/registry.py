@@ -4,6 +4,7 @@ A channel is one provider module declaring a `ProviderSpec`, listed once in `SPE
 contact types, timeline redaction, default templates and rate limits all come from this list.
 """
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,13 @@ from app.notify import (
     twilio,
     webhook,
 )
-from app.notify.base import DeliveryResult, Outcome, Provider
+from app.notify.base import DeliveryResult, Outcome, Page, Provider
 from app.notify.ratelimit import DestinationLimiter, RateLimited
 from app.notify.spec import ProviderDeps, ProviderSpec
-from app.notify.templates import Templates
+from app.notify.templates import NOTICE_TEMPLATES, Templates
 from app.outbound import USER_AGENT, GuardedResolver, GuardedTransport
+
+log = logging.getLogger(__name__)
 
 SPECS: tuple[ProviderSpec, ...] = (
     webhook.SPEC,
@@ -52,7 +55,8 @@ SPECS: tuple[ProviderSpec, ...] = (
 BY_TYPE: dict[str, ProviderSpec] = {spec.type: spec for spec in SPECS}
 CONTACT_TYPES: tuple[str, ...] = tuple(BY_TYPE)
 DEFAULT_TEMPLATES: dict[str, str] = {
-    name: text for spec in SPECS for name, text in spec.templates.items()
+    **NOTICE_TEMPLATES,
+    **{name: text for spec in SPECS for name, text in spec.templates.items()},
 }
 DEFAULT_MIN_INTERVAL_SECONDS: dict[str, float] = {
     spec.type: spec.min_interval_seconds for spec in SPECS if spec.min_interval_seconds
@@ -77,6 +81,18 @@ def not_configured(channel: str) -> DeliveryResult:
     spec = BY_TYPE.get(channel)
     needs = f" (set {spec.needs})" if spec is not None and spec.needs else ""
     return DeliveryResult(Outcome.PERMANENT, f"no {channel} provider is configured{needs}")
+
+
+async def send_page(providers: dict[str, Provider], page: Page) -> DeliveryResult:
+    """Send one page through its channel's provider; a provider's bug is a transient failure."""
+    provider = providers.get(page.channel)
+    if provider is None:
+        return not_configured(page.channel)
+    try:
+        return await provider.send(page)
+    except Exception as exc:  # one provider's bug must not lose the outcomes of the whole batch
+        log.exception("provider failed", extra={"channel": page.channel})
+        return DeliveryResult(Outcome.TRANSIENT, f"{type(exc).__name__}: {exc}"[:300])
 
 
 def build_providers(

@@ -26,8 +26,8 @@ from app.config import Settings
 from app.escalation.engine import should_deliver
 from app.escalation.snapshot import Condition, Status
 from app.incidents.timeline import SYSTEM
-from app.notify.base import DeliveryResult, Outcome, Page, Provider
-from app.notify.registry import not_configured, shown_address
+from app.notify.base import DeliveryResult, Page, Provider
+from app.notify.registry import send_page, shown_address
 from app.paging import claims
 from app.paging.outcomes import (
     Settled,
@@ -103,14 +103,7 @@ def schedule_delivery(session: AsyncSession, due_at: datetime) -> None:
 
 
 async def _send(page: Page, ctx: DeliveryContext) -> DeliveryResult:
-    provider = ctx.providers.get(page.channel)
-    if provider is None:
-        return not_configured(page.channel)
-    try:
-        return await provider.send(page)
-    except Exception as exc:  # one provider's bug must not lose the outcomes of the whole batch
-        log.exception("provider failed", extra={"channel": page.channel})
-        return DeliveryResult(Outcome.TRANSIENT, f"{type(exc).__name__}: {exc}"[:300])
+    return await send_page(ctx.providers, page)
 
 
 async def _send_all(pages: list[Page], ctx: DeliveryContext) -> list[DeliveryResult | None]:
