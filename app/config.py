@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     contact_verification: Literal["required", "trusted"] = "required"
     verification_code_ttl_seconds: int = Field(default=900, ge=60, le=86400)
     verification_max_attempts: int = Field(default=5, ge=1, le=20)
+    # On-call notices (docs/schedules.md): a notice when a shift starts, an optional reminder
+    # before it, and a daily warning to admins about gaps in the next N days (0: none).
+    oncall_notices: bool = True
+    oncall_reminder_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
+    oncall_notice_interval_seconds: int = Field(default=30, ge=1, le=300)
+    coverage_gap_days: int = Field(default=7, ge=0, le=90)
+    coverage_gap_hour_utc: int = Field(default=9, ge=0, le=23)
     # iCalendar feeds show shifts from this many days ago to this many days ahead.
     calendar_feed_past_days: int = Field(default=14, ge=0, le=366)
     calendar_feed_future_days: int = Field(default=90, ge=1, le=366)

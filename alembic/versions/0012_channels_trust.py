@@ -1,4 +1,4 @@
-"""channels trust: verified contact methods, calendar feeds
+"""channels trust: verified contact methods, calendar feeds, on-call notices
 
 Revision ID: 0012_channels_trust
 Revises: 0009_inbound_dead
@@ -74,6 +74,66 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_calendar_feeds_token_hash")),
         sa.UniqueConstraint("user_id", name=op.f("uq_calendar_feeds_user_id")),
     )
+    op.create_table(
+        "coverage_checks",
+        sa.Column("schedule_id", sa.Uuid(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["schedule_id"],
+            ["schedules.id"],
+            name=op.f("fk_coverage_checks_schedule_id_schedules"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("schedule_id", "day", name=op.f("pk_coverage_checks")),
+    )
+    op.create_table(
+        "oncall_notices",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("schedule_id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("contact_method_id", sa.Uuid(), nullable=False),
+        sa.Column("occasion_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("text", sqlmodel.sql.sqltypes.AutoString(length=4000), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("detail", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["contact_method_id"],
+            ["contact_methods.id"],
+            name=op.f("fk_oncall_notices_contact_method_id_contact_methods"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["schedule_id"],
+            ["schedules.id"],
+            name=op.f("fk_oncall_notices_schedule_id_schedules"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_oncall_notices_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oncall_notices")),
+        sa.UniqueConstraint(
+            "kind", "schedule_id", "contact_method_id", "occasion_at", name="uq_oncall_notices_once"
+        ),
+    )
+    op.create_index(
+        "ix_oncall_notices_pending",
+        "oncall_notices",
+        ["next_attempt_at"],
+        unique=False,
+        postgresql_where="status = 'pending'",
+    )
+    op.create_index(op.f("ix_oncall_notices_user_id"), "oncall_notices", ["user_id"], unique=False)
     # Methods that were paged before verification existed keep being paged.
     op.execute(
         "UPDATE contact_methods SET verified_at = now(), verified_by = 'setting' "
@@ -82,6 +142,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_oncall_notices_user_id"), table_name="oncall_notices")
+    op.drop_index(
+        "ix_oncall_notices_pending",
+        table_name="oncall_notices",
+        postgresql_where="status = 'pending'",
+    )
+    op.drop_table("oncall_notices")
+    op.drop_table("coverage_checks")
     op.drop_table("calendar_feeds")
     for column in (
         "verification_attempts",

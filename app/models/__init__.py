@@ -14,6 +14,7 @@ from app.models.incidents import (
     Notification,
     TimelineEntry,
 )
+from app.models.notices import CoverageCheck, OncallNotice
 from app.models.policies import EscalationLevel, EscalationPolicy, EscalationTarget
 from app.models.responders import UsedNonce
 from app.models.routing import Heartbeat, MaintenanceWindow, RoutingRule
@@ -30,6 +31,7 @@ __all__ = [
     "AuditEntry",
     "CalendarFeed",
     "ContactMethod",
+    "CoverageCheck",
     "DeadInboundEvent",
     "EscalationLevel",
     "EscalationPolicy",
@@ -42,6 +44,7 @@ __all__ = [
     "MaintenanceWindow",
     "Notification",
     "NotificationRule",
+    "OncallNotice",
     "RoutingRule",
     "Schedule",
     "ScheduleLayer",
