@@ -97,6 +97,13 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr = SecretStr("")
     twilio_from_number: str = ""
     slack_signing_secret: SecretStr = SecretStr("")
+    # Telegram: the bot that pages, and the secret_token its webhook was set with.
+    telegram_bot_token: SecretStr = SecretStr("")
+    telegram_base_url: str = "https://api.telegram.org"
+    telegram_webhook_secret: SecretStr = SecretStr("")
+    # Mattermost: the token of the `/stairway` slash command that links accounts.
+    mattermost_command_token: SecretStr = SecretStr("")
+    chat_link_code_ttl_seconds: int = Field(default=900, ge=60, le=86400)
     # Matrix: the account Stairway posts as (it must have joined the rooms it pages).
     matrix_homeserver_url: str = ""
     matrix_access_token: SecretStr = SecretStr("")

@@ -36,6 +36,7 @@ from app.reports.router import router as reports_router
 from app.request_ids import RequestIds
 from app.responders.pushover import router as pushover_router
 from app.responders.slack import router as slack_router
+from app.responders.telegram import router as telegram_router
 from app.responders.twilio import router as twilio_router
 from app.routing.router import router as routing_router
 from app.schedules.feeds_router import router as calendar_feeds_router
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(slack_router)
     app.include_router(pushover_router)
     app.include_router(twilio_router)
+    app.include_router(telegram_router)
     inbound_prefixes = ("/v2/", "/integrations/")
     # Inbound alerts and Slack/Twilio callbacks read their bodies themselves.
     app.add_middleware(JsonBodyCheck, skip_prefixes=inbound_prefixes)

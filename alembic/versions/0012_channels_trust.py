@@ -1,4 +1,4 @@
-"""channels trust: verified contact methods, calendar feeds, on-call notices
+"""channels trust: verified contact methods, calendar feeds, on-call notices, chat links
 
 Revision ID: 0012_channels_trust
 Revises: 0009_inbound_dead
@@ -134,6 +134,26 @@ def upgrade() -> None:
         postgresql_where="status = 'pending'",
     )
     op.create_index(op.f("ix_oncall_notices_user_id"), "oncall_notices", ["user_id"], unique=False)
+    op.create_table(
+        "chat_identities",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("link_code_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("link_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("linked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_chat_identities_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_chat_identities")),
+        sa.UniqueConstraint("kind", "external_id", name="uq_chat_identities_account"),
+        sa.UniqueConstraint("user_id", "kind", name="uq_chat_identities_user_kind"),
+    )
     # Methods that were paged before verification existed keep being paged.
     op.execute(
         "UPDATE contact_methods SET verified_at = now(), verified_by = 'setting' "
@@ -142,6 +162,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("chat_identities")
     op.drop_index(op.f("ix_oncall_notices_user_id"), table_name="oncall_notices")
     op.drop_index(
         "ix_oncall_notices_pending",

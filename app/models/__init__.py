@@ -20,7 +20,7 @@ from app.models.responders import UsedNonce
 from app.models.routing import Heartbeat, MaintenanceWindow, RoutingRule
 from app.models.schedules import Schedule, ScheduleLayer, ScheduleOverride
 from app.models.services import IntegrationKey, Service
-from app.models.users import ContactMethod, NotificationRule, User
+from app.models.users import ChatIdentity, ContactMethod, NotificationRule, User
 from app.models.webhooks import WebhookDelivery, WebhookSubscription
 
 metadata = SQLModel.metadata
@@ -30,6 +30,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "CalendarFeed",
+    "ChatIdentity",
     "ContactMethod",
     "CoverageCheck",
     "DeadInboundEvent",

@@ -26,6 +26,7 @@ from app.notify import (
     slack,
     smtp,
     teams,
+    telegram,
     twilio,
     webhook,
 )
@@ -49,6 +50,7 @@ SPECS: tuple[ProviderSpec, ...] = (
     gotify.SPEC,
     matrix.SPEC,
     pushover.SPEC,
+    telegram.SPEC,
     apprise_channel.SPEC,
 )
 

@@ -14,11 +14,13 @@ from app.outbound import check_target_url
 from app.repository import get_or_404
 from app.schedules import feeds
 from app.schedules.schemas import CalendarFeedCreated
-from app.users import service, verification
+from app.users import chat_links, service, verification
 from app.users.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyRead,
+    ChatKind,
+    ChatLinkCode,
     ContactMethodCreate,
     ContactMethodCreated,
     ContactMethodRead,
@@ -187,6 +189,42 @@ async def delete_calendar_feed(
     """Turn the user's feed off."""
     _owner_or_admin(principal, user_id, what="calendar feed")
     await feeds.delete_feed(session=session, user_id=user_id)
+
+
+LINK_HOW = {
+    ChatKind.TELEGRAM: "Send /link {code} to the Stairway bot in Telegram.",
+    ChatKind.MATTERMOST: "Type /stairway link {code} in Mattermost.",
+}
+
+
+@router.post("/{user_id}/chat-links/{kind}", status_code=201)
+async def start_chat_link(
+    user_id: uuid.UUID,
+    kind: ChatKind,
+    request: Request,
+    session: SessionDep,
+    principal: AnyPrincipal,
+) -> ChatLinkCode:
+    """A one-time code that links the chat account it is sent from to this user."""
+    _owner_or_admin(principal, user_id, what="chat link")
+    link = await chat_links.start_link(
+        session=session,
+        user_id=user_id,
+        kind=kind.value,
+        now=utcnow(),
+        ttl_seconds=request.app.state.settings.chat_link_code_ttl_seconds,
+    )
+    how = LINK_HOW[kind].format(code=link.code)
+    return ChatLinkCode(kind=kind, code=link.code, expires_at=link.expires_at, how=how)
+
+
+@router.delete("/{user_id}/chat-links/{kind}", status_code=NO_CONTENT)
+async def delete_chat_link(
+    user_id: uuid.UUID, kind: ChatKind, session: SessionDep, principal: AnyPrincipal
+) -> None:
+    """Unlink the user's chat account: its button presses act as nobody."""
+    _owner_or_admin(principal, user_id, what="chat link")
+    await chat_links.unlink(session=session, user_id=user_id, kind=kind.value)
 
 
 @router.post("/{user_id}/notification-rules", status_code=201, response_model=NotificationRuleRead)

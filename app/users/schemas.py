@@ -157,3 +157,15 @@ class ApiKeyRead(BaseModel):
 
 class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="The API key; shown only once.")
+
+
+class ChatKind(StrEnum):
+    TELEGRAM = "telegram"
+    MATTERMOST = "mattermost"
+
+
+class ChatLinkCode(BaseModel):
+    kind: ChatKind
+    code: str = Field(description="Send it from the chat account; good once, until expires_at.")
+    expires_at: datetime
+    how: str = Field(description="What to send where.")

@@ -9,6 +9,7 @@ provider code under test is the real one and only the far end is a stand-in:
 - Gotify: `POST /gotify/message` with `X-Gotify-Key`
 - Matrix: `PUT /matrix/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}`
 - Pushover: `POST /pushover/1/messages.json`
+- Telegram: `POST /telegram/bot{token}/sendMessage` (Bot API)
 """
 
 import asyncio
@@ -34,6 +35,9 @@ MATRIX_ROOM = "!oncall:matrix.test"
 PUSHOVER_APP_TOKEN = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
 PUSHOVER_USER = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
 TEAMS_SIG = "teams-test-signature"
+TELEGRAM_TOKEN = "123456:AAtelegramTestBotToken"
+TELEGRAM_CHAT = "7010001"
+TELEGRAM_WEBHOOK_SECRET = "telegram-webhook-secret-token"
 
 
 @dataclass
@@ -270,6 +274,23 @@ class Services:
             answer["receipt"] = secrets.token_urlsafe(22)[:30]
         return JSONResponse(answer)
 
+    # Telegram ---------------------------------------------------------------------------------
+
+    async def _telegram(self, request: Request) -> Response:
+        call = await self._record("telegram", request)
+        if request.path_params["token"] != TELEGRAM_TOKEN:
+            return _telegram_error(401, "Unauthorized")
+        doc = call.json()
+        chat = str(doc.get("chat_id", ""))
+        if (scripted := self._scripted(chat)) is not None:
+            return scripted
+        if chat != TELEGRAM_CHAT:
+            return _telegram_error(400, "Bad Request: chat not found")
+        if not isinstance(doc.get("text"), str) or not doc["text"]:
+            return _telegram_error(400, "Bad Request: message text is empty")
+        message = {"message_id": len(self.calls), "chat": {"id": int(chat)}, "text": doc["text"]}
+        return JSONResponse({"ok": True, "result": message})
+
     def app(self) -> Starlette:
         routes: list[tuple[str, Callable[[Request], Any], list[str]]] = [
             ("/ntfy/", self._ntfy, ["POST"]),
@@ -286,6 +307,7 @@ class Services:
                 ["PUT"],
             ),
             ("/pushover/1/messages.json", self._pushover, ["POST"]),
+            ("/telegram/bot{token}/sendMessage", self._telegram, ["POST"]),
         ]
         return Starlette(routes=[Route(p, h, methods=m) for p, h, m in routes])
 
@@ -313,6 +335,11 @@ def _gotify_error(status: int, error: str, description: str) -> JSONResponse:
     return JSONResponse(
         {"error": error, "errorCode": status, "errorDescription": description}, status
     )
+
+
+def _telegram_error(status: int, description: str, **extra: Any) -> JSONResponse:
+    body = {"ok": False, "error_code": status, "description": description, **extra}
+    return JSONResponse(body, status_code=status)
 
 
 def _matrix_error(status: int, errcode: str, error: str) -> JSONResponse:
