@@ -34,6 +34,7 @@ from app.queue import arq_enqueuer
 from app.redis_url import arq_redis_settings
 from app.reports.router import router as reports_router
 from app.request_ids import RequestIds
+from app.responders.mattermost import router as mattermost_router
 from app.responders.pushover import router as pushover_router
 from app.responders.slack import router as slack_router
 from app.responders.telegram import router as telegram_router
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pushover_router)
     app.include_router(twilio_router)
     app.include_router(telegram_router)
+    app.include_router(mattermost_router)
     inbound_prefixes = ("/v2/", "/integrations/")
     # Inbound alerts and Slack/Twilio callbacks read their bodies themselves.
     app.add_middleware(JsonBodyCheck, skip_prefixes=inbound_prefixes)

@@ -10,6 +10,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.notify.services import (
     MATRIX_TOKEN,
+    MATTERMOST_COMMAND_TOKEN,
     PUSHOVER_APP_TOKEN,
     TELEGRAM_TOKEN,
     TELEGRAM_WEBHOOK_SECRET,
@@ -34,6 +35,7 @@ def notify_settings(sink: HttpSink, smtp: "MailSink", services: Services) -> dic
         "telegram_base_url": services.url("/telegram"),
         "telegram_bot_token": TELEGRAM_TOKEN,
         "telegram_webhook_secret": TELEGRAM_WEBHOOK_SECRET,
+        "mattermost_command_token": MATTERMOST_COMMAND_TOKEN,
         "apprise_enabled": True,
         "smtp_host": "127.0.0.1",
         "smtp_port": smtp.port,

@@ -21,6 +21,7 @@ from app.notify import (
     discord,
     gotify,
     matrix,
+    mattermost,
     ntfy,
     pushover,
     slack,
@@ -51,6 +52,7 @@ SPECS: tuple[ProviderSpec, ...] = (
     matrix.SPEC,
     pushover.SPEC,
     telegram.SPEC,
+    mattermost.SPEC,
     apprise_channel.SPEC,
 )
 

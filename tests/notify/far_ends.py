@@ -193,6 +193,16 @@ FAR_ENDS: dict[str, FarEnd] = {
         secret_address="-1001234567890",
         secrets=(),
     ),
+    "mattermost": FarEnd(
+        address=lambda s, tag: s.services.url(f"/mattermost/hooks/{tag}"),
+        answer=_service_answer(
+            lambda address: address.rsplit("/", 1)[1],
+            503,
+            (400, {"id": "web.incoming_webhook.invalid.app_error", "status_code": 400}),
+        ),
+        secret_address="https://chat.example.com/hooks/s3cretHookId",
+        secrets=("s3cretHookId",),
+    ),
     "apprise": FarEnd(
         address=lambda s, tag: f"json://127.0.0.1:{s.sink.port}/contract/apprise/{tag}",
         answer=_http_answer(lambda address: "/" + address.split("/", 3)[3]),

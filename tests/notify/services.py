@@ -10,6 +10,7 @@ provider code under test is the real one and only the far end is a stand-in:
 - Matrix: `PUT /matrix/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}`
 - Pushover: `POST /pushover/1/messages.json`
 - Telegram: `POST /telegram/bot{token}/sendMessage` (Bot API)
+- Mattermost: `POST /mattermost/hooks/{id}` (incoming webhook)
 """
 
 import asyncio
@@ -38,6 +39,7 @@ TEAMS_SIG = "teams-test-signature"
 TELEGRAM_TOKEN = "123456:AAtelegramTestBotToken"
 TELEGRAM_CHAT = "7010001"
 TELEGRAM_WEBHOOK_SECRET = "telegram-webhook-secret-token"
+MATTERMOST_COMMAND_TOKEN = "mattermost-slash-command-token"
 
 
 @dataclass
@@ -291,6 +293,25 @@ class Services:
         message = {"message_id": len(self.calls), "chat": {"id": int(chat)}, "text": doc["text"]}
         return JSONResponse({"ok": True, "result": message})
 
+    # Mattermost -------------------------------------------------------------------------------
+
+    async def _mattermost(self, request: Request) -> Response:
+        call = await self._record("mattermost", request)
+        if (scripted := self._scripted(request.path_params["hook"])) is not None:
+            return scripted
+        try:
+            doc = call.json()
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict) or not (doc.get("text") or doc.get("attachments")):
+            error = {
+                "id": "web.incoming_webhook.text.app_error",
+                "message": "No text specified.",
+                "status_code": 400,
+            }
+            return JSONResponse(error, status_code=400)
+        return Response("ok", media_type="text/plain")
+
     def app(self) -> Starlette:
         routes: list[tuple[str, Callable[[Request], Any], list[str]]] = [
             ("/ntfy/", self._ntfy, ["POST"]),
@@ -308,6 +329,7 @@ class Services:
             ),
             ("/pushover/1/messages.json", self._pushover, ["POST"]),
             ("/telegram/bot{token}/sendMessage", self._telegram, ["POST"]),
+            ("/mattermost/hooks/{hook}", self._mattermost, ["POST"]),
         ]
         return Starlette(routes=[Route(p, h, methods=m) for p, h, m in routes])
 

@@ -1,6 +1,6 @@
-"""Telegram end to end: a worker pages through the real provider to a stand-in speaking the Bot
-API; the bot's webhook links an account with a one-time code and acts on button presses as the
-linked user, and refuses a demoted or deleted one."""
+"""Telegram and Mattermost end to end: a worker pages through the real provider to a stand-in
+speaking the service's API; an account is linked with a one-time code sent through the chat,
+button presses act as the linked user, and a demoted or deleted one is refused."""
 
 import itertools
 from typing import Any
@@ -10,7 +10,12 @@ import pytest
 
 from tests.factories import Api
 from tests.notify.helpers import incident_for, paged_user, status
-from tests.notify.services import TELEGRAM_CHAT, TELEGRAM_WEBHOOK_SECRET, Services
+from tests.notify.services import (
+    MATTERMOST_COMMAND_TOKEN,
+    TELEGRAM_CHAT,
+    TELEGRAM_WEBHOOK_SECRET,
+    Services,
+)
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -123,3 +128,76 @@ async def test_telegram_presses_are_refused_for_a_demoted_or_deleted_user(
     gone = await deliver(client, press(f"a:{incident['id']}"))
     assert "not linked" in gone.json()["text"]
     assert await status(api, incident) == "triggered"
+
+
+MM_ACCOUNT = "mm4uf6ybrtgfmx7pjq3kd8wz9c"
+
+
+async def mm_link(api: Api, client: httpx.AsyncClient, user: dict[str, Any]) -> None:
+    code = (await api.post(f"/users/{user['id']}/chat-links/mattermost", {}))["code"]
+    form = {
+        "token": MATTERMOST_COMMAND_TOKEN,
+        "user_id": MM_ACCOUNT,
+        "user_name": "ada",
+        "command": "/stairway",
+        "text": f"link {code}",
+    }
+    wrong = await client.post("/integrations/mattermost/command", data={**form, "token": "no"})
+    assert wrong.status_code == 401
+    linked = await client.post("/integrations/mattermost/command", data=form)
+    assert linked.json() == {
+        "response_type": "ephemeral",
+        "text": f"This Mattermost account is now linked to Stairway user {user['name']}.",
+    }
+
+
+def mm_press(button: dict[str, Any], account: str = MM_ACCOUNT) -> dict[str, Any]:
+    return {
+        "user_id": account,
+        "user_name": "ada",
+        "channel_id": "chan1",
+        "team_id": "team1",
+        "post_id": "post1",
+        "trigger_id": "trigger1",
+        "type": "",
+        "context": button["integration"]["context"],
+    }
+
+
+async def test_mattermost_buttons_act_as_the_linked_user_and_refuse_others(
+    api: Api, client: httpx.AsyncClient, services: Services
+) -> None:
+    ada = await paged_user(api, "Ada", "mattermost", services.url("/mattermost/hooks/mm-ada"))
+    incident = await incident_for(api, ada, name="mm-ack", title="mm queue stuck")
+    [call] = await services.wait_about("mattermost", "mm queue stuck")
+    [attachment] = call.json()["attachments"]
+    ack, resolve = attachment["actions"]
+    assert ack["name"] == "Acknowledge"
+    assert ack["integration"]["url"] == "http://stairway.test/integrations/mattermost/actions"
+
+    actions = "/integrations/mattermost/actions"
+    forged = {**mm_press(ack), "context": {"action": "acknowledge", "token": "forged.token"}}
+    assert (await client.post(actions, json=forged)).status_code == 403
+    unlinked = await client.post(actions, json=mm_press(ack))
+    assert "not linked" in unlinked.json()["ephemeral_text"]
+    assert await status(api, incident) == "triggered"
+
+    await mm_link(api, client, ada)
+    pressed = await client.post(actions, json=mm_press(ack))
+    assert pressed.json()["update"]["message"].startswith(
+        f"Ada: Incident #{incident['number']} acknowledged"
+    )
+    [acked] = [i for i in await api.timeline(incident["id"]) if i["type"] == "acknowledged"]
+    assert acked["actor"] == {"type": "user", "id": ada["id"], "name": "Ada", "via": "mattermost"}
+
+    demote = await client.patch(
+        f"/api/v1/users/{ada['id']}", json={"role": "observer"}, headers=api.headers
+    )
+    assert demote.status_code == 200
+    refused = await client.post(actions, json=mm_press(resolve))
+    assert "may not respond" in refused.json()["ephemeral_text"]
+    assert await status(api, incident) == "acknowledged"
+    await client.delete(f"/api/v1/users/{ada['id']}", headers=api.headers)
+    gone = await client.post(actions, json=mm_press(resolve))
+    assert "not linked" in gone.json()["ephemeral_text"]
+    assert await status(api, incident) == "acknowledged"
