@@ -96,6 +96,19 @@ class Settings(BaseSettings):
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr = SecretStr("")
     twilio_from_number: str = ""
+    # Which gateway carries `sms` and `voice` pages (docs/notifications.md).
+    sms_gateway: Literal["twilio", "vonage"] = "twilio"
+    vonage_rest_base_url: str = "https://rest.nexmo.com"
+    vonage_api_base_url: str = "https://api.nexmo.com"
+    vonage_api_key: str = ""
+    vonage_api_secret: SecretStr = SecretStr("")
+    vonage_from_number: str = ""
+    # Voice calls authenticate as a Vonage application (a JWT signed with its private key).
+    vonage_application_id: str = ""
+    vonage_private_key: SecretStr = SecretStr("")
+    # Inbound SMS are signed with the account's signature secret and method.
+    vonage_signature_secret: SecretStr = SecretStr("")
+    vonage_signature_method: Literal["md5hash", "md5", "sha1", "sha256", "sha512"] = "sha256"
     slack_signing_secret: SecretStr = SecretStr("")
     # Telegram: the bot that pages, and the secret_token its webhook was set with.
     telegram_bot_token: SecretStr = SecretStr("")

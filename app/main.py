@@ -39,6 +39,7 @@ from app.responders.pushover import router as pushover_router
 from app.responders.slack import router as slack_router
 from app.responders.telegram import router as telegram_router
 from app.responders.twilio import router as twilio_router
+from app.responders.vonage import router as vonage_router
 from app.routing.router import router as routing_router
 from app.schedules.feeds_router import router as calendar_feeds_router
 from app.schedules.router import router as schedules_router
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(twilio_router)
     app.include_router(telegram_router)
     app.include_router(mattermost_router)
+    app.include_router(vonage_router)
     inbound_prefixes = ("/v2/", "/integrations/")
     # Inbound alerts and Slack/Twilio callbacks read their bodies themselves.
     app.add_middleware(JsonBodyCheck, skip_prefixes=inbound_prefixes)

@@ -14,6 +14,7 @@ from tests.notify.services import (
     PUSHOVER_APP_TOKEN,
     TELEGRAM_TOKEN,
     TELEGRAM_WEBHOOK_SECRET,
+    VONAGE_SIGNATURE_SECRET,
     Services,
 )
 from tests.support import HttpSink
@@ -36,6 +37,7 @@ def notify_settings(sink: HttpSink, smtp: "MailSink", services: Services) -> dic
         "telegram_bot_token": TELEGRAM_TOKEN,
         "telegram_webhook_secret": TELEGRAM_WEBHOOK_SECRET,
         "mattermost_command_token": MATTERMOST_COMMAND_TOKEN,
+        "vonage_signature_secret": VONAGE_SIGNATURE_SECRET,
         "apprise_enabled": True,
         "smtp_host": "127.0.0.1",
         "smtp_port": smtp.port,

@@ -11,6 +11,7 @@ provider code under test is the real one and only the far end is a stand-in:
 - Pushover: `POST /pushover/1/messages.json`
 - Telegram: `POST /telegram/bot{token}/sendMessage` (Bot API)
 - Mattermost: `POST /mattermost/hooks/{id}` (incoming webhook)
+- Vonage: `POST /vonage-rest/sms/json` (SMS API), `POST /vonage-api/v1/calls` (Voice API, JWT)
 """
 
 import asyncio
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+import jwt as pyjwt
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -40,6 +42,10 @@ TELEGRAM_TOKEN = "123456:AAtelegramTestBotToken"
 TELEGRAM_CHAT = "7010001"
 TELEGRAM_WEBHOOK_SECRET = "telegram-webhook-secret-token"
 MATTERMOST_COMMAND_TOKEN = "mattermost-slash-command-token"
+VONAGE_KEY = "a1b2c3d4"
+VONAGE_SECRET = "vonageApiSecret1"
+VONAGE_APPLICATION = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
+VONAGE_SIGNATURE_SECRET = "vonage-signature-secret-0123456789"
 
 
 @dataclass
@@ -70,6 +76,8 @@ class Services:
     ntfy_protected: set[str] = field(default_factory=set)
     matrix_events: dict[str, str] = field(default_factory=dict)
     pushover_users: set[str] = field(default_factory=lambda: {PUSHOVER_USER})
+    # The public half of the key the Vonage voice tests sign their JWTs with.
+    vonage_public_key: str = ""
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     server: uvicorn.Server | None = None
     task: asyncio.Task[None] | None = None
@@ -312,6 +320,55 @@ class Services:
             return JSONResponse(error, status_code=400)
         return Response("ok", media_type="text/plain")
 
+    # Vonage -----------------------------------------------------------------------------------
+
+    async def _vonage_sms(self, request: Request) -> Response:
+        call = await self._record("vonage-sms", request)
+        form = call.form()
+        to = form.get("to", "")
+        if (scripted := self._scripted(to)) is not None:
+            return scripted
+        if (form.get("api_key"), form.get("api_secret")) != (VONAGE_KEY, VONAGE_SECRET):
+            message = {"status": "4", "error-text": "Bad Credentials"}
+        elif not to.isdigit() or not form.get("text") or not form.get("from"):
+            message = {"status": "2", "error-text": "Missing to, from or text"}
+        else:
+            message = {"to": to, "message-id": secrets.token_hex(8), "status": "0"}
+        return JSONResponse({"message-count": "1", "messages": [message]})
+
+    async def _vonage_call(self, request: Request) -> Response:
+        call = await self._record("vonage-voice", request)
+        doc = call.json()
+        to = str((doc.get("to") or [{}])[0].get("number", ""))
+        if (scripted := self._scripted(to)) is not None:
+            return scripted
+        token = call.headers.get("authorization", "").removeprefix("Bearer ")
+        try:
+            claims = pyjwt.decode(token, self.vonage_public_key, algorithms=["RS256"])
+        except pyjwt.PyJWTError:
+            claims = {}
+        if claims.get("application_id") != VONAGE_APPLICATION:
+            error = {
+                "type": "https://developer.nexmo.com/api-errors#unauthorized",
+                "title": "Unauthorized",
+                "detail": "You did not provide correct credentials.",
+            }
+            return JSONResponse(error, status_code=401)
+        if not to.isdigit() or not doc.get("ncco"):
+            error = {
+                "type": "https://developer.nexmo.com/api-errors#bad-request",
+                "title": "Bad Request",
+                "detail": "to and ncco are required",
+            }
+            return JSONResponse(error, status_code=400)
+        answer = {
+            "uuid": secrets.token_hex(16),
+            "status": "started",
+            "direction": "outbound",
+            "conversation_uuid": "CON-" + secrets.token_hex(8),
+        }
+        return JSONResponse(answer, status_code=201)
+
     def app(self) -> Starlette:
         routes: list[tuple[str, Callable[[Request], Any], list[str]]] = [
             ("/ntfy/", self._ntfy, ["POST"]),
@@ -330,6 +387,8 @@ class Services:
             ("/pushover/1/messages.json", self._pushover, ["POST"]),
             ("/telegram/bot{token}/sendMessage", self._telegram, ["POST"]),
             ("/mattermost/hooks/{hook}", self._mattermost, ["POST"]),
+            ("/vonage-rest/sms/json", self._vonage_sms, ["POST"]),
+            ("/vonage-api/v1/calls", self._vonage_call, ["POST"]),
         ]
         return Starlette(routes=[Route(p, h, methods=m) for p, h, m in routes])
 

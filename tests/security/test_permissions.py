@@ -97,6 +97,8 @@ MATRIX: dict[tuple[str, str], Roles | Open] = {
     ("POST", "/integrations/telegram/webhook"): Open("secret token header", refused=401),
     ("POST", "/integrations/mattermost/actions"): Open("signed action token", refused=403),
     ("POST", "/integrations/mattermost/command"): Open("slash command token", refused=401),
+    ("GET", "/integrations/vonage/sms"): Open("Vonage message signature", refused=403),
+    ("POST", "/integrations/vonage/sms"): Open("Vonage message signature", refused=403),
     ("DELETE", "/api/v1/users/{user_id}/calendar-feed"): ADMIN,
     ("POST", "/api/v1/schedules/{schedule_id}/calendar-feed"): ADMIN,
     ("DELETE", "/api/v1/schedules/{schedule_id}/calendar-feed"): ADMIN,
