@@ -26,6 +26,7 @@ from app.users.schemas import (
     ContactMethodRead,
     NotificationRuleCreate,
     NotificationRuleRead,
+    TestPageSent,
     UserCreate,
     UserRead,
     UserUpdate,
@@ -158,6 +159,26 @@ async def verify_contact_method(
         error = field_error("code", confirmation.refused)
         return JSONResponse(error_body(error.code, error.message, error.details), 422)
     return confirmation.method
+
+
+@router.post("/{user_id}/contact-methods/{method_id}/test", response_model=TestPageSent)
+async def send_test_page(
+    user_id: uuid.UUID,
+    method_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    principal: AnyPrincipal,
+) -> TestPageSent:
+    """Send a test page through the method's real provider and show what it answered."""
+    _owner_or_admin(principal, user_id)
+    result = await verification.send_test(
+        session=session,
+        providers=request.app.state.providers,
+        user_id=user_id,
+        method_id=method_id,
+        now=utcnow(),
+    )
+    return TestPageSent(outcome=result.outcome.value, detail=result.detail)
 
 
 @router.post(

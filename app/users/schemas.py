@@ -118,6 +118,11 @@ class VerificationSent(BaseModel):
     contact_method: ContactMethodRead
 
 
+class TestPageSent(BaseModel):
+    outcome: str = Field(description="The provider's outcome: sent, transient or permanent.")
+    detail: str = Field(description="What the provider answered.")
+
+
 class NotificationRuleCreate(BaseModel):
     model_config = STRICT
     contact_method_id: uuid.UUID

@@ -91,6 +91,7 @@ MATRIX: dict[tuple[str, str], Roles | Open] = {
     ("POST", "/api/v1/users/{user_id}/contact-methods/{method_id}/verification"): ADMIN,
     ("POST", "/api/v1/users/{user_id}/contact-methods/{method_id}/verify"): ADMIN,
     ("POST", "/api/v1/users/{user_id}/contact-methods/{method_id}/mark-verified"): ADMIN,
+    ("POST", "/api/v1/users/{user_id}/contact-methods/{method_id}/test"): ADMIN,
     ("POST", "/api/v1/users/{user_id}/calendar-feed"): ADMIN,
     ("POST", "/api/v1/users/{user_id}/chat-links/{kind}"): ADMIN,
     ("DELETE", "/api/v1/users/{user_id}/chat-links/{kind}"): ADMIN,

@@ -14,6 +14,7 @@ from sqlmodel import col
 from app.models import ContactMethod, utcnow
 from app.security import hash_key
 from tests.factories import Api
+from tests.notify.services import TELEGRAM_CHAT, Services
 from tests.provider_support import MailSink
 from tests.support import HttpSink
 
@@ -215,3 +216,28 @@ async def test_the_code_never_shows_in_reads_or_the_audit_log(
     assert stored not in json.dumps(audit)
     changes = [entry["changes"] for entry in audit["items"]]
     assert {"old": "", "new": "code"} in [c.get("verified_by") for c in changes], changes
+
+
+async def test_a_test_page_goes_through_the_real_provider_and_shows_its_answer(
+    api: Api, client: httpx.AsyncClient, services: Services
+) -> None:
+    ada = await api.user("Ada")
+    method = await unverified(api, ada, "telegram", TELEGRAM_CHAT)
+    ada_headers = await api.key_for(ada)
+    response = await client.post(f"/api/v1{method_path(ada, method)}/test", headers=ada_headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "sent"
+    assert response.json()["detail"].startswith("HTTP 200 message ")
+    [call] = services.about("telegram", "test page for Ada")
+    assert "reply_markup" not in call.json(), "a test page has nothing to acknowledge"
+
+    services.answer(
+        TELEGRAM_CHAT,
+        403,
+        {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"},
+    )
+    blocked = await api.post(f"{method_path(ada, method)}/test", {}, 200)
+    assert blocked == {
+        "outcome": "permanent",
+        "detail": "HTTP 403 Forbidden: bot was blocked by the user",
+    }
