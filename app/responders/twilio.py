@@ -47,12 +47,15 @@ def twiml(message: str | None) -> Response:
 
 
 async def _owner(session: AsyncSession, phone: str) -> User | None:
-    """The one user with an SMS contact method at this number (a shared number maps to nobody)."""
+    """The one user with a verified SMS contact method at this number (a shared number maps to
+    nobody)."""
     users = (
         await session.scalars(
             select(User)
             .join(ContactMethod, col(ContactMethod.user_id) == col(User.id))
             .where(col(ContactMethod.type) == "sms", col(ContactMethod.address) == phone)
+            # An unverified number is not proven to be the user's: its replies act as nobody.
+            .where(col(ContactMethod.verified_at).is_not(None))
             .distinct()
             .limit(2)
         )

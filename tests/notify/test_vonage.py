@@ -177,3 +177,15 @@ async def test_a_signed_vonage_reply_acknowledges_once_as_the_sender(
     timeline = await api.timeline(incident["id"])
     assert [i["type"] for i in timeline].count("acknowledged") == 1
     assert len(sink.at(reply_path)) == before + 1
+
+
+async def test_a_reply_from_an_unverified_number_acts_as_nobody(
+    api: Api, client: httpx.AsyncClient
+) -> None:
+    eve = await api.user("Eve")
+    await api.post(f"/users/{eve['id']}/contact-methods", {"type": "sms", "address": SENDER})
+    ada = await paged_user(api, "Ada", "webhook", "http://127.0.0.1:9/unused")
+    incident = await incident_for(api, ada, name="vonage-unverified", title="unverified")
+    good = signed(inbound("0B00000009", f"ack {incident['number']}"))
+    assert (await client.post("/integrations/vonage/sms", data=good)).status_code == 204
+    assert await status(api, incident) == "triggered"
