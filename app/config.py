@@ -142,6 +142,27 @@ class Settings(BaseSettings):
     event_backoff_base_seconds: float = 10.0
     event_backoff_max_seconds: float = 4 * 3600.0
     event_max_attempts: int = 15
+    # Console sign-in (docs/console.md): sessions expire after this long unused, and after
+    # the absolute time whatever happens; failed sign-ins per email (and per client address,
+    # five times as many) within the window before further attempts are refused.
+    session_idle_seconds: int = Field(default=12 * 3600, ge=60)
+    session_absolute_seconds: int = Field(default=7 * 86400, ge=60)
+    signin_failures_allowed: int = Field(default=5, ge=1)
+    signin_failure_window_seconds: int = Field(default=900, ge=1)
+    invite_link_ttl_seconds: int = Field(default=7 * 86400, ge=60)
+    # OpenID Connect single sign-on; off while the issuer is empty.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr = SecretStr("")
+    oidc_scopes: str = "openid email profile"
+    # Create a user on first SSO sign-in (else only existing users, matched by email, get in),
+    # with this role, or the role a value of the claim maps to (e.g. {"sre": "admin"}).
+    oidc_auto_provision: bool = False
+    oidc_default_role: str = "observer"
+    oidc_role_claim: str = "groups"
+    oidc_role_map: dict[str, str] = {}
+    # Only these email domains may sign in with SSO (empty: any).
+    oidc_allowed_domains: list[str] = []
     log_json: bool | None = None
     # One log line per HTTP request (uvicorn's access log); off for alert storms, if wanted.
     access_log: bool = True

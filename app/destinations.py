@@ -23,7 +23,7 @@ from app.models import (
     User,
     WebhookSubscription,
 )
-from app.outbound import check_target_url
+from app.outbound import check_destination
 
 log = logging.getLogger("stairway")
 URL_CONTACT_TYPES = ("webhook", "slack")
@@ -41,7 +41,7 @@ class Refused:
 def refusal(url: str, settings: Settings) -> str | None:
     """Why the outbound URL rule refuses `url` (None: it may be sent to)."""
     try:
-        check_target_url(
+        check_destination(
             url, allow_private=bool(settings.allow_private_webhook_targets), field="url"
         )
     except AppError as exc:

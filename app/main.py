@@ -45,6 +45,8 @@ from app.schedules.feeds_router import router as calendar_feeds_router
 from app.schedules.router import router as schedules_router
 from app.services.router import router as services_router
 from app.users.router import router as users_router
+from app.web import install as install_console
+from app.web.live import IncidentFeed
 
 
 class StairwayApp(FastAPI):
@@ -93,10 +95,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.http = make_http_client(settings)
         app.state.providers = build_providers(app.state.http, settings, redis)
         keep_out_of_full_collections()
+        app.state.feed = IncidentFeed.for_engine(engine)
         try:
             yield
         finally:
             await app.state.http.aclose()
+            await app.state.feed.close()
             await app.state.pg.close()
             await redis.aclose()
             await engine.dispose()
@@ -139,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     inbound_prefixes = ("/v2/", "/integrations/")
     # Inbound alerts and Slack/Twilio callbacks read their bodies themselves.
     app.add_middleware(JsonBodyCheck, skip_prefixes=inbound_prefixes)
+    install_console(app)
     inbound = settings.max_inbound_body_bytes
     app.add_middleware(
         BodySizeLimit,

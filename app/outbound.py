@@ -2,6 +2,7 @@
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import AsyncIterator, Iterable
 from urllib.parse import urlsplit
@@ -20,6 +21,10 @@ class ForbiddenDestination(httpx.ConnectError):
     """The target resolves to an address webhooks may not reach (private, loopback, ...)."""
 
 
+class UnsendableURL(ForbiddenDestination):
+    """The URL can never be sent (malformed, not http(s), a port out of range, a bad name)."""
+
+
 class InternalAddress(OSError):
     """The pool's own lookup found an address webhooks may not reach."""
 
@@ -31,21 +36,76 @@ def is_internal(address: IpAddress) -> bool:
     return not address.is_global or address.is_multicast
 
 
-def _literal(host: str) -> IpAddress | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
+_IPV4_PART = re.compile(r"^(0x[0-9a-f]*|0[0-7]*|[1-9][0-9]*)$")
+
+
+def _ipv4_part(part: str) -> int:
+    if part.startswith("0x"):
+        return int(part[2:] or "0", 16)
+    return int(part, 8) if part.startswith("0") else int(part)
+
+
+def _ipv4_spelling(host: str) -> ipaddress.IPv4Address | None:
+    """An IPv4 address however the resolver would read it: `0177.0.0.1`, `0x7f.1`, `127.1`,
+    `2130706433` (inet_aton's octal, hex and shortened forms), or None."""
+    parts = host.split(".")
+    if not 1 <= len(parts) <= 4 or not all(_IPV4_PART.match(p) for p in parts):
         return None
+    *leading, last = [_ipv4_part(p) for p in parts]
+    # The last part fills every byte the leading ones (one byte each) leave.
+    if any(n > 255 for n in leading) or last >= 256 ** (4 - len(leading)):
+        return None
+    value = last
+    for index, number in enumerate(leading):
+        value += number << (8 * (3 - index))
+    return ipaddress.IPv4Address(value)
 
 
-def check_target_url(url: str, *, allow_private: bool, field: str) -> None:
-    """At creation: refuse URLs naming an internal address or localhost outright (422)."""
-    if allow_private:
-        return
-    host = (urlsplit(url).hostname or "").lower()
+def _literal(host: str) -> IpAddress | None:
+    """The address a host names literally, normalized (brackets, trailing dots, octal, ...)."""
+    host = host.strip("[]").rstrip(".").lower()
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return _ipv4_spelling(host)
+
+
+def _is_localhost(host: str) -> bool:
+    host = host.rstrip(".").lower()
+    return host == "localhost" or host.endswith(".localhost")
+
+
+def sendable_url(url: str) -> httpx.URL:
+    """The URL as it will be sent, or UnsendableURL if no request can ever be made to it."""
+    try:
+        parsed = httpx.URL(url)
+        host, port = parsed.host, parsed.port  # the host is IDNA-decoded here, and may fail
+    except (httpx.InvalidURL, UnicodeError) as exc:  # IDNA errors are UnicodeErrors
+        raise UnsendableURL(f"not a URL that can be sent: {exc}") from exc
+    if parsed.scheme not in ("http", "https") or not host:
+        raise UnsendableURL(
+            "not a URL that can be sent: it must be http:// or https:// with a host"
+        )
+    if port is not None and not 0 < port < 65536:
+        raise UnsendableURL(f"not a URL that can be sent: port {port} is out of range")
+    return parsed
+
+
+def check_destination(url: str, *, allow_private: bool, field: str) -> None:
+    """The rule for every saved outbound URL (contact methods, subscriptions, policy webhook
+    targets, in the API and in policy files): a 422 naming `field` if the URL names an internal
+    address or localhost however spelled (unless allowed), or can never be sent."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise field_error(field, f"not a URL that can be sent: {exc}") from exc
     literal = _literal(host)
-    if host == "localhost" or host.endswith(".localhost") or (literal and is_internal(literal)):
+    if not allow_private and (_is_localhost(host) or (literal and is_internal(literal))):
         raise field_error(field, "must not point at a private, loopback or link-local address")
+    try:
+        sendable_url(url)
+    except UnsendableURL as exc:
+        raise field_error(field, str(exc)) from exc
 
 
 async def _resolve(host: str, port: int) -> list[IpAddress]:
@@ -123,6 +183,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host.lower()
         if not self.allow_private and host not in self.trusted_hosts:
+            if _is_localhost(host):
+                raise ForbiddenDestination("destination is localhost", request=request)
             try:
                 addresses = await _resolve(host, request.url.port or 443)
             except OSError as exc:
@@ -165,7 +227,7 @@ async def post_bytes(
     """
     request = httpx.Request(
         "POST",
-        url,
+        sendable_url(url),
         content=content,
         headers={"User-Agent": USER_AGENT, **headers},
         extensions={"timeout": client.timeout.as_dict()},

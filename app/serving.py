@@ -81,8 +81,11 @@ async def _api(settings: Settings, stop: Stop) -> None:
     server = api_server(settings)
 
     async def relay() -> None:
+        from app.web.live import end_streams
+
         await stop.requested.wait()
         server.should_exit = True  # the requests in flight are answered first
+        end_streams()  # open consoles' event streams would hold the API up forever
         await stop.hurried.wait()
         server.force_exit = True
 

@@ -1,10 +1,10 @@
 """Shared fixtures: real PostgreSQL (a fresh migrated database), real Redis, a real arq worker."""
 
 import asyncio
-import contextlib
 import os
 import socket
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +14,14 @@ import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
+from arq.constants import (
+    in_progress_key_prefix,
+    job_key_prefix,
+    result_key_prefix,
+    retry_key_prefix,
+)
+from arq.worker import Worker
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.bootstrap import create_admin_key
@@ -155,44 +161,74 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
         yield application
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def jobs() -> JobTracker:
     return JobTracker()
 
 
-@pytest.fixture(scope="session")
-async def worker(settings: Settings, app: Any, jobs: JobTracker) -> AsyncIterator[Any]:
-    """A real arq worker on the real Redis, in this event loop."""
+@pytest.fixture
+async def worker(
+    settings: Settings, app: Any, jobs: JobTracker, clean_database: None
+) -> AsyncIterator[Worker]:
+    """A real arq worker on the real Redis, in this event loop, for this test only.
+
+    It starts after the tables are emptied and is stopped, with every job it runs, before the
+    next test empties them: no job of one test ever touches another test's rows.
+    """
     arq_worker = make_worker(settings, after_job_end=jobs.finished)
     task = asyncio.create_task(arq_worker.async_run())
     yield arq_worker
+    await stop_worker(arq_worker, task)
+
+
+# How long a test's running jobs get to finish before they are cancelled at its end.
+JOB_GRACE_SECONDS = 1.0
+
+
+async def stop_worker(arq_worker: Worker, task: asyncio.Task[None]) -> None:
+    """Stop taking jobs, give running ones a moment to finish, cancel the rest, await all."""
+    arq_worker.allow_pick_jobs = False
+    running = [job for job in arq_worker.tasks.values() if not job.done()]
+    if running:
+        await asyncio.wait(running, timeout=JOB_GRACE_SECONDS)
     task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    # A job still running at the end (e.g. the sweeper) is cancelled by close(); that is fine.
-    with contextlib.suppress(asyncio.CancelledError):
+    for job in arq_worker.tasks.values():
+        job.cancel()  # a cancelled job's transaction rolls back; asyncpg cancels its query
+    await asyncio.gather(task, *arq_worker.tasks.values(), return_exceptions=True)
+    # Every job has ended: close() now only runs on_shutdown (engine, HTTP client) and the pool.
+    arq_worker.tasks.clear()
+    with warnings.catch_warnings():  # arq closes its pool with redis's deprecated close()
+        warnings.simplefilter("ignore", DeprecationWarning)
         await arq_worker.close()
 
 
 TABLES = [t.name for t in reversed(metadata.sorted_tables) if t.name != "instance_secrets"]
+ARQ_JOB_KEYS = (job_key_prefix, in_progress_key_prefix, retry_key_prefix, result_key_prefix)
+
+
+async def purge_queue(redis: Any, queue_name: str) -> None:
+    """Drop every job queued on this suite's queue (and its keys): no test inherits a job."""
+    job_ids = [j.decode() for j in await redis.zrange(queue_name, 0, -1)]
+    keys = [prefix + job_id for job_id in job_ids for prefix in ARQ_JOB_KEYS]
+    await redis.delete(queue_name, *keys)
 
 
 @pytest.fixture(autouse=True)
 async def clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Every test starts with empty tables (the migrated schema stays)."""
+    """Every test starts with empty tables and an empty job queue (the migrated schema stays).
+
+    The previous test's worker and jobs have been stopped and awaited by then, so nothing
+    else holds a lock on these tables: a wait here is a leak, and fails the test rather than
+    hanging it.
+    """
     if "app" not in request.fixturenames:
         yield
         return
     application = request.getfixturevalue("app")
-    # Jobs left over from the previous test may hold row locks; a deadlock victim just retries.
-    for attempt in range(5):
-        try:
-            async with application.state.engine.begin() as conn:
-                await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-            break
-        except DBAPIError:
-            if attempt == 4:
-                raise
-            await asyncio.sleep(0.1 * (attempt + 1))  # let the other side of the deadlock finish
+    await purge_queue(application.state.redis, application.state.settings.queue_name)
+    async with application.state.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
     yield
 
 

@@ -106,7 +106,7 @@ def test_contact_methods_paged_before_verification_existed_stay_paged(
     try:
         config = Config(str(ROOT / "alembic.ini"))
         config.attributes["database_url"] = url
-        command.upgrade(config, "0012_channels_trust-1")
+        command.upgrade(config, "0011_console_sessions")
         asyncio.run(
             _sql(
                 url,

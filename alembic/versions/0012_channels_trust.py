@@ -1,7 +1,7 @@
 """channels trust: verified contact methods, calendar feeds, on-call notices, chat links
 
 Revision ID: 0012_channels_trust
-Revises: 0009_inbound_dead
+Revises: 0011_console_sessions
 Create Date: 2026-12-02 12:10:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0012_channels_trust"
-down_revision: str | None = "0009_inbound_dead"
+down_revision: str | None = "0011_console_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

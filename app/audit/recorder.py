@@ -174,3 +174,25 @@ def _record(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
 def _forget(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(ENTRIES_KEY, None)
+
+
+def record_event(
+    session: Any,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: uuid.UUID,
+    details: dict[str, Any],
+    actor: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """An entry for something other than a configuration change (e.g. a refused sign-in)."""
+    entry = AuditEntry(
+        at=utcnow(),
+        actor=actor or session.info.get(ACTOR_KEY, SYSTEM_ACTOR),
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        changes=details,
+    )
+    session.add(entry)
+    return entry

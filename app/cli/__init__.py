@@ -9,6 +9,7 @@ import os
 
 import typer
 
+from app.accounts.cli import users_app
 from app.cli import doctor, keys, policies, serving
 from app.importers.cli import app as import_app
 
@@ -18,6 +19,7 @@ cli.command()(doctor.doctor)
 cli.add_typer(keys.keys, name="keys")
 cli.add_typer(policies.policies_app, name="policies")
 cli.add_typer(import_app, name="import")
+cli.add_typer(users_app, name="users")
 
 
 def main() -> None:

@@ -43,6 +43,10 @@ def _banner(settings: "Settings", *, admin_exists: bool) -> None:
         f"Stairway API listening on {settings.host}:{settings.port}; "
         f"open {base}/docs (links in pages use {base})"
     )
+    typer.echo(
+        f"Console at {base}/ (sign in with a link from: "
+        "stairway users sign-in-link --email you@example.com)"
+    )
     if not admin_exists:
         typer.echo("First admin key: stairway keys create-admin --email you@example.com")
 
@@ -85,8 +89,26 @@ def _serve(host: str | None, port: int | None, *, demo: bool) -> None:
                     key=EXAMPLE_KEY,
                 )
             )
+    if demo:
+        link = _sign_in_link(settings)
+        if link:
+            typer.echo(f"Console: {link} (a one-time sign-in link)")
     started = page_sink(typer.echo) if with_sink else None
     run(until_stopped(settings, started=started))
+
+
+def _sign_in_link(settings: "Settings") -> str | None:
+    """A one-time console sign-in link for the first admin (None when there is no user)."""
+    import asyncio
+
+    from app.accounts.commands import issue_link
+    from app.accounts.links import Purpose
+    from app.errors import AppError
+
+    try:
+        return asyncio.run(issue_link(settings, email=None, purpose=Purpose.SIGN_IN)).url
+    except AppError:
+        return None
 
 
 def serve(host: Host = None, port: Port = None) -> None:

@@ -1,6 +1,7 @@
 """Delivering event outbox rows: signed, at least once, in order per subscription and incident."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -12,7 +13,7 @@ from sqlmodel import col
 from app.config import Settings
 from app.models import WebhookDelivery, WebhookSubscription
 from app.notify.base import jittered_backoff, parse_retry_after
-from app.outbound import post_bytes
+from app.outbound import ForbiddenDestination, post_bytes
 from app.queue import JobSpec, after_commit
 from app.security import sign_payload
 
@@ -65,9 +66,19 @@ async def _blocked(session: AsyncSession, row: WebhookDelivery, now: datetime) -
     return True
 
 
+@dataclass(frozen=True)
+class _Answer:
+    ok: bool
+    status_code: int | None
+    detail: str
+    retry_after: float | None = None
+    # Retrying cannot help: the destination is refused, or the URL can never be sent.
+    permanent: bool = False
+
+
 async def _send(
     client: httpx.AsyncClient, subscription: WebhookSubscription, row: WebhookDelivery
-) -> tuple[bool, int | None, str, float | None]:
+) -> _Answer:
     body = row.body.encode()
     headers = {
         "Content-Type": "application/json",
@@ -78,12 +89,14 @@ async def _send(
     try:
         response = await post_bytes(client, subscription.url, content=body, headers=headers)
     except httpx.TimeoutException:
-        return False, None, "timed out", None
+        return _Answer(False, None, "timed out")
+    except ForbiddenDestination as exc:
+        return _Answer(False, None, f"refused: {exc}"[:MAX_DETAIL], permanent=True)
     except httpx.HTTPError as exc:
-        return False, None, f"{type(exc).__name__}: {exc}"[:MAX_DETAIL], None
+        return _Answer(False, None, f"{type(exc).__name__}: {exc}"[:MAX_DETAIL])
     detail = f"HTTP {response.status_code} {response.text[:MAX_DETAIL]}".strip()
     retry_after = parse_retry_after(response.headers.get("retry-after"))
-    return response.is_success, response.status_code, detail, retry_after
+    return _Answer(response.is_success, response.status_code, detail, retry_after)
 
 
 async def deliver(
@@ -113,10 +126,10 @@ async def deliver(
         return  # re-enabling the subscription resumes it (the sweeper re-arms the lane)
     if await _blocked(session, row, now):
         return
-    ok, status_code, detail, retry_after = await _send(client, subscription, row)
+    answer = await _send(client, subscription, row)
     row.attempts += 1
-    row.last_status_code = status_code
-    if ok:
+    row.last_status_code = answer.status_code
+    if answer.ok:
         row.status, row.delivered_at, row.last_error = "delivered", now, None
         following = await session.execute(
             select(col(WebhookDelivery.id), col(WebhookDelivery.attempts))
@@ -127,17 +140,17 @@ async def deliver(
         for next_id, attempts in following:
             after_commit(session, event_job(next_id, attempts, None, suffix=f":after{row.seq}"))
         return
-    row.last_error = detail
-    if row.attempts >= settings.event_max_attempts:
+    row.last_error = answer.detail
+    if answer.permanent or row.attempts >= settings.event_max_attempts:
         row.status = "failed"
         subscription.enabled = False
         subscription.disabled_at = now
+        tried = "cannot be delivered" if answer.permanent else f"failed {row.attempts} times"
         subscription.disabled_reason = (
-            f"event {row.event_id} ({row.event_type}) failed {row.attempts} times; "
-            f"last answer: {detail}"
+            f"event {row.event_id} ({row.event_type}) {tried}; last answer: {answer.detail}"
         )[:2000]
         return
-    delay = backoff_seconds(row.attempts, settings, retry_after)
+    delay = backoff_seconds(row.attempts, settings, answer.retry_after)
     row.next_attempt_at = now + timedelta(seconds=delay)
     after_commit(session, event_job(row.id, row.attempts, row.next_attempt_at))
 

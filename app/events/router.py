@@ -17,7 +17,7 @@ from app.events.schemas import (
     SubscriptionRead,
     SubscriptionUpdate,
 )
-from app.outbound import check_target_url
+from app.outbound import check_destination
 
 router = APIRouter(prefix="/webhook-subscriptions", tags=["webhook subscriptions"])
 
@@ -29,7 +29,7 @@ class DeliveryPage(BaseModel):
 
 def _check_url(request: Request, url: str) -> None:
     allow = request.app.state.settings.allow_private_webhook_targets
-    check_target_url(url, allow_private=allow, field="url")
+    check_destination(url, allow_private=allow, field="url")
 
 
 @router.post("", status_code=201)

@@ -19,11 +19,17 @@ from app.events.schemas import EventType
 from app.events.service import record_change
 from app.incidents import timeline, timers
 from app.incidents.action_schemas import EscalateRequest, ReassignRequest
-from app.incidents.service import _cancel_pending, acknowledge, lock_incident, resolve
+from app.incidents.service import (
+    acknowledge,
+    cancel_pending,
+    lock_incident,
+    record_cancelled,
+    resolve,
+)
 from app.models import EscalationPolicy, Incident, TimelineEntry, User
 from app.paging.step import EARLY_TOLERANCE, advance
 from app.paging.wake import step_wakeup
-from app.policies.service import read_policy, snapshot_of
+from app.policies.service import frozen_snapshot, read_policy
 from app.queue import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB, after_commit, timer_job
 
 # A reassignment straight to a user pages them through their own rules; after this long with no
@@ -43,8 +49,11 @@ def _refuse_resolved(incident: Incident, action: str) -> None:
         raise Conflict(f"incident {incident.number} is resolved; it cannot be {action}")
 
 
-async def restart(session: AsyncSession, incident: Incident, *, now: datetime) -> int:
-    """Back to triggered at level 1, loop 0, now: pending pages are cancelled; how many."""
+async def restart(
+    session: AsyncSession, incident: Incident, *, now: datetime, reason: str
+) -> list[dict[str, Any]]:
+    """Back to triggered at level 1, loop 0, now: pending pages are cancelled (their timeline
+    rows are returned, for `record_cancelled`)."""
     incident.status = "triggered"
     incident.acknowledged_at = incident.acknowledged_by = None
     incident.ack_timeout_at = incident.snoozed_until = None
@@ -55,7 +64,9 @@ async def restart(session: AsyncSession, incident: Incident, *, now: datetime) -
     incident.escalation_epoch += 1  # fresh page idempotency keys: level 1 is paged again
     incident.step_token += 1
     incident.updated_at = now
-    cancelled = await _cancel_pending(session, incident.id, only_unacknowledged=False)
+    cancelled = await cancel_pending(
+        session, incident.id, only_unacknowledged=False, at=now, reason=reason
+    )
     after_commit(session, step_wakeup(now))
     await session.flush()
     return cancelled
@@ -68,7 +79,7 @@ async def unacknowledge(
     _refuse_resolved(incident, "unacknowledged")
     if incident.status != "acknowledged":
         return Outcome(False, "not acknowledged; nothing changed")
-    cancelled = await restart(session, incident, now=now)
+    cancelled = await restart(session, incident, now=now, reason="escalation restarted by hand")
     await record_change(
         session,
         incident,
@@ -76,8 +87,9 @@ async def unacknowledge(
         event_type=EventType.UNACKNOWLEDGED,
         at=now,
         actor=actor,
-        details={"reason": "unacknowledged by hand", "cancelled_notifications": cancelled},
+        details={"reason": "unacknowledged by hand", "cancelled_notifications": len(cancelled)},
     )
+    await record_cancelled(session, cancelled)
     return Outcome(True, "unacknowledged; escalation restarted at level 1")
 
 
@@ -94,7 +106,9 @@ async def snooze(
     if incident.status == "triggered":
         await acknowledge(session=session, incident=incident, actor=actor, now=now)
     # Silence means every level, `unresolved` ones included: stop the chain, cancel every page.
-    cancelled = await _cancel_pending(session, incident.id, only_unacknowledged=False)
+    cancelled = await cancel_pending(
+        session, incident.id, only_unacknowledged=False, at=now, reason="incident snoozed"
+    )
     incident.next_due_at = None
     incident.step_token += 1
     until = now + timedelta(seconds=duration_seconds)
@@ -110,9 +124,10 @@ async def snooze(
         details={
             "until": until.isoformat(),
             "duration_seconds": duration_seconds,
-            "cancelled_notifications": cancelled,
+            "cancelled_notifications": len(cancelled),
         },
     )
+    await record_cancelled(session, cancelled)
     await session.flush()
     return Outcome(True, f"snoozed until {until.isoformat()}")
 
@@ -159,7 +174,7 @@ async def escalate(
 
 
 async def _reassignment(
-    session: AsyncSession, data: ReassignRequest
+    session: AsyncSession, data: ReassignRequest, *, urgency: str
 ) -> tuple[uuid.UUID | None, PolicySnapshot, dict[str, Any]]:
     if (data.escalation_policy_id is None) == (data.user_id is None):
         message = "send exactly one of escalation_policy_id and user_id"
@@ -177,7 +192,7 @@ async def _reassignment(
             )
         policy = await read_policy(session=session, policy_id=data.escalation_policy_id)
         to = {"type": "escalation_policy", "id": str(policy.id), "name": policy.name}
-        return policy.id, snapshot_of(policy), to
+        return policy.id, frozen_snapshot(policy, urgency=urgency), to
     assert data.user_id is not None
     user = await session.get(User, data.user_id)
     if user is None:
@@ -200,7 +215,7 @@ async def reassign(
 ) -> Outcome:
     """Functional escalation: a new snapshot (a policy, or one level paging a user), level 1 now."""
     _refuse_resolved(incident, "reassigned")
-    policy_id, snapshot, to = await _reassignment(session, data)
+    policy_id, snapshot, to = await _reassignment(session, data, urgency=incident.urgency)
     previous = {
         "policy_id": str(incident.policy_id) if incident.policy_id else None,
         "policy_name": incident.policy_snapshot.get("name", ""),
@@ -208,7 +223,7 @@ async def reassign(
     }
     incident.policy_id = policy_id
     incident.policy_snapshot = snapshot.to_json()
-    cancelled = await restart(session, incident, now=now)
+    cancelled = await restart(session, incident, now=now, reason=f"reassigned to {to['name']}")
     await record_change(
         session,
         incident,
@@ -216,8 +231,9 @@ async def reassign(
         event_type=EventType.REASSIGNED,
         at=now,
         actor=actor,
-        details={"from": previous, "to": to, "cancelled_notifications": cancelled},
+        details={"from": previous, "to": to, "cancelled_notifications": len(cancelled)},
     )
+    await record_cancelled(session, cancelled)
     return Outcome(True, f"reassigned to {to['name']}; escalation restarted at level 1")
 
 
@@ -233,7 +249,7 @@ async def run_ack_timeout(
         return
     reason = "snooze ended" if incident.snoozed_until is not None else "ack timeout"
     acknowledged_by = incident.acknowledged_by
-    cancelled = await restart(session, incident, now=now)
+    cancelled = await restart(session, incident, now=now, reason=reason)
     await record_change(
         session,
         incident,
@@ -244,9 +260,10 @@ async def run_ack_timeout(
             "reason": reason,
             "due_at": due_at.isoformat(),
             "acknowledged_by": acknowledged_by,
-            "cancelled_notifications": cancelled,
+            "cancelled_notifications": len(cancelled),
         },
     )
+    await record_cancelled(session, cancelled)
 
 
 async def run_auto_resolve(

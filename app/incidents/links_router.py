@@ -9,12 +9,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import SessionDep
 from app.errors import error_body
 from app.models import Incident, User, utcnow
 from app.notify.links import read_action
-from app.responders.actions import act, user_actor
+from app.responders.actions import act, may_not_respond
 from app.responders.nonces import is_used, use_once
 
 router = APIRouter(tags=["action links"])
@@ -28,7 +29,10 @@ ACTED = {
     },
     "description": "The outcome, as a page or (Accept: application/json) as JSON",
 }
-REFUSED = {"description": "Invalid, expired or used link; the paged user no longer exists"}
+REFUSED = {
+    "description": "Invalid, expired or used link; the paged user no longer exists or may no "
+    "longer respond (demoted to observer)"
+}
 
 # Pages that hold a capability: not cached, not indexed, no referrer leaking the token.
 HEADERS = {
@@ -89,13 +93,35 @@ def _key(token: str) -> str:
     return "link:" + hashlib.sha256(token.encode()).hexdigest()
 
 
+def _paged_user_id(claims: dict[str, Any]) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(claims.get("u")))
+    except ValueError:
+        return None
+
+
+def _cannot_respond(message: str) -> Refusal:
+    body = f"<p>{html.escape(message)}</p>"
+    return ("You cannot respond to this incident", body, 403, "forbidden")
+
+
+async def _responder_refusal(session: AsyncSession, claims: dict[str, Any]) -> Refusal | None:
+    """Why the link's person may not act now (deleted, demoted, or nobody), if so."""
+    user_id = _paged_user_id(claims)
+    if user_id is None:
+        body = "<p>This link does not name a person who may respond. Nothing was changed.</p>"
+        return ("Link not usable", body, 403, "forbidden")
+    message = may_not_respond(await session.get(User, user_id))
+    return None if message is None else _cannot_respond(message)
+
+
 @router.get(
     "/r/{token}",
     response_class=HTMLResponse,
     summary="Confirmation page of an action link",
     description="Shows what the link would do and a button that POSTs it; a GET changes "
     "nothing, so link scanners cannot acknowledge.",
-    responses={400: REFUSED, 404: REFUSED, 410: REFUSED},
+    responses={400: REFUSED, 403: REFUSED, 404: REFUSED, 410: REFUSED},
 )
 async def confirm(token: str, request: Request, session: SessionDep) -> HTMLResponse:
     claims, refusal = _claims(request, token)
@@ -104,6 +130,9 @@ async def confirm(token: str, request: Request, session: SessionDep) -> HTMLResp
         return _page(*refusal[:3])
     if await is_used(session, _key(token)):
         return _page(*_used()[:3])
+    refused = await _responder_refusal(session, claims)
+    if refused is not None:
+        return _page(*refused[:3])
     incident = await session.get(Incident, uuid.UUID(claims["i"]))
     if incident is None:
         return _page("Incident not found", "<p>Nothing was changed.</p>", 404)
@@ -129,25 +158,24 @@ async def act_on(token: str, request: Request, session: SessionDep) -> Response:
     if claims is None:
         assert refusal is not None
         return _answer(request, *refusal)
-    user = await session.get(User, uuid.UUID(claims["u"])) if claims.get("u") else None
-    if claims.get("u") and user is None:
-        body = "<p>The paged user no longer exists.</p>"
-        return _answer(request, "User not found", body, 403, "forbidden")
+    refused = await _responder_refusal(session, claims)
+    if refused is not None:
+        return _answer(request, *refused)  # before the link is used up: it works if they may again
+    user_id = _paged_user_id(claims)
+    assert user_id is not None
     expires_at = datetime.fromtimestamp(float(claims["exp"]), UTC)
     if not await use_once(session, _key(token), expires_at=expires_at):
         return _answer(request, *_used())
-    actor = (
-        user_actor(user, "action_link")
-        if user
-        else {"type": "link", "name": "action link", "via": "action_link"}
-    )
     result = await act(
         session=session,
         incident_id=uuid.UUID(claims["i"]),
         action=claims["a"],
-        actor=actor,
+        user_id=user_id,
+        via="action_link",
         now=utcnow(),
     )
+    if result.refused:  # demoted or deleted while this request ran
+        return _answer(request, *_cannot_respond(result.message))
     status = 200 if result.incident else 404
     code = "changed" if result.changed else ("unchanged" if result.incident else "not_found")
     return _answer(request, result.message, "<p>You can close this page.</p>", status, code)

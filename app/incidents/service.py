@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -16,15 +16,14 @@ from app.escalation import engine
 from app.escalation.snapshot import PolicySnapshot, Status
 from app.events.schemas import EventType
 from app.events.service import emit, record_change
-from app.incidents import timers
+from app.incidents import timeline, timers
 from app.incidents.opening import deduplicated_entry, open_incident
 from app.incidents.schemas import EscalationRead, IncidentRead, IncidentTrigger
 from app.models import OPEN_STATUSES, Incident, Notification, Service, TimelineEntry
 from app.paging.wake import step_wakeup
-from app.policies.service import read_policy, snapshot_of
+from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit
 from app.routing import service as routing
-from app.routing.matcher import for_urgency
 
 _OPEN_DEDUP_WHERE = text("status IN ('triggered', 'acknowledged')")
 
@@ -121,7 +120,7 @@ async def trigger(
             route=route,
             policy_id=policy.id,
             policy_name=policy.name,
-            snapshot=for_urgency(snapshot_of(policy), route.urgency).to_json(),
+            snapshot=frozen_snapshot(policy, urgency=route.urgency).to_json(),
             auto_resolve_seconds=service.auto_resolve_seconds,
             actor=actor,
             now=now,
@@ -149,18 +148,50 @@ async def trigger(
     raise Conflict("the incident changed state while the alert was recorded; retry")
 
 
-async def _cancel_pending(
-    session: AsyncSession, incident_id: uuid.UUID, *, only_unacknowledged: bool
-) -> int:
+async def cancel_pending(
+    session: AsyncSession,
+    incident_id: uuid.UUID,
+    *,
+    only_unacknowledged: bool,
+    at: datetime,
+    reason: str,
+) -> list[dict[str, Any]]:
+    """Cancel the incident's pending pages; one `notification_cancelled` row each, to record
+    with `record_cancelled` after the change that cancelled them."""
     query = (
         update(Notification)
         .where(col(Notification.incident_id) == incident_id, col(Notification.status) == "pending")
         .values(status="cancelled")
-        .returning(col(Notification.id))
+        .returning(
+            col(Notification.id),
+            col(Notification.user_id),
+            col(Notification.level),
+            col(Notification.loop),
+            col(Notification.channel),
+        )
     )
     if only_unacknowledged:
         query = query.where(col(Notification.condition) == "unacknowledged")
-    return len((await session.execute(query)).all())
+    return [
+        timeline.cancelled_page(
+            incident_id=incident_id,
+            at=at,
+            notification_id=notification_id,
+            user_id=user_id,
+            level=level,
+            loop=loop,
+            channel=channel,
+            reason=reason,
+        )
+        for notification_id, user_id, level, loop, channel in await session.execute(query)
+    ]
+
+
+async def record_cancelled(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Put cancelled pages on the timeline, after the entries already added to the session."""
+    if rows:
+        await session.flush()
+        await timeline.record_many(session, rows)
 
 
 async def lock_incident(session: AsyncSession, incident_id: uuid.UUID) -> Incident | None:
@@ -181,7 +212,9 @@ async def acknowledge(
     incident.acknowledged_by = actor
     incident.updated_at = now
     await timers.on_acknowledged(session, incident, actor, now)
-    cancelled = await _cancel_pending(session, incident.id, only_unacknowledged=True)
+    cancelled = await cancel_pending(
+        session, incident.id, only_unacknowledged=True, at=now, reason="incident acknowledged"
+    )
     snapshot = PolicySnapshot.from_json(incident.policy_snapshot)
     level = snapshot.level(incident.escalation_level)
     if not engine.holds(level.condition, Status.ACKNOWLEDGED):
@@ -194,8 +227,9 @@ async def acknowledge(
         event_type=EventType.ACKNOWLEDGED,
         at=now,
         actor=actor,
-        details={"cancelled_notifications": cancelled},
+        details={"cancelled_notifications": len(cancelled)},
     )
+    await record_cancelled(session, cancelled)
     await session.flush()
     return True
 
@@ -213,7 +247,9 @@ async def resolve(
     timers.on_resolved(incident)
     incident.next_due_at = None
     incident.step_token += 1
-    cancelled = await _cancel_pending(session, incident.id, only_unacknowledged=False)
+    cancelled = await cancel_pending(
+        session, incident.id, only_unacknowledged=False, at=now, reason="incident resolved"
+    )
     await record_change(
         session,
         incident,
@@ -221,8 +257,9 @@ async def resolve(
         event_type=EventType.RESOLVED,
         at=now,
         actor=actor,
-        details={"cancelled_notifications": cancelled},
+        details={"cancelled_notifications": len(cancelled)},
     )
+    await record_cancelled(session, cancelled)
     await session.flush()
     return True
 
@@ -240,6 +277,29 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise field_error("cursor", "not a cursor this API returned") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class Involvement:
+    """ "Mine": incidents that paged this user, or whose policy names the user or a schedule
+    the user is on call for now."""
+
+    user_id: uuid.UUID
+    schedule_ids: tuple[uuid.UUID, ...] = ()
+
+
+def _involving(who: Involvement) -> Any:
+    paged = exists().where(
+        col(Notification.incident_id) == col(Incident.id),
+        col(Notification.user_id) == who.user_id,
+    )
+    targets = [{"type": "user", "id": str(who.user_id)}]
+    targets += [{"type": "schedule", "id": str(sid)} for sid in who.schedule_ids]
+    named = [
+        col(Incident.policy_snapshot).contains({"levels": [{"targets": [target]}]})
+        for target in targets
+    ]
+    return or_(paged, *named)
+
+
 async def list_incidents(
     *,
     session: AsyncSession,
@@ -248,6 +308,8 @@ async def list_incidents(
     since: datetime | None,
     limit: int,
     cursor: str | None,
+    urgencies: list[str] | None = None,
+    involving: Involvement | None = None,
 ) -> tuple[list[Incident], str | None]:
     """Newest first, filtered, one page at a time."""
     query = select(Incident)
@@ -255,6 +317,10 @@ async def list_incidents(
         query = query.where(col(Incident.status).in_(statuses))
     if service_ids:
         query = query.where(col(Incident.service_id).in_(service_ids))
+    if urgencies:
+        query = query.where(col(Incident.urgency).in_(urgencies))
+    if involving is not None:
+        query = query.where(_involving(involving))
     if since is not None:
         query = query.where(col(Incident.created_at) >= since)
     if cursor:
@@ -269,3 +335,17 @@ async def list_incidents(
     rows = list((await session.scalars(query.limit(limit + 1))).all())
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+async def count_by_status(*, session: AsyncSession, status: str) -> int:
+    """How many incidents have this status (e.g. triggered, for the console's tab title)."""
+    query = select(func.count()).select_from(Incident).where(col(Incident.status) == status)
+    return int(await session.scalar(query) or 0)
+
+
+async def ids_by_number(*, session: AsyncSession, numbers: list[int]) -> dict[int, uuid.UUID]:
+    """The ids of the incidents with these numbers (unknown numbers are left out)."""
+    if not numbers:
+        return {}
+    query = select(col(Incident.number), col(Incident.id)).where(col(Incident.number).in_(numbers))
+    return {number: id_ for number, id_ in await session.execute(query) if number is not None}

@@ -51,6 +51,33 @@ def row(
     }
 
 
+def cancelled_page(
+    *,
+    incident_id: uuid.UUID,
+    at: datetime,
+    notification_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    level: int,
+    loop: int,
+    channel: str,
+    reason: str,
+) -> dict[str, Any]:
+    """The `notification_cancelled` entry of one page that will not be sent, as a row."""
+    return row(
+        incident_id=incident_id,
+        type="notification_cancelled",
+        at=at,
+        details={
+            "notification_id": str(notification_id),
+            "user_id": str(user_id) if user_id else None,
+            "level": level,
+            "loop": loop,
+            "channel": channel,
+            "reason": reason,
+        },
+    )
+
+
 _INSERT = """
 INSERT INTO timeline_entries (incident_id, at, type, actor, details)
 SELECT e.incident_id, e.at, e.type, e.actor::jsonb, e.details::jsonb

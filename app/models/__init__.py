@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from app.models.accounts import ConsoleSession, UserPassword
 from app.models.audit import AuditEntry
 from app.models.auth import ApiKey
 from app.models.base import utcnow
@@ -31,6 +32,7 @@ __all__ = [
     "AuditEntry",
     "CalendarFeed",
     "ChatIdentity",
+    "ConsoleSession",
     "ContactMethod",
     "CoverageCheck",
     "DeadInboundEvent",
@@ -54,6 +56,7 @@ __all__ = [
     "TimelineEntry",
     "UsedNonce",
     "User",
+    "UserPassword",
     "WebhookDelivery",
     "WebhookSubscription",
     "metadata",

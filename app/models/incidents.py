@@ -29,6 +29,8 @@ class Incident(SQLModel, table=True):
             postgresql_where=text("next_due_at IS NOT NULL"),
         ),
         Index("ix_incidents_created", "created_at", "id"),
+        # The console's status filters (open, triggered, ...), newest first.
+        Index("ix_incidents_status_created", "status", "created_at", "id"),
         Index(
             "ix_incidents_ack_timeout",
             "ack_timeout_at",

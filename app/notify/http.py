@@ -6,14 +6,14 @@ from typing import Any
 import httpx
 
 from app.notify.base import DeliveryResult, Outcome, classify_status, parse_retry_after
-from app.outbound import ForbiddenDestination
+from app.outbound import ForbiddenDestination, sendable_url
 
 MAX_RESPONSE_DETAIL = 300
 
 
 def refused(exc: ForbiddenDestination) -> DeliveryResult:
-    """A destination the SSRF rule refuses: a permanent failure (where the name points is not
-    going to change between retries, and the level need not wait for them to move on)."""
+    """A destination the SSRF rule refuses, or a URL that can never be sent: a permanent
+    failure (neither changes between retries, and the level need not wait for them)."""
     return DeliveryResult(Outcome.PERMANENT, f"refused: {exc}"[:MAX_RESPONSE_DETAIL])
 
 
@@ -50,7 +50,7 @@ async def send(
     `retry_after` reads a wait from a body when the service sends none in `Retry-After`.
     """
     try:
-        response = await client.request(method, url, **request)
+        response = await client.request(method, sendable_url(url), **request)
     except httpx.TimeoutException:
         return DeliveryResult(Outcome.TRANSIENT, "timed out")
     except ForbiddenDestination as exc:

@@ -13,7 +13,7 @@ def action_links(
     secret: str,
     public_url: str,
     incident_id: uuid.UUID,
-    user_id: uuid.UUID | None,
+    user_id: uuid.UUID,
     now: float,
     ttl_seconds: int,
 ) -> dict[str, str]:
@@ -23,7 +23,7 @@ def action_links(
     for action in ACTIONS:
         claims = {
             "i": str(incident_id),
-            "u": str(user_id) if user_id else None,
+            "u": str(user_id),
             "a": action,
             "exp": int(now + ttl_seconds),
             "n": uuid.uuid4().hex[:8],

@@ -51,20 +51,61 @@ async def supersede_older_chains(
     for notification_id, incident_id, user_id, old_level, old_loop, channel in cancelled:
         chain = by_incident[incident_id]
         rows.append(
-            timeline.row(
+            timeline.cancelled_page(
                 incident_id=incident_id,
-                type="notification_cancelled",
                 at=chain.at,
-                details={
-                    "notification_id": str(notification_id),
-                    "user_id": str(user_id),
-                    "level": old_level,
-                    "loop": old_loop,
-                    "channel": channel,
-                    "reason": (
-                        f"superseded by the page at level {chain.level} (loop {chain.loop})"
-                    ),
-                },
+                notification_id=notification_id,
+                user_id=user_id,
+                level=old_level,
+                loop=old_loop,
+                channel=channel,
+                reason=f"superseded by the page at level {chain.level} (loop {chain.loop})",
             )
         )
     return rows
+
+
+# Lock order incident → notification, as an acknowledgement takes it; ids in order.
+_LOCK_INCIDENTS_PAGING = """
+SELECT i.id FROM incidents AS i
+WHERE i.id IN (SELECT incident_id FROM notifications WHERE user_id = $1 AND status = 'pending')
+ORDER BY i.id
+FOR UPDATE OF i
+"""
+_CANCEL_USER_PAGES = """
+UPDATE notifications SET status = 'cancelled'
+WHERE user_id = $1 AND status = 'pending' AND incident_id = ANY($2::uuid[])
+RETURNING id, incident_id, level, loop, channel
+"""
+
+
+async def cancel_pages_of_user(
+    session: AsyncSession, user_id: uuid.UUID, *, at: datetime, reason: str
+) -> int:
+    """Cancel every pending page of a user (their personal rule chains), each on its timeline.
+
+    Pages a step writes for the user after the incidents were locked here are cancelled by the
+    deliverer (their user is gone by then). Returns how many were cancelled here.
+    """
+    conn = await driver(session)
+    incident_ids = [row[0] for row in await conn.fetch(_LOCK_INCIDENTS_PAGING, user_id)]
+    if not incident_ids:
+        return 0
+    cancelled = await conn.fetch(_CANCEL_USER_PAGES, user_id, incident_ids)
+    await timeline.record_many(
+        session,
+        [
+            timeline.cancelled_page(
+                incident_id=incident_id,
+                at=at,
+                notification_id=notification_id,
+                user_id=user_id,
+                level=level,
+                loop=loop,
+                channel=channel,
+                reason=reason,
+            )
+            for notification_id, incident_id, level, loop, channel in cancelled
+        ],
+    )
+    return len(cancelled)

@@ -48,8 +48,8 @@ WITH candidates AS (
     ORDER BY i.id
     FOR SHARE OF i SKIP LOCKED
 )
-SELECT n.id, n.incident_id, n.level, n.loop, n.condition, n.user_id, n.channel, n.address,
-       n.idempotency_key, n.attempts, n.created_at, n.status, n.due_at,
+SELECT n.id, n.incident_id, n.level, n.loop, n.condition, n.target_type, n.user_id, n.channel,
+       n.address, n.idempotency_key, n.attempts, n.created_at, n.status, n.due_at,
        u.name AS user_name, cm.signing_secret
 FROM candidates AS c
 JOIN notifications AS n ON n.id = c.id

@@ -163,7 +163,10 @@ async def deliver_batch(
             user_id=row["user_id"],
         )
         bases.append(base)
-        if should_deliver(
+        if row["user_id"] is None and row["target_type"] != "webhook":
+            # Its person was deleted after it was decided: no page goes out that nobody may act on.
+            settled.append(cancelled(base, attempts=row["attempts"], reason="user deleted"))
+        elif should_deliver(
             status=Status(incident["status"]),
             condition=Condition(row["condition"]),
             acknowledged_at=incident["acknowledged_at"],
@@ -173,7 +176,7 @@ async def deliver_batch(
             sends.append((index, renderer.page(row, incident, attempt=row["attempts"] + 1)))
         else:
             settled.append(
-                cancelled(base, attempts=row["attempts"], incident_status=incident["status"])
+                cancelled(base, attempts=row["attempts"], reason=f"incident {incident['status']}")
             )
     results = await _send_all([page for _, page in sends], ctx)
     handed = Counter(

@@ -57,13 +57,14 @@ def page_details(
     }
 
 
-def cancelled(base: dict[str, Any], *, attempts: int, incident_status: str) -> Settled:
-    """The incident no longer wants this page (acknowledged or resolved since it was decided)."""
+def cancelled(base: dict[str, Any], *, attempts: int, reason: str) -> Settled:
+    """The page is no longer wanted: the incident was acknowledged or resolved since it was
+    decided, or the person it was for was deleted."""
     return Settled(
         "cancelled",
         attempts,
         "notification_cancelled",
-        {**base, "reason": f"incident {incident_status}"},
+        {**base, "reason": reason},
         metric="cancelled",
     )
 

@@ -102,15 +102,9 @@ class PageRenderer:
         self.link_ttl_seconds = link_ttl_seconds
         self.now = now
         self._documents: dict[uuid.UUID, dict[str, Any]] = {}
-        self._links: dict[tuple[uuid.UUID, uuid.UUID | None], dict[str, str]] = {}
+        self._links: dict[tuple[uuid.UUID, uuid.UUID], dict[str, str]] = {}
 
-    def page(self, row: Mapping[str, Any], incident: Mapping[str, Any], *, attempt: int) -> Page:
-        """The page of one claimed outbox row of `incident`."""
-        incident_id: uuid.UUID = incident["id"]
-        document = self._documents.get(incident_id)
-        if document is None:
-            document = self._documents[incident_id] = incident_document(incident)
-        user_id: uuid.UUID | None = row["user_id"]
+    def _action_links(self, incident_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, str]:
         links = self._links.get((incident_id, user_id))
         if links is None:
             links = self._links[incident_id, user_id] = action_links(
@@ -121,6 +115,18 @@ class PageRenderer:
                 now=self.now.timestamp(),
                 ttl_seconds=self.link_ttl_seconds,
             )
+        return links
+
+    def page(self, row: Mapping[str, Any], incident: Mapping[str, Any], *, attempt: int) -> Page:
+        """The page of one claimed outbox row of `incident`."""
+        incident_id: uuid.UUID = incident["id"]
+        document = self._documents.get(incident_id)
+        if document is None:
+            document = self._documents[incident_id] = incident_document(incident)
+        user_id: uuid.UUID | None = row["user_id"]
+        # Only a person can act from a page: a page to no one (a policy's webhook target)
+        # carries no action links.
+        links = {} if user_id is None else self._action_links(incident_id, user_id)
         user = None if user_id is None else {"id": str(user_id), "name": row["user_name"] or ""}
         return Page(
             notification_id=str(row["id"]),

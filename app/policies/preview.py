@@ -16,7 +16,7 @@ from app.escalation import engine
 from app.escalation.snapshot import PolicySnapshot, Status
 from app.paging.delivery import shown_address
 from app.paging.targets import LevelPlan, plan_levels
-from app.policies.service import read_policy, snapshot_of
+from app.policies.service import frozen_snapshot, read_policy
 from app.schedules.oncall import user_names
 
 
@@ -131,7 +131,10 @@ async def preview_policy(
     *, session: AsyncSession, policy_id: uuid.UUID, at: datetime, urgency: str
 ) -> PolicyPreview:
     """The chain an incident triggered at `at` would climb if nobody answered."""
-    policy = snapshot_of(await read_policy(session=session, policy_id=policy_id))
+    # The snapshot a live incident of this urgency would freeze (low urgency: level 1, once).
+    policy = frozen_snapshot(
+        await read_policy(session=session, policy_id=policy_id), urgency=urgency
+    )
     position = engine.start(at)
     steps: list[PreviewStep] = []
     exhausted_at = None

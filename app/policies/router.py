@@ -2,7 +2,7 @@
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import AwareDatetime
 
 from app.auth import Admin, Observer
@@ -17,8 +17,11 @@ router = APIRouter(prefix="/escalation-policies", tags=["escalation policies"])
 
 
 @router.post("", status_code=201)
-async def create_policy(data: PolicyCreate, session: SessionDep, _: Admin) -> PolicyRead:
-    return await service.create_policy(session=session, data=data)
+async def create_policy(
+    data: PolicyCreate, request: Request, session: SessionDep, _: Admin
+) -> PolicyRead:
+    allow = request.app.state.settings.allow_private_webhook_targets
+    return await service.create_policy(session=session, data=data, allow_private=allow)
 
 
 @router.get("")
@@ -47,9 +50,12 @@ async def preview_policy_route(
 
 @router.patch("/{policy_id}")
 async def update_policy(
-    policy_id: uuid.UUID, data: PolicyUpdate, session: SessionDep, _: Admin
+    policy_id: uuid.UUID, data: PolicyUpdate, request: Request, session: SessionDep, _: Admin
 ) -> PolicyRead:
-    return await service.update_policy(session=session, policy_id=policy_id, data=data)
+    allow = request.app.state.settings.allow_private_webhook_targets
+    return await service.update_policy(
+        session=session, policy_id=policy_id, data=data, allow_private=allow
+    )
 
 
 @router.delete("/{policy_id}", status_code=204)

@@ -20,8 +20,10 @@ from app.models import (
     User,
     utcnow,
 )
+from app.outbound import check_destination
 from app.policies.schemas import Level, PolicyCreate, PolicyRead, PolicyUpdate, Target, TargetType
 from app.repository import flush_unique, get_or_404
+from app.routing.matcher import for_urgency
 
 
 async def _check_targets(session: AsyncSession, levels: Sequence[Level]) -> None:
@@ -31,7 +33,13 @@ async def _check_targets(session: AsyncSession, levels: Sequence[Level]) -> None
     }
     user_ids = {i for kind, i in wanted if kind is TargetType.USER}
     schedule_ids = {i for kind, i in wanted if kind is TargetType.SCHEDULE}
-    users = select(col(User.id)).where(col(User.id).in_(user_ids))
+    # Key-share locked: a user being deleted now is either gone here, or waits for this policy
+    # and then sees it (deleting a user a policy names is refused).
+    users = (
+        select(col(User.id))
+        .where(col(User.id).in_(user_ids))
+        .with_for_update(read=True, key_share=True)
+    )
     schedules = select(col(Schedule.id)).where(col(Schedule.id).in_(schedule_ids))
     found = {
         TargetType.USER: set((await session.scalars(users)).all()),
@@ -46,6 +54,31 @@ async def _check_targets(session: AsyncSession, levels: Sequence[Level]) -> None
     if errors:
         message = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         raise InvalidInput(message, details=errors)
+
+
+async def policies_naming_user(session: AsyncSession, user_id: uuid.UUID) -> list[EscalationPolicy]:
+    """The escalation policies with a level that targets this user, by name."""
+    query = (
+        select(EscalationPolicy)
+        .join(EscalationLevel, col(EscalationLevel.policy_id) == col(EscalationPolicy.id))
+        .join(EscalationTarget, col(EscalationTarget.level_id) == col(EscalationLevel.id))
+        .where(
+            col(EscalationTarget.type) == TargetType.USER.value,
+            col(EscalationTarget.target_id) == user_id,
+        )
+        .distinct()
+        .order_by(col(EscalationPolicy.name))
+    )
+    return list((await session.scalars(query)).all())
+
+
+def _check_webhook_urls(levels: Sequence[Level], *, allow_private: bool) -> None:
+    """Every webhook target passes the outbound URL rule; the error names the first bad one."""
+    for li, lvl in enumerate(levels):
+        for ti, t in enumerate(lvl.targets):
+            if t.type is TargetType.WEBHOOK and t.url is not None:
+                field = f"levels[{li}].targets[{ti}].url"
+                check_destination(t.url, allow_private=allow_private, field=field)
 
 
 def _level_rows(policy_id: uuid.UUID, levels: Sequence[Level]) -> list[object]:
@@ -72,8 +105,11 @@ async def _flush_name(session: AsyncSession, name: str) -> None:
     await flush_unique(session, field="name", message=message)
 
 
-async def create_policy(*, session: AsyncSession, data: PolicyCreate) -> PolicyRead:
-    """Add a policy with its levels and targets."""
+async def create_policy(
+    *, session: AsyncSession, data: PolicyCreate, allow_private: bool
+) -> PolicyRead:
+    """Add a policy with its levels and targets (webhook URLs under the outbound URL rule)."""
+    _check_webhook_urls(data.levels, allow_private=allow_private)
     await _check_targets(session, data.levels)
     policy = EscalationPolicy(name=data.name, description=data.description, repeat=data.repeat)
     session.add(policy)
@@ -84,13 +120,14 @@ async def create_policy(*, session: AsyncSession, data: PolicyCreate) -> PolicyR
 
 
 async def update_policy(
-    *, session: AsyncSession, policy_id: uuid.UUID, data: PolicyUpdate
+    *, session: AsyncSession, policy_id: uuid.UUID, data: PolicyUpdate, allow_private: bool
 ) -> PolicyRead:
     """Change a policy; incidents already in flight keep their snapshot."""
     policy = await get_or_404(
         session, EscalationPolicy, policy_id, what="escalation policy", lock=True
     )
     if data.levels is not None:
+        _check_webhook_urls(data.levels, allow_private=allow_private)
         await _check_targets(session, data.levels)
         await session.execute(
             delete(EscalationLevel).where(col(EscalationLevel.policy_id) == policy_id)
@@ -197,3 +234,8 @@ def snapshot_of(policy: PolicyRead) -> PolicySnapshot:
             for lvl in policy.levels
         ),
     )
+
+
+def frozen_snapshot(policy: PolicyRead, *, urgency: str) -> PolicySnapshot:
+    """What an incident of `urgency` escalates by: the live engine and the preview both use it."""
+    return for_urgency(snapshot_of(policy), urgency)

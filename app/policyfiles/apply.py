@@ -69,6 +69,8 @@ class _Executor:
     refs: Refs
     ids: dict[IdKey, uuid.UUID]
     public_url: str
+    # Outbound URLs follow the API's rule (STAIRWAY_ALLOW_PRIVATE_WEBHOOK_TARGETS).
+    allow_private: bool
     issued: list[Issued] = field(default_factory=list)
 
     def id(self, kind: str, *key: str) -> uuid.UUID:
@@ -77,7 +79,9 @@ class _Executor:
     async def user(self, c: Change) -> None:
         (email,) = c.key
         if c.action == "delete":
-            await users.delete_user(session=self.session, user_id=self.id("user", email))
+            await users.delete_user(
+                session=self.session, user_id=self.id("user", email), now=utcnow()
+            )
             return
         assert c.doc is not None
         models = user_models({**c.doc, "contact_methods": []}, Reporter(_strict))
@@ -112,7 +116,11 @@ class _Executor:
         data = ContactMethodCreate.model_validate(without(c.doc, "notification_rules"))
         # The operator applying the files vouches for their contact methods, as an admin does.
         method = await users.add_contact_method(
-            session=self.session, user_id=user_id, data=data, trusted=True
+            session=self.session,
+            user_id=user_id,
+            data=data,
+            allow_private=self.allow_private,
+            trusted=True,
         )
         self.ids[("contact_method", email, mkey)] = method.id
         if method.signing_secret:
@@ -181,7 +189,9 @@ class _Executor:
         policy = policy_models(c.doc, self.refs, Reporter(_strict))
         assert policy is not None
         if c.action == "create":
-            read = await policies.create_policy(session=self.session, data=policy)
+            read = await policies.create_policy(
+                session=self.session, data=policy, allow_private=self.allow_private
+            )
             self.ids[("escalation_policy", name)] = read.id
             self.refs.add("escalation_policy", name, read.id)
             return
@@ -190,6 +200,7 @@ class _Executor:
             session=self.session,
             policy_id=self.id("escalation_policy", name),
             data=PolicyUpdate.model_validate(changes),
+            allow_private=self.allow_private,
         )
 
     async def service(self, c: Change) -> None:
@@ -305,13 +316,19 @@ class _DryRun(Exception):
 
 
 async def apply_plan(
-    *, session: AsyncSession, desired: Desired, prune: bool, now: datetime, public_url: str
+    *,
+    session: AsyncSession,
+    desired: Desired,
+    prune: bool,
+    now: datetime,
+    public_url: str,
+    allow_private: bool,
 ) -> ApplyResult:
     """Plan against the database and carry the plan out (the caller owns the transaction)."""
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPLY_LOCK})
     snap: Snapshot = await read_state(session=session, now=now)
     plan = make_plan(desired, snap, prune=prune)
-    executor = _Executor(session, snap.refs, dict(snap.ids), public_url)
+    executor = _Executor(session, snap.refs, dict(snap.ids), public_url, allow_private)
     for change in plan.changes:
         await executor.run(change)
     return ApplyResult(plan, executor.issued)
@@ -324,12 +341,18 @@ async def apply_policies(
     prune: bool,
     dry_run: bool,
     public_url: str,
+    allow_private: bool,
 ) -> ApplyResult:
     """Apply in one transaction: all of it or, on any error or a dry run, none of it."""
     try:
         async with transaction(sessions) as session:
             result = await apply_plan(
-                session=session, desired=desired, prune=prune, now=utcnow(), public_url=public_url
+                session=session,
+                desired=desired,
+                prune=prune,
+                now=utcnow(),
+                public_url=public_url,
+                allow_private=allow_private,
             )
             if dry_run:
                 raise _DryRun(result)

@@ -84,7 +84,12 @@ def apply(directory: Path, *, prune: bool, dry_run: bool) -> None:
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> ApplyResult:
         return await apply_policies(
-            sessions, desired, prune=prune, dry_run=dry_run, public_url=settings.public_url
+            sessions,
+            desired,
+            prune=prune,
+            dry_run=dry_run,
+            public_url=settings.public_url,
+            allow_private=bool(settings.allow_private_webhook_targets),
         )
 
     try:
@@ -144,7 +149,12 @@ async def _load_if_empty(settings: Settings, desired: Desired) -> ApplyResult | 
         if users:
             return None
         return await apply_policies(
-            sessions, desired, prune=False, dry_run=False, public_url=settings.public_url
+            sessions,
+            desired,
+            prune=False,
+            dry_run=False,
+            public_url=settings.public_url,
+            allow_private=bool(settings.allow_private_webhook_targets),
         )
 
     return await with_sessions(settings, work)

@@ -23,11 +23,25 @@ class ActionResult:
     changed: bool
     message: str
     incident: Incident | None = None
+    # The person may not act (deleted, or no longer a responder): nothing was changed.
+    refused: bool = False
 
 
 def user_actor(user: User, via: str) -> dict[str, Any]:
     """How a person acting from a page appears on the timeline."""
     return {"type": "user", "id": str(user.id), "name": user.name, "via": via}
+
+
+def may_not_respond(user: User | None) -> str | None:
+    """Why this person may not acknowledge or resolve now; None if they may."""
+    if user is None:
+        return "The paged user no longer exists in Stairway; nothing was changed."
+    if user.role not in MAY_RESPOND:
+        return (
+            f"{user.name} is an {user.role} in Stairway; only responders and admins "
+            "can acknowledge or resolve. Nothing was changed."
+        )
+    return None
 
 
 async def incident_by_number(session: AsyncSession, number: int) -> uuid.UUID | None:
@@ -40,13 +54,22 @@ async def act(
     session: AsyncSession,
     incident_id: uuid.UUID,
     action: str,
-    actor: dict[str, Any],
+    user_id: uuid.UUID,
+    via: str,
     now: datetime,
 ) -> ActionResult:
-    """Lock the incident and acknowledge or resolve it; a no-op says why."""
+    """Lock the incident and acknowledge or resolve it as the user; a no-op says why."""
     incident = await service.lock_incident(session, incident_id)
     if incident is None:
         return ActionResult(False, "Incident not found; nothing changed.")
+    # Read after the incident's lock (incident before user, as a step writing a page does) and
+    # share-locked: a demotion or deletion of this user waits for the action, or is seen by it.
+    user = await session.get(User, user_id, with_for_update={"read": True}, populate_existing=True)
+    refused = may_not_respond(user)
+    if refused is not None:
+        return ActionResult(False, refused, incident, refused=True)
+    assert user is not None
+    actor = user_actor(user, via)
     try:
         if action == "acknowledge":
             changed = await service.acknowledge(

@@ -19,7 +19,7 @@ from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized, field_error
 from app.models import utcnow
 from app.notify.links import read_action
-from app.responders.actions import MAY_RESPOND, act, user_actor
+from app.responders.actions import act, may_not_respond
 from app.users.chat_links import complete_link, linked_user
 
 router = APIRouter(prefix="/integrations/mattermost", tags=["responding"], include_in_schema=False)
@@ -50,13 +50,15 @@ async def mattermost_action(request: Request, session: SessionDep) -> dict[str, 
     user = await linked_user(session=session, kind="mattermost", external_id=account)
     if user is None:
         return {"ephemeral_text": NOT_LINKED}
-    if user.role not in MAY_RESPOND:
-        return {"ephemeral_text": f"{user.name} may not respond to incidents; nothing was changed."}
+    refused = may_not_respond(user)
+    if refused is not None:
+        return {"ephemeral_text": refused}
     result = await act(
         session=session,
         incident_id=uuid.UUID(claims["i"]),
         action=claims["a"],
-        actor=user_actor(user, "mattermost"),
+        user_id=user.id,
+        via="mattermost",
         now=utcnow(),
     )
     if not result.changed:

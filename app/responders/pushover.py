@@ -19,9 +19,9 @@ from sqlmodel import col
 from app.db import SessionDep
 from app.errors import Forbidden, InvalidInput
 from app.models import ContactMethod, User, utcnow
-from app.responders.actions import MAY_RESPOND, act, user_actor
+from app.notify.links import read_action
+from app.responders.actions import MAY_RESPOND, act
 from app.responders.nonces import use_once
-from app.security import read_token
 
 router = APIRouter(prefix="/integrations/pushover", tags=["responding"], include_in_schema=False)
 
@@ -41,7 +41,7 @@ async def _owns_key(session: AsyncSession, user: User, key: str) -> bool:
 @router.post("/ack/{token}")
 async def acknowledged(token: str, request: Request, session: SessionDep) -> JSONResponse:
     """Verify the token, the acknowledging Pushover user and their role; then acknowledge."""
-    claims = read_token(request.app.state.link_secret, token, now=utcnow().timestamp())
+    claims = read_action(request.app.state.link_secret, token, now=utcnow().timestamp())
     if claims is None or claims.get("a") != "acknowledge" or not claims.get("u"):
         raise Forbidden("this callback is not one Stairway issued, or it has expired")
     form = dict(parse_qsl((await request.body()).decode(errors="replace")))
@@ -59,7 +59,8 @@ async def acknowledged(token: str, request: Request, session: SessionDep) -> JSO
         session=session,
         incident_id=uuid.UUID(claims["i"]),
         action="acknowledge",
-        actor=user_actor(user, "pushover"),
+        user_id=user.id,
+        via="pushover",
         now=utcnow(),
     )
     return JSONResponse({"changed": result.changed, "message": result.message})

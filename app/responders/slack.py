@@ -20,7 +20,7 @@ from app.errors import Unauthorized, field_error
 from app.models import User, utcnow
 from app.queue import JobSpec, after_commit
 from app.responders import docs
-from app.responders.actions import ACTIONS, MAY_RESPOND, act, user_actor
+from app.responders.actions import ACTIONS, act
 from app.responders.nonces import use_once
 
 router = APIRouter(prefix="/integrations/slack", tags=["responding"])
@@ -124,7 +124,7 @@ async def slack_actions(request: Request, session: SessionDep) -> dict[str, Any]
         return {"ok": True, "handled": False}
     slack_user = payload.get("user")
     user = await _stairway_user(session, slack_user if isinstance(slack_user, dict) else {})
-    if user is None or user.role not in MAY_RESPOND:
+    if user is None:
         text = (
             "Your Slack account is not linked to a Stairway responder; nothing was changed. "
             "Ask an admin to set your Slack member id on your Stairway user."
@@ -133,11 +133,13 @@ async def slack_actions(request: Request, session: SessionDep) -> dict[str, Any]
             after_commit(session, reply_job(response_url, text, in_channel=False))
         return {"ok": False, "text": text}
     action, incident_id = button
+    # The role is checked by `act`, under the incident's lock: as it is at this moment.
     result = await act(
         session=session,
         incident_id=incident_id,
         action=action,
-        actor=user_actor(user, "slack"),
+        user_id=user.id,
+        via="slack",
         now=now,
     )
     text = f"{user.name}: {result.message}" if result.changed else result.message

@@ -18,7 +18,7 @@ from app.db import SessionDep
 from app.errors import Unauthorized, field_error
 from app.models import utcnow
 from app.notify.telegram import ACTION_CODES
-from app.responders.actions import MAY_RESPOND, act, user_actor
+from app.responders.actions import act, may_not_respond
 from app.responders.nonces import use_once
 from app.users.chat_links import complete_link, linked_user
 
@@ -84,14 +84,15 @@ async def _pressed(session: Any, query: dict[str, Any]) -> dict[str, Any]:
     user = await linked_user(session=session, kind="telegram", external_id=str(sender))
     if user is None:
         return {**answer, "text": NOT_LINKED, "show_alert": True}
-    if user.role not in MAY_RESPOND:
-        text = f"{user.name} may not respond to incidents; nothing was changed."
-        return {**answer, "text": text, "show_alert": True}
+    refused = may_not_respond(user)
+    if refused is not None:
+        return {**answer, "text": refused[:200], "show_alert": True}
     result = await act(
         session=session,
         incident_id=incident_id,
         action=action,
-        actor=user_actor(user, "telegram"),
+        user_id=user.id,
+        via="telegram",
         now=utcnow(),
     )
     return {**answer, "text": result.message[:200]}

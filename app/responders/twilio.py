@@ -18,7 +18,7 @@ from app.db import SessionDep
 from app.errors import Forbidden
 from app.models import ContactMethod, Incident, Notification, User, utcnow
 from app.responders import docs
-from app.responders.actions import MAY_RESPOND, act, incident_by_number, user_actor
+from app.responders.actions import MAY_RESPOND, act, incident_by_number
 from app.responders.nonces import use_once
 
 router = APIRouter(prefix="/integrations/twilio", tags=["responding"])
@@ -77,16 +77,18 @@ async def _paged_triggered(session: AsyncSession, user: User) -> list[uuid.UUID]
 
 
 async def _ack_all(session: AsyncSession, user: User) -> str:
-    actor = user_actor(user, "sms")
     numbers = []
     for incident_id in await _paged_triggered(session, user):
         result = await act(
             session=session,
             incident_id=incident_id,
             action="acknowledge",
-            actor=actor,
+            user_id=user.id,
+            via="sms",
             now=utcnow(),
         )
+        if result.refused:
+            return f"Stairway: {result.message}"
         if result.changed and result.incident is not None:
             numbers.append(f"#{result.incident.number}")
     if not numbers:
@@ -144,7 +146,8 @@ async def sms_reply(session: AsyncSession, *, sender: str, body: str) -> str:
         session=session,
         incident_id=incident_id,
         action=action,
-        actor=user_actor(user, "sms"),
+        user_id=user.id,
+        via="sms",
         now=utcnow(),
     )
     return f"Stairway: {result.message}"

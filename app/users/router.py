@@ -9,8 +9,6 @@ from app.auth import Admin, AnyPrincipal, Observer, Principal
 from app.db import SessionDep
 from app.errors import Forbidden, error_body, field_error
 from app.models import User, utcnow
-from app.notify import registry
-from app.outbound import check_target_url
 from app.repository import get_or_404
 from app.schedules import feeds
 from app.schedules.schemas import CalendarFeedCreated
@@ -60,7 +58,7 @@ async def update_user(user_id: uuid.UUID, data: UserUpdate, session: SessionDep,
 
 @router.delete("/{user_id}", status_code=NO_CONTENT)
 async def delete_user(user_id: uuid.UUID, session: SessionDep, _: Admin) -> None:
-    await service.delete_user(session=session, user_id=user_id)
+    await service.delete_user(session=session, user_id=user_id, now=utcnow())
 
 
 @router.post("/{user_id}/contact-methods", status_code=201, response_model=ContactMethodCreated)
@@ -71,12 +69,10 @@ async def add_contact_method(
     session: SessionDep,
     _: Admin,
 ) -> ContactMethodCreated:
-    if registry.BY_TYPE[data.type].outbound_url:
-        allow = request.app.state.settings.allow_private_webhook_targets
-        check_target_url(data.address, allow_private=allow, field="address")
+    allow = request.app.state.settings.allow_private_webhook_targets
     trusted = request.app.state.settings.contact_verification == "trusted"
     method = await service.add_contact_method(
-        session=session, user_id=user_id, data=data, trusted=trusted
+        session=session, user_id=user_id, data=data, allow_private=allow, trusted=trusted
     )
     created = ContactMethodCreated.model_validate(method)
     created.signing_secret = method.signing_secret or None

@@ -7,9 +7,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.errors import field_error
+from app.errors import Conflict, field_error
 from app.models import ApiKey, ContactMethod, NotificationRule, User, utcnow
 from app.notify import registry
+from app.outbound import check_destination
+from app.paging.chains import cancel_pages_of_user
+from app.policies.service import policies_naming_user
 from app.repository import apply_changes, flush_unique, get_or_404, get_owned_or_404
 from app.security import new_api_key, new_secret
 from app.users.schemas import (
@@ -55,21 +58,49 @@ async def update_user(*, session: AsyncSession, user_id: uuid.UUID, data: UserUp
     return user
 
 
-async def delete_user(*, session: AsyncSession, user_id: uuid.UUID) -> None:
-    """Remove a user with their contact methods, rules and keys."""
+async def _refuse_if_a_policy_names(session: AsyncSession, user_id: uuid.UUID, email: str) -> None:
+    policies = await policies_naming_user(session, user_id)
+    if policies:
+        names = ", ".join(p.name for p in policies)
+        raise Conflict(
+            f"user {email} is a target of escalation policies {names}; "
+            "remove them from those policies first",
+            details=[{"id": str(p.id), "name": p.name} for p in policies],
+        )
+
+
+async def delete_user(*, session: AsyncSession, user_id: uuid.UUID, now: datetime) -> None:
+    """Remove a user with their contact methods, rules and keys, and cancel their pending pages.
+
+    A user an escalation policy names is kept (409 listing the policies), as a policy naming a
+    missing user cannot be saved.
+    """
     user = await get_or_404(session, User, user_id, what="user")
+    email = user.email
+    await _refuse_if_a_policy_names(session, user_id, email)
+    await cancel_pages_of_user(session, user_id, at=now, reason="user deleted")
     await session.delete(user)
     await session.flush()
+    # A policy saved meanwhile key-share-locked the user, so the delete waited for it: look again.
+    await _refuse_if_a_policy_names(session, user_id, email)
 
 
 async def add_contact_method(
-    *, session: AsyncSession, user_id: uuid.UUID, data: ContactMethodCreate, trusted: bool = False
+    *,
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    data: ContactMethodCreate,
+    allow_private: bool,
+    trusted: bool = False,
 ) -> ContactMethod:
     """Add a way to reach a user; webhook methods get a signing secret.
 
-    A `trusted` method is verified at once (an operator vouches for it); others are paged only
-    once verified (app/users/verification.py).
+    An address that is a URL Stairway posts to must pass the outbound URL rule (`allow_private`: the
+    STAIRWAY_ALLOW_PRIVATE_WEBHOOK_TARGETS setting). A `trusted` method is verified at once (an
+    operator vouches for it); others are paged only once verified (app/users/verification.py).
     """
+    if registry.BY_TYPE[data.type].outbound_url:
+        check_destination(data.address, allow_private=allow_private, field="address")
     await get_or_404(session, User, user_id, what="user")
     secret = new_secret() if registry.BY_TYPE[data.type].signing_secret else ""
     method = ContactMethod(

@@ -67,7 +67,8 @@ async def test_merge_resolves_and_links_the_sources_and_sums_their_alerts(
         assert merged["escalation"]["next_due_at"] is None
         assert sorted(p.status for p in await pages(app, source["id"])) == ["cancelled", "sent"]
         timeline = await api.timeline(source["id"])
-        assert types(timeline)[-2:] == ["resolved", "merged"]
+        assert types(timeline)[-3:] == ["resolved", "notification_cancelled", "merged"]
+        assert timeline[-2]["details"]["reason"] == "incident resolved"
         assert timeline[-1]["details"]["into"] == {"id": target["id"], "number": target["number"]}
     entry = [i for i in await api.timeline(target["id"]) if i["type"] == "merged"]
     assert [s["number"] for s in entry[0]["details"]["sources"]] == [

@@ -6,7 +6,7 @@ import pytest
 
 from tests.factories import Api
 from tests.incidents.helpers import pages, policy, service
-from tests.support import HttpSink
+from tests.support import HttpSink, JobTracker
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -85,3 +85,28 @@ async def test_reassign_validation(api: Api, sink: HttpSink) -> None:
         f"/api/v1/incidents/{unknown}/reassign", json={"user_id": unknown}, headers=api.headers
     )
     assert missing.status_code == 404
+
+
+async def test_a_low_urgency_incident_reassigned_to_a_policy_pages_its_level_one_once(
+    api: Api, sink: HttpSink, app: Any, jobs: JobTracker
+) -> None:
+    ada = await api.user("Ada", webhook=sink.url("/re-low-ada"))
+    bob = await api.user("Bob", webhook=sink.url("/re-low-bob"))
+    quiet = await policy(api, [(600, [ada["id"]], "unacknowledged")], name="quiet")
+    svc = await service(api, quiet["id"], name="reassign-low")
+    incident = await api.trigger(svc["id"], urgency="low")
+    await sink.wait_count("/re-low-ada", 1)
+    chain = await policy(
+        api, [(1, [ada["id"]], "unacknowledged"), (1, [bob["id"]], "unacknowledged")], name="two"
+    )
+    await api.post(
+        f"/incidents/{incident['id']}/reassign", {"escalation_policy_id": chain["id"]}, status=200
+    )
+
+    async def exhausted() -> bool:
+        return any(e["type"] == "exhausted" for e in await api.timeline(incident["id"]))
+
+    await jobs.until(exhausted)
+    await sink.wait_count("/re-low-ada", 2)
+    assert sink.at("/re-low-bob") == []
+    assert {p.level for p in await pages(app, incident["id"])} == {1}

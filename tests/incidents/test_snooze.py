@@ -46,19 +46,23 @@ async def test_snooze_silences_then_retriggers_at_level_one(
     assert current["status"] == "triggered"
     assert current["snoozed_until"] is None
     timeline = await api.timeline(incident["id"])
-    assert types(timeline)[:6] == [
+    assert types(timeline)[:7] == [
         "triggered",
         "escalated",
         "notified",
         "acknowledged",
         "snoozed",
+        "notification_cancelled",
         "unacknowledged",
     ]
     snooze = timeline[4]
     assert snooze["actor"]["name"] == "Root"
     assert snooze["details"]["duration_seconds"] == 1
     assert snooze["details"]["cancelled_notifications"] == 1
-    assert timeline[5]["details"]["reason"] == "snooze ended"
+    # The 30-second rule survived the ack (the level is `unresolved`); the snooze cancelled it.
+    cancelled = timeline[5]["details"]
+    assert (cancelled["channel"], cancelled["reason"]) == ("webhook", "incident snoozed")
+    assert timeline[6]["details"]["reason"] == "snooze ended"
 
 
 async def test_snooze_bounds_and_states(api: Api, sink: HttpSink) -> None:
@@ -77,7 +81,9 @@ async def test_snooze_bounds_and_states(api: Api, sink: HttpSink) -> None:
     assert "snoozed" in response.json()["error"]["message"]
 
 
-async def test_unacknowledge_restarts_at_level_one_now(api: Api, sink: HttpSink, app: Any) -> None:
+async def test_unacknowledge_restarts_at_level_one_now(
+    api: Api, sink: HttpSink, app: Any, jobs: JobTracker
+) -> None:
     incident = await _incident(api, sink, "/unack", rules=[0])
     not_acked = await api.post(f"/incidents/{incident['id']}/unacknowledge", {}, status=200)
     assert not_acked["changed"] is False
@@ -92,8 +98,13 @@ async def test_unacknowledge_restarts_at_level_one_now(api: Api, sink: HttpSink,
     assert (again.json()["level"], again.json()["loop"]) == (1, 0)
     entry = next(i for i in await api.timeline(incident["id"]) if i["type"] == "unacknowledged")
     assert entry["actor"]["name"] == "Root"
-    # Level 1 was paged again although it had been paged at the same position before.
-    assert [p.status for p in await pages(app, incident["id"])] == ["sent", "sent"]
+    # Level 1 was paged again although it had been paged at the same position before (the
+    # sink hears the page before the deliverer commits its outcome).
+
+    async def both_sent() -> bool:
+        return [p.status for p in await pages(app, incident["id"])] == ["sent", "sent"]
+
+    await jobs.until(both_sent)
 
     await api.post(f"/incidents/{incident['id']}/resolve", {}, status=200)
     response = await api.client.post(

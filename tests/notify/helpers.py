@@ -5,7 +5,7 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlmodel import col
 
 from app.models import Notification
@@ -101,3 +101,17 @@ def page(channel: str, address: str, **incident: Any) -> Page:
         actions={"acknowledge": "http://s.test/r/a", "resolve": "http://s.test/r/b"},
         signing_secret="s",
     )
+
+
+async def until_waiting_on_a_lock(app: Any, timeout: float = 15.0) -> None:
+    """Until some session of the test database waits for a row lock (polled, with a deadline)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with asyncio.timeout(timeout):
+        while True:
+            async with app.state.sessions() as session:
+                if await session.scalar(query):
+                    return
+            await asyncio.sleep(0.01)

@@ -7,11 +7,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
+from app.models import User, utcnow
 from app.notify.links import action_links
 from app.security import make_token
+from app.users import service as users
 from tests.factories import Api
-from tests.notify.helpers import status, types
+from tests.notify.helpers import status, types, until_waiting_on_a_lock
 from tests.support import HttpSink
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -110,6 +114,15 @@ async def test_a_link_for_a_deleted_user_or_unknown_action_is_refused(
     ghost = {**claims, "a": "acknowledge", "u": str(uuid.uuid4())}
     response = await client.post(f"/r/{make_token(app.state.link_secret, ghost)}")
     assert response.status_code == 403
+    assert "The paged user no longer exists" in response.text
+    # A link naming nobody (as pages to webhook targets once carried) acts for nobody.
+    anonymous = {**claims, "a": "acknowledge"}
+    for method in ("GET", "POST"):
+        response = await client.request(
+            method, f"/r/{make_token(app.state.link_secret, anonymous)}"
+        )
+        assert response.status_code == 403
+        assert "does not name a person who may respond" in response.text
     assert await status(api, incident) == "triggered"
 
 
@@ -149,3 +162,56 @@ async def test_a_client_asking_for_json_gets_json(
     resolved = await client.post(links["resolve"], headers=as_json)
     assert resolved.json()["changed"] is True
     assert await status(api, incident) == "resolved"
+
+
+async def test_a_link_of_a_user_demoted_to_observer_is_refused_until_they_may_respond_again(
+    api: Api, sink: HttpSink, client: httpx.AsyncClient
+) -> None:
+    incident, links = await _paged(api, sink, "/links-demoted")
+    ada = links["user"]
+    await api.client.patch(
+        f"/api/v1/users/{ada['id']}", json={"role": "observer"}, headers=api.headers
+    )
+    for method in ("GET", "POST"):
+        response = await client.request(method, links["acknowledge"])
+        assert response.status_code == 403
+        assert "You cannot respond to this incident" in response.text
+        assert "Ada is an observer in Stairway" in response.text
+        assert "Nothing was changed." in response.text
+    assert await status(api, incident) == "triggered"
+    as_json = await client.post(links["acknowledge"], headers={"Accept": "application/json"})
+    assert as_json.status_code == 403
+    assert as_json.json()["error"]["code"] == "forbidden"
+    # Refusing did not use the link up.
+    await api.client.patch(
+        f"/api/v1/users/{ada['id']}", json={"role": "responder"}, headers=api.headers
+    )
+    assert (await client.post(links["acknowledge"])).status_code == 200
+    assert await status(api, incident) == "acknowledged"
+
+
+@pytest.mark.parametrize("change", ["demote", "delete"])
+async def test_a_demotion_or_deletion_committing_while_a_link_acts_is_seen(
+    api: Api, sink: HttpSink, client: httpx.AsyncClient, app: Any, change: str
+) -> None:
+    incident, links = await _paged(api, sink, f"/links-race-{change}")
+    ada_id = uuid.UUID(links["user"]["id"])
+    if change == "delete":  # a user a policy names cannot be deleted: page someone else there
+        bob = await api.user(f"Bob {change}")
+        policy_id = (await api.get(f"/incidents/{incident['id']}"))["escalation"]["policy_id"]
+        levels = [{"escalate_after_seconds": 600, "targets": [{"type": "user", "id": bob["id"]}]}]
+        response = await api.client.patch(
+            f"/api/v1/escalation-policies/{policy_id}", json={"levels": levels}, headers=api.headers
+        )
+        assert response.status_code == 200, response.text
+    async with app.state.sessions() as admin, admin.begin():
+        # Uncommitted while the link is posted: the action must wait for it, then see it.
+        if change == "demote":
+            await admin.execute(update(User).where(col(User.id) == ada_id).values(role="observer"))
+        else:
+            await users.delete_user(session=admin, user_id=ada_id, now=utcnow())
+        acting = asyncio.ensure_future(client.post(links["acknowledge"]))
+        await until_waiting_on_a_lock(app)
+    response = await acting
+    assert response.status_code == 403
+    assert await status(api, incident) == "triggered"

@@ -279,6 +279,16 @@ async def test_a_pushover_acknowledgement_is_refused_for_a_demoted_deleted_or_ot
     )
     assert demoted.status_code == 200
     assert (await client.post(callback, data=by)).status_code == 403
+    # A user that a policy names cannot be deleted: name someone else first.
+    bob = await api.user("Bob")
+    levels = [{"escalate_after_seconds": 600, "targets": [{"type": "user", "id": bob["id"]}]}]
+    policy_id = (await api.get(f"/incidents/{incident['id']}"))["escalation"]["policy_id"]
+    moved = await api.client.patch(
+        f"/api/v1/escalation-policies/{policy_id}",
+        json={"levels": levels},
+        headers=api.headers,
+    )
+    assert moved.status_code == 200
     deleted = await api.client.delete(f"/api/v1/users/{ada['id']}", headers=api.headers)
     assert deleted.status_code == 204
     assert (await client.post(callback, data=by)).status_code == 403

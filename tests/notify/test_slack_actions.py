@@ -1,5 +1,6 @@
 """Slack buttons: a signed click acts as the linked user; bad, stale or replayed ones do nothing."""
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -10,9 +11,12 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
+from app.models import User
 from tests.factories import Api
-from tests.notify.helpers import incident_for, paged_user, status, types
+from tests.notify.helpers import incident_for, paged_user, status, types, until_waiting_on_a_lock
 from tests.provider_support import SLACK_SIGNING_SECRET
 from tests.support import HttpSink
 
@@ -147,3 +151,24 @@ async def test_a_click_on_an_unknown_incident_says_so(
     payload = click(button, {"id": "U0A"}, sink.url("/slack-reply/unknown"))
     response = await client.post("/integrations/slack/actions", **signed(payload))
     assert response.json() == {"ok": False, "text": "Incident not found; nothing changed."}
+
+
+async def test_a_user_demoted_while_the_click_is_handled_is_refused(
+    api: Api, sink: HttpSink, client: httpx.AsyncClient, app: Any
+) -> None:
+    ada, incident, buttons = await _slack_page(api, sink, "demoted", slack_user_id="U0DEMOTED")
+    reply_to = sink.url("/slack-reply/demoted")
+    payload = click(buttons["stairway_acknowledge"], {"id": "U0DEMOTED"}, reply_to)
+    async with app.state.sessions() as admin, admin.begin():
+        # Committed while the click is handled: the click must wait for it, then see it.
+        await admin.execute(update(User).where(col(User.id) == ada["id"]).values(role="observer"))
+        acting = asyncio.ensure_future(
+            client.post("/integrations/slack/actions", **signed(payload))
+        )
+        await until_waiting_on_a_lock(app)
+    response = await acting
+    assert response.json()["ok"] is False
+    assert "Ada is an observer in Stairway" in response.json()["text"]
+    assert await status(api, incident) == "triggered"
+    [answer] = await sink.wait_count("/slack-reply/demoted", 1)
+    assert answer.json()["response_type"] == "ephemeral"

@@ -1,5 +1,6 @@
 """SMS replies through Twilio's inbound webhook act as the owner of the sending number."""
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -9,9 +10,12 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
+from app.models import User
 from tests.factories import Api
-from tests.notify.helpers import paged_user, status, types
+from tests.notify.helpers import paged_user, status, types, until_waiting_on_a_lock
 from tests.provider_support import TWILIO_FROM, TWILIO_SID, TWILIO_TOKEN
 from tests.support import JobTracker
 
@@ -132,3 +136,22 @@ async def test_bad_signature_or_replayed_message_changes_nothing(
     replayed = await reply(client, genuine)
     assert replayed == '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
     assert types(await api.timeline(incident["id"])).count("resolved") == 1
+
+
+async def test_a_user_demoted_while_the_reply_is_handled_is_refused(
+    api: Api, client: httpx.AsyncClient, app: Any
+) -> None:
+    ada, service = await _setup(api, "+14155550209", "sms-demoted")
+    incident = await api.trigger(service["id"])
+    async with app.state.sessions() as admin, admin.begin():
+        # Committed while the reply is handled: the reply must wait for it, then see it.
+        await admin.execute(update(User).where(col(User.id) == ada["id"]).values(role="observer"))
+        acting = asyncio.ensure_future(
+            reply(client, sms("+14155550209", f"ack {incident['number']}"))
+        )
+        await until_waiting_on_a_lock(app)
+    assert "Ada is an observer in Stairway; only responders and admins" in await acting
+    assert await status(api, incident) == "triggered"
+    assert "not linked to a responder" in await reply(
+        client, sms("+14155550209", f"ack {incident['number']}")
+    )

@@ -232,6 +232,18 @@ async def test_delayed_notification_rules_are_cancelled_by_an_ack(
             )
         ).all()
     assert [r.status for r in rows] == ["sent", "cancelled"]
+    # The cancelled rule is its own timeline entry, after the acknowledgement that cancelled it.
+    timeline = await api.timeline(incident["id"])
+    assert _types(timeline)[-2:] == ["acknowledged", "notification_cancelled"]
+    assert timeline[-2]["details"]["cancelled_notifications"] == 1
+    assert timeline[-1]["details"] == {
+        "notification_id": str(rows[1].id),
+        "user_id": ada["id"],
+        "level": 1,
+        "loop": 0,
+        "channel": "webhook",
+        "reason": "incident acknowledged",
+    }
     # The cancelled page is never claimed: wait for the deliverer's wake-up at its due time.
     await jobs.wait_prefix(delivery_wakeup(rows[1].due_at).job_id)
     assert len(sink.at("/rules")) == 1

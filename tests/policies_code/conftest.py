@@ -43,6 +43,7 @@ class Files:
             prune=prune,
             dry_run=dry_run,
             public_url=self.settings.public_url,
+            allow_private=bool(self.settings.allow_private_webhook_targets),
         )
 
     async def plan(self, directory: Path, *, prune: bool = False) -> Plan:

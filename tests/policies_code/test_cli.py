@@ -156,3 +156,27 @@ def test_preview_prints_who_would_be_paged_when(stairway: CliRunner, tmp_path: P
     assert "2099-01-01T12:10:00+00:00  loop 1: the chain restarts at level 1" in schedule
     assert schedule.splitlines()[-1] == "exhausted at: 2099-01-01T12:20:00+00:00"
     run(stairway, "preview", "no-such-policy", code=1)
+
+
+def test_apply_refuses_internal_addresses_as_the_api_does(
+    stairway: CliRunner, tmp_path: Path
+) -> None:
+    # DATABASE_URL is set, so private destinations are refused unless explicitly allowed.
+    bad = write(
+        tmp_path,
+        "team.yaml",
+        """
+        users:
+          - name: Ada
+            email: ada@example.com
+            contact_methods:
+              - type: webhook
+                address: http://127.0.0.1:8099/pages/ada
+        """,
+    )
+    result = run(stairway, "apply", str(tmp_path), code=1)
+    assert f"{bad}:" in result.stderr
+    assert "address: must not point at a private, loopback or link-local address" in result.stderr
+    assert "nothing was changed" in result.stderr
+    plan = json.loads(run(stairway, "diff", str(tmp_path), "--json").stdout)
+    assert plan["summary"]["create"] == 2  # the user and the contact method: nothing applied

@@ -148,10 +148,9 @@ async def test_the_preview_shows_skipped_levels_repeats_and_superseded_rules(api
     )
     at = datetime(2026, 6, 1, 12, tzinfo=UTC)
     preview = await api.get(
-        f"/escalation-policies/{policy['id']}/preview",
-        params={"at": at.isoformat(), "urgency": "low"},
+        f"/escalation-policies/{policy['id']}/preview", params={"at": at.isoformat()}
     )
-    assert preview["urgency"] == "low"
+    assert preview["urgency"] == "high"
     steps = [(s["type"], s["level"], s["loop"], _at(s["at"]) - at) for s in preview["steps"]]
     minutes = timedelta(minutes=5)
     assert steps == [
@@ -170,3 +169,42 @@ async def test_the_preview_shows_skipped_levels_repeats_and_superseded_rules(api
     assert [_at(p["superseded_at"]) for p in delayed] == [at + minutes]
     assert [p["superseded_at"] for p in preview["steps"][3]["pages"]] == [None, None]
     await api.get("/escalation-policies/7c9e6679-7425-40de-944b-e07fc1f90ae7/preview", status=404)
+
+
+async def test_a_low_urgency_preview_shows_level_one_once_as_the_live_engine_pages(
+    api: Api, sink: HttpSink, jobs: JobTracker, app: Any
+) -> None:
+    ada = await api.user("Ada", webhook=sink.url("/pv-low-ada"))
+    bob = await api.user("Bob", webhook=sink.url("/pv-low-bob"))
+    policy = await api.policy([(1, [ada["id"]]), (1, [bob["id"]])], repeat=2, name="pv-low")
+    at = datetime.now(UTC).replace(microsecond=0)
+    preview = await api.get(
+        f"/escalation-policies/{policy['id']}/preview",
+        params={"at": at.isoformat(), "urgency": "low"},
+    )
+    assert [(s["type"], s["level"], s["loop"]) for s in preview["steps"]] == [("level", 1, 0)]
+    assert [p["user_name"] for p in preview["steps"][0]["pages"]] == ["Ada"]
+    assert _at(preview["exhausted_at"]) == at + timedelta(seconds=1)
+
+    # The live engine, for a low-urgency incident, pages Ada once and then is exhausted.
+    service = await api.service(policy["id"], name="pv-low")
+    incident = await api.trigger(service["id"], urgency="low")
+
+    async def exhausted() -> bool:
+        return any(e["type"] == "exhausted" for e in await api.timeline(incident["id"]))
+
+    await jobs.until(exhausted)
+    async with app.state.sessions() as session:
+        rows = (
+            await session.scalars(
+                select(Notification).where(Notification.incident_id == incident["id"])
+            )
+        ).all()
+    live = sorted((r.level, r.loop, str(r.user_id)) for r in rows)
+    previewed = sorted(
+        (step["level"], step["loop"], p["user_id"])
+        for step in preview["steps"]
+        for p in step["pages"]
+    )
+    assert live == previewed == [(1, 0, ada["id"])]
+    assert sink.at("/pv-low-bob") == []

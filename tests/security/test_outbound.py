@@ -2,20 +2,29 @@
 
 import ipaddress
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select, update
+from sqlmodel import col
 
 from app import outbound
 from app.config import Settings
 from app.errors import InvalidInput
+from app.events.delivery import deliver
+from app.models import User, WebhookDelivery, WebhookSubscription, utcnow
+from app.notify import registry
 from app.notify.base import Outcome
 from app.notify.registry import make_http_client
+from app.notify.slack import SlackProvider
 from app.notify.webhook import WebhookProvider
-from app.outbound import ForbiddenDestination, GuardedResolver, GuardedTransport, check_target_url
+from app.outbound import ForbiddenDestination, GuardedResolver, GuardedTransport, check_destination
+from app.policyfiles.apply import ApplyError
 from tests.factories import Api
 from tests.notify.helpers import page
+from tests.policies_code.conftest import Files, write
 from tests.support import HttpSink
 
 INTERNAL = [
@@ -27,19 +36,43 @@ INTERNAL = [
     "http://[::1]/hook",
     "http://[::ffff:127.0.0.1]/hook",
     "http://0.0.0.0/hook",
+    # Other spellings of loopback the resolver accepts: normalized, then refused.
+    "http://127.0.0.1./hook",
+    "http://LOCALHOST./hook",
+    "http://0177.0.0.1/hook",
+    "http://0x7f.0.0.1/hook",
+    "http://127.1/hook",
+    "http://2130706433/hook",
+    "http://0xa9fea9fe/latest/meta-data/",
 ]
+# URLs no request can ever be made to: refused whatever the private-address setting.
+UNSENDABLE = ["http://[::1/hook", "http://hooks.example.com:99999/x", "http://xn--/x"]
 
 
 @pytest.mark.parametrize("url", INTERNAL)
 def test_internal_targets_are_refused_unless_allowed(url: str) -> None:
-    with pytest.raises(InvalidInput):
-        check_target_url(url, allow_private=False, field="url")
-    check_target_url(url, allow_private=True, field="url")
+    with pytest.raises(InvalidInput, match="must not point at a private, loopback or link-local"):
+        check_destination(url, allow_private=False, field="url")
+    if url == "http://0177.0.0.1/hook":
+        # Allowed or not, httpx cannot send this spelling (it refuses leading zeros).
+        with pytest.raises(InvalidInput, match="not a URL that can be sent"):
+            check_destination(url, allow_private=True, field="url")
+    else:
+        check_destination(url, allow_private=True, field="url")
+
+
+@pytest.mark.parametrize("url", UNSENDABLE)
+def test_urls_that_can_never_be_sent_are_refused_even_when_private_ones_are_allowed(
+    url: str,
+) -> None:
+    for allow_private in (False, True):
+        with pytest.raises(InvalidInput, match="not a URL that can be sent"):
+            check_destination(url, allow_private=allow_private, field="url")
 
 
 def test_public_targets_pass() -> None:
-    for url in ("https://hooks.example.com/x", "http://93.184.216.34/x"):
-        check_target_url(url, allow_private=False, field="url")
+    for url in ("https://hooks.example.com/x", "http://93.184.216.34/x", "http://0x5db8d822/x"):
+        check_destination(url, allow_private=False, field="url")
 
 
 def test_private_targets_are_allowed_by_default_only_in_embedded_mode() -> None:
@@ -52,10 +85,13 @@ def test_private_targets_are_allowed_by_default_only_in_embedded_mode() -> None:
     assert explicit.allow_private_webhook_targets is True
 
 
+STRICT = {"allow_private_webhook_targets": False}
+
+
 @pytest.fixture
 def strict_targets(app: Any) -> Iterator[None]:
     previous = app.state.settings
-    app.state.settings = previous.model_copy(update={"allow_private_webhook_targets": False})
+    app.state.settings = previous.model_copy(update=STRICT)
     yield
     app.state.settings = previous
 
@@ -74,6 +110,87 @@ async def test_the_api_refuses_internal_webhook_urls(
     refused = await api.post("/webhook-subscriptions", {"url": "http://127.0.0.1/x"}, status=422)
     assert refused["error"]["details"][0]["field"] == "url"
     await api.post("/webhook-subscriptions", {"url": "https://hooks.example.com/x"})
+    refused = await api.post(
+        f"/users/{user['id']}/contact-methods",
+        {"type": "slack", "address": "http://0177.0.0.1/services/T/B/x"},
+        status=422,
+    )
+    assert refused["error"]["details"][0]["field"] == "address"
+    refused = await api.post("/webhook-subscriptions", {"url": "http://127.0.0.1./x"}, status=422)
+    assert refused["error"]["details"][0]["field"] == "url"
+
+
+async def test_the_api_refuses_internal_policy_webhook_targets(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], strict_targets: None
+) -> None:
+    api = Api(client, admin_headers)
+    ada = await api.user("Ada")
+
+    def levels(url: str) -> list[dict[str, Any]]:
+        targets = [{"type": "user", "id": ada["id"]}, {"type": "webhook", "url": url}]
+        return [{"escalate_after_seconds": 60, "targets": targets}]
+
+    body = {"name": "hooks", "levels": levels("http://169.254.169.254/")}
+    refused = await api.post("/escalation-policies", body, status=422)
+    assert refused["error"]["details"] == [
+        {
+            "field": "levels[0].targets[1].url",
+            "message": "must not point at a private, loopback or link-local address",
+        }
+    ]
+    assert (await api.get("/escalation-policies"))["items"] == []
+    policy = await api.post("/escalation-policies", {**body, "levels": levels("https://x.test/")})
+    response = await client.patch(
+        f"/api/v1/escalation-policies/{policy['id']}",
+        json={"levels": levels("http://0177.0.0.1/")},
+        headers=admin_headers,
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["field"] == "levels[0].targets[1].url"
+    policy = await api.get(f"/escalation-policies/{policy['id']}")
+    assert policy["levels"][0]["targets"][1]["url"] == "https://x.test/"
+
+
+async def test_policy_files_follow_the_same_rule_and_apply_nothing(
+    app: Any, settings: Settings, tmp_path: Path
+) -> None:
+    write(
+        tmp_path,
+        "team.yaml",
+        """
+        users:
+          - name: Ada
+            email: ada@example.com
+            contact_methods:
+              - type: webhook
+                address: http://127.0.0.1:9/ada
+        escalation_policies:
+          - name: hooks
+            levels:
+              - escalate_after_seconds: 60
+                targets:
+                  - webhook: http://169.254.169.254/
+        """,
+    )
+    strict = Files(app.state.sessions, settings.model_copy(update=STRICT))
+    with pytest.raises(ApplyError, match=r"team.yaml:\d+ .*address: must not point at a private"):
+        await strict.apply(tmp_path)
+    async with app.state.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 0
+    write(
+        tmp_path,
+        "team.yaml",
+        """
+        escalation_policies:
+          - name: hooks
+            levels:
+              - escalate_after_seconds: 60
+                targets:
+                  - webhook: http://169.254.169.254/
+        """,
+    )
+    with pytest.raises(ApplyError, match=r"levels\[0\]\.targets\[0\]\.url: must not point"):
+        await strict.apply(tmp_path)
 
 
 async def test_sending_to_an_address_that_resolves_inside_is_refused(sink: HttpSink) -> None:
@@ -182,3 +299,73 @@ async def test_a_page_to_a_refused_destination_fails_permanently(settings: Setti
     assert result.outcome is Outcome.PERMANENT
     assert result.detail.startswith("refused: ")
     assert sink.received == []
+
+
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("http://127.0.0.1.:{port}/hook", "refused: "),
+        ("http://0177.0.0.1:{port}/hook", "refused: not a URL that can be sent"),
+        ("http://[::1:{port}/hook", "refused: not a URL that can be sent"),
+    ],
+)
+async def test_a_page_to_a_refused_spelling_or_an_unsendable_url_fails_permanently(
+    settings: Settings, address: str, why: str
+) -> None:
+    sink = HttpSink()
+    await sink.start()
+    client = make_http_client(settings.model_copy(update=STRICT))
+    try:
+        url = address.format(port=sink.port)
+        webhook = await WebhookProvider(client).send(page("webhook", url))
+        slack = await SlackProvider(client, registry.templates()).send(page("slack", url))
+    finally:
+        await client.aclose()
+        await sink.stop()
+    for result in (webhook, slack):
+        assert result.outcome is Outcome.PERMANENT
+        assert result.detail.startswith(why)
+    assert sink.received == []
+
+
+@pytest.mark.parametrize("url", ["http://localhost:{port}/refused", "http://0177.0.0.1/unsendable"])
+async def test_an_event_to_a_refused_or_unsendable_url_fails_at_once_and_disables_it(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    app: Any,
+    settings: Settings,
+    sink: HttpSink,
+    url: str,
+) -> None:
+    # No worker runs here: the test delivers the event itself, through a strict client.
+    api = Api(client, admin_headers)
+    subscription = await api.post("/webhook-subscriptions", {"url": sink.url("/events-ssrf")})
+    async with app.state.sessions() as session, session.begin():
+        await session.execute(
+            update(WebhookSubscription)
+            .where(col(WebhookSubscription.id) == subscription["id"])
+            .values(url=url.format(port=sink.port))
+        )
+    nobody = await api.user("Nobody")
+    service = await api.service((await api.policy([(600, [nobody["id"]])], name="ev"))["id"])
+    await api.trigger(service["id"])
+    async with app.state.sessions() as session:
+        [delivery_id] = (await session.scalars(select(WebhookDelivery.id))).all()
+    http = make_http_client(settings.model_copy(update=STRICT))
+    try:
+        async with app.state.sessions() as session, session.begin():
+            await deliver(
+                session=session,
+                delivery_id=delivery_id,
+                now=utcnow(),
+                client=http,
+                settings=settings,
+            )
+    finally:
+        await http.aclose()
+    shown = await api.get(f"/webhook-subscriptions/{subscription['id']}")
+    assert shown["enabled"] is False
+    assert "cannot be delivered; last answer: refused: " in shown["disabled_reason"]
+    [failed] = (await api.get(f"/webhook-subscriptions/{subscription['id']}/deliveries"))["items"]
+    assert (failed["status"], failed["attempts"]) == ("failed", 1)
+    assert sink.at("/refused") == []

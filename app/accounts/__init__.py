@@ -1,0 +1,1 @@
+"""Console accounts: passwords, sign-in links, single sign-on and browser sessions."""

@@ -1,0 +1,128 @@
+"""Live updates: PostgreSQL announces every incident change; open consoles hear it over SSE.
+
+A trigger (migration 0011) calls pg_notify('stairway_incidents', <incident id>) whenever an
+incident or its timeline changes, in whichever API or worker process the change was made. Each
+API process keeps one LISTEN connection and fans the ids out to its open event streams.
+"""
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import anyio
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "stairway_incidents"
+# The most often one stream tells its browser to refresh: a storm of changes is one refresh.
+MIN_INTERVAL_SECONDS = 0.25
+RECONNECT_DELAY_SECONDS = 1.0
+# The feeds of this process: their streams end when the server stops (uvicorn waits for open
+# responses before it exits, and an event stream never ends by itself).
+_feeds: "weakref.WeakSet[IncidentFeed]" = weakref.WeakSet()
+
+
+def end_streams() -> None:
+    """Tell every open event stream of this process to finish (the server is stopping)."""
+    for feed in _feeds:
+        feed.closing.set()
+
+
+class Subscription:
+    """The ids of incidents changed since the subscriber last looked."""
+
+    def __init__(self) -> None:
+        self.changed: set[str] = set()
+        # Set when the feed lost its connection: anything may have changed meanwhile.
+        self.everything = False
+        self.event = asyncio.Event()
+
+    def note(self, incident_id: str | None) -> None:
+        if incident_id is None:
+            self.everything = True
+        else:
+            self.changed.add(incident_id)
+        self.event.set()
+
+    async def next(self) -> tuple[set[str], bool]:
+        """Wait for a change; the changed ids and whether everything should be re-read."""
+        await self.event.wait()
+        self.event.clear()
+        changed, everything = self.changed, self.everything
+        self.changed, self.everything = set(), False
+        return changed, everything
+
+
+class IncidentFeed:
+    """One LISTEN connection per process, opened when the first console subscribes."""
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect = connect
+        self._subscribers: set[Subscription] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self.closing = anyio.Event()
+        _feeds.add(self)
+
+    @classmethod
+    def for_engine(cls, engine: AsyncEngine) -> "IncidentFeed":
+        _, connect_args = engine.dialect.create_connect_args(make_url(engine.url))
+        return cls(lambda: asyncpg.connect(**connect_args))
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        for subscriber in self._subscribers:
+            subscriber.note(payload)
+
+    async def _listen(self) -> None:
+        while True:
+            lost = asyncio.Event()
+            try:
+                conn = await self._connect()
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("live updates: cannot listen", extra={"error": repr(exc)})
+                await asyncio.sleep(RECONNECT_DELAY_SECONDS)
+                continue
+            try:
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                await conn.add_listener(CHANNEL, self._on_notify)
+                self._connected.set()
+                for subscriber in self._subscribers:
+                    subscriber.note(None)  # changes made while nobody listened
+                await lost.wait()
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("live updates: connection lost", extra={"error": repr(exc)})
+            finally:
+                self._connected.clear()
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=1)
+            await asyncio.sleep(RECONNECT_DELAY_SECONDS)
+
+    async def ready(self) -> None:
+        """Until the LISTEN connection is up (changes made before it are not announced)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._listen())
+        await self._connected.wait()
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[Subscription]:
+        """Hear of every change while the context is open."""
+        subscription = Subscription()
+        self._subscribers.add(subscription)
+        try:
+            await self.ready()
+            yield subscription
+        finally:
+            self._subscribers.discard(subscription)
+
+    async def close(self) -> None:
+        """Stop listening (the app is shutting down)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None

@@ -1,0 +1,191 @@
+"""The console in a real browser: Stairway served over HTTP, Debian's Chromium driven by Playwright.
+
+The console server is the real app on a loopback port (its own settings: its public URL, a
+single sign-on provider), sharing the suite's database, Redis queue and worker.
+"""
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from oidc_provider_mock import run_server_in_thread
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Error as PlaywrightError
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlmodel import col
+
+from app.accounts import passwords
+from app.config import Settings
+from app.db import transaction
+from app.main import create_app
+from app.models import User, utcnow
+from app.users.schemas import UserCreate
+from app.users.service import create_user
+from tests.factories import Api
+
+CHROMIUM = os.environ.get("STAIRWAY_TEST_CHROMIUM", "/usr/bin/chromium")
+AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+PASSWORD = "correct horse battery staple"
+OIDC_CLIENT_ID = "stairway-console"
+OIDC_ROLE_MAP = {"sre-leads": "admin", "sre": "responder"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Clock:
+    """The console's clock: real time plus however far a test moved it."""
+
+    offset: timedelta = field(default_factory=timedelta)
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+
+@dataclass
+class Console:
+    url: str
+    app: Any
+    clock: Clock
+    oidc_url: str
+
+    def api(self, headers: dict[str, str]) -> Api:
+        return Api(httpx.AsyncClient(base_url=self.url, timeout=10), headers)
+
+
+@pytest.fixture(scope="session")
+def oidc_provider() -> Iterator[str]:
+    """A real OpenID Connect provider on loopback (oidc-provider-mock)."""
+    with run_server_in_thread(require_nonce=True) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+@pytest.fixture(scope="session")
+async def console(settings: Settings, app: Any, oidc_provider: str) -> AsyncIterator[Console]:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    console_settings = settings.model_copy(
+        update={
+            "public_url": url,
+            "oidc_issuer": oidc_provider,
+            "oidc_client_id": OIDC_CLIENT_ID,
+            "oidc_client_secret": SecretStr("mock-provider-accepts-any-secret"),
+            "oidc_auto_provision": True,
+            "oidc_role_map": OIDC_ROLE_MAP,
+            "oidc_allowed_domains": ["example.com"],
+            "signin_failures_allowed": 5,
+        }
+    )
+    application = create_app(console_settings)
+    clock = Clock()
+    async with application.router.lifespan_context(application):
+        application.state.clock = clock
+        config = uvicorn.Config(
+            application, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        yield Console(url=url, app=application, clock=clock, oidc_url=oidc_provider)
+        from app.web.live import end_streams
+
+        end_streams()
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(autouse=True)
+def web_worker(worker: Any) -> Any:
+    """Every console test runs with its own real worker (stopped before the next test)."""
+    return worker
+
+
+@pytest.fixture(autouse=True)
+def reset_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "console" in request.fixturenames:
+        request.getfixturevalue("console").clock.offset = timedelta()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 800})
+    ctx.set_default_timeout(10_000)
+    yield ctx
+    await ctx.close()
+
+
+@pytest.fixture
+async def page(context: BrowserContext) -> Page:
+    return await context.new_page()
+
+
+async def make_user(
+    console: Console, email: str, *, role: str = "responder", name: str | None = None
+) -> User:
+    """A user with the test password."""
+    async with transaction(console.app.state.sessions) as session:
+        user = await session.scalar(select(User).where(col(User.email) == email))
+        if user is None:
+            data = UserCreate(name=name or email.split("@")[0].title(), email=email, role=role)
+            user = await create_user(session=session, data=data)
+        await passwords.set_password(session=session, user_id=user.id, password=PASSWORD)
+    return user
+
+
+async def sign_in(page: Page, console: Console, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the form, as a person would."""
+    await page.goto(f"{console.url}/sign-in")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in", exact=True).click()
+    await page.wait_for_url(f"{console.url}/incidents")
+
+
+async def eventually(check: Any, *, timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll `check()` until it holds, or fail after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def visit(page: Page, url: str) -> None:
+    """Open `url`; a navigation the open page's own event stream raced with is retried once."""
+    try:
+        await page.goto(url)
+    except PlaywrightError as exc:
+        if "ERR_ABORTED" not in str(exc):
+            raise
+        await page.goto(url)
+
+
+def unique_email(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}@example.com"

@@ -1,0 +1,324 @@
+"""Responding in the console, in a real browser, with the real worker paging a local sink."""
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, expect
+from sqlalchemy import select
+from sqlmodel import col
+
+from app.models import Incident, utcnow
+from tests.support import HttpSink
+from tests.web.conftest import Console, eventually, make_user, sign_in, visit
+
+XSS_TITLE = "<img src=x onerror=alert(1)>"
+
+
+@dataclass
+class World:
+    api: Any
+    service_id: str
+    routing_key: str
+    policy: dict[str, Any]
+
+    async def enqueue(self, console: Console, summary: str, **payload: Any) -> str:
+        dedup_key = uuid.uuid4().hex
+        body = {
+            "routing_key": self.routing_key,
+            "event_action": "trigger",
+            "dedup_key": dedup_key,
+            "payload": {"summary": summary, "source": "db-3", "severity": "critical", **payload},
+        }
+        async with httpx.AsyncClient(base_url=console.url) as client:
+            response = await client.post("/v2/enqueue", json=body)
+        assert response.status_code == 202, response.text
+        return dedup_key
+
+
+@pytest.fixture
+async def world(console: Console, admin_headers: dict[str, str], sink: HttpSink) -> World:
+    sink.received.clear()  # pages of earlier tests
+    api = console.api(admin_headers)
+    first = await api.user("Ada Lovelace", webhook=sink.url("/page-ada"), rules=[0])
+    second = await api.user("Brian Kernighan", webhook=sink.url("/page-brian"), rules=[0])
+    policy = await api.policy([(3, [first["id"]]), (3, [second["id"]])])
+    service = await api.service(policy["id"])
+    key = await api.post(f"/services/{service['id']}/integration-keys", {"name": "pagerduty"})
+    await make_user(console, "ada.lovelace@example.com")
+    await make_user(console, "watcher@example.com", role="observer", name="Watcher")
+    return World(api=api, service_id=service["id"], routing_key=key["key"], policy=policy)
+
+
+async def _incident(console: Console, title: str) -> Incident:
+    """The incident with this title, once the worker has opened it from the inbox."""
+    found: list[Incident] = []
+
+    async def opened() -> bool:
+        async with console.app.state.sessions() as session:
+            row = await session.scalar(select(Incident).where(col(Incident.title) == title))
+        found.extend([row] if row is not None else [])
+        return row is not None
+
+    await eventually(opened, what=f"incident {title!r}")
+    return found[0]
+
+
+async def _status(console: Console, incident_id: uuid.UUID) -> str:
+    async with console.app.state.sessions() as session:
+        incident = await session.get(Incident, incident_id)
+    assert incident is not None
+    return incident.status
+
+
+async def test_a_new_incident_appears_without_reload(
+    page: Page, console: Console, world: World
+) -> None:
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await expect(page.get_by_text("No incidents match these filters.")).to_be_visible()
+    await page.evaluate("window.stillTheSamePage = true")
+    await world.enqueue(console, "Disk full on db-3")
+    await expect(page.get_by_role("link", name="#1 Disk full on db-3")).to_be_visible()
+    await expect(page).to_have_title("(1) Incidents · Stairway")
+    assert await page.evaluate("window.stillTheSamePage") is True
+
+
+async def test_acknowledging_in_the_browser_stops_the_next_level(
+    page: Page, console: Console, world: World, sink: HttpSink
+) -> None:
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await world.enqueue(console, "p99 latency > 2s")
+    await sink.wait_count("/page-ada", 1)
+    await page.get_by_role("link", name="#1 p99 latency > 2s").click()
+    await expect(page.get_by_role("heading", name="#1 p99 latency > 2s")).to_be_visible()
+    # The timeline shows the delivery attempt: channel, redacted address, outcome.
+    timeline = page.locator("#incident-timeline")
+    await expect(timeline.get_by_text("notified")).to_be_visible()
+    await expect(timeline.get_by_text("webhook to")).to_be_visible()
+    await expect(timeline.get_by_text("sent", exact=True)).to_be_visible()
+    incident = await _incident(console, "p99 latency > 2s")
+    assert incident.next_due_at is not None
+    level_two_due = incident.next_due_at
+    await page.locator("#incident-summary").get_by_role("button", name="Acknowledge").click()
+    await expect(page.get_by_role("status")).to_contain_text("acknowledged")
+    await expect(page.locator("#incident-summary .badge.status-acknowledged")).to_be_visible()
+    # Past the moment level 2 was due (and the worker's sweeper after it): Brian hears nothing.
+    await eventually(
+        lambda: _after(level_two_due.timestamp() + 2.0), timeout=15, what="level 2 due time"
+    )
+    assert sink.at("/page-brian") == []
+    assert len(sink.at("/page-ada")) == 1
+
+
+async def _after(instant: float) -> bool:
+    return utcnow().timestamp() > instant
+
+
+async def test_a_status_change_elsewhere_reaches_the_open_incident_page(
+    page: Page, console: Console, world: World, admin_headers: dict[str, str]
+) -> None:
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await world.enqueue(console, "Queue backlog")
+    incident = await _incident(console, "Queue backlog")
+    await visit(page, f"{console.url}/incidents/{incident.id}")
+    await expect(page.locator("#incident-summary .badge.status-triggered")).to_be_visible()
+    await world.api.post(f"/incidents/{incident.id}/resolve", None, status=200)
+    await expect(page.locator("#incident-summary .badge.status-resolved")).to_be_visible()
+
+
+async def test_observer_sees_no_buttons_and_a_forged_post_is_refused(
+    page: Page, console: Console, world: World
+) -> None:
+    await world.enqueue(console, "Cache misses")
+    incident = await _incident(console, "Cache misses")
+    await sign_in(page, console, "watcher@example.com")
+    await expect(page.get_by_role("link", name="#1 Cache misses")).to_be_visible()
+    assert await page.get_by_role("button", name="Acknowledge").count() == 0
+    assert await page.get_by_label("Select #1").count() == 0
+    await visit(page, f"{console.url}/incidents/{incident.id}")
+    await expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
+    assert await page.get_by_role("button").count() == 0
+    # The observer's own session token does not make the POST acceptable: the role forbids it.
+    headers = await page.locator("body").get_attribute("hx-headers")
+    assert headers is not None
+    token = headers.split('"X-CSRF-Token": "')[1].split('"')[0]
+    forged = await page.request.post(
+        f"{console.url}/incidents/{incident.id}/acknowledge", form={"csrf_token": token}
+    )
+    assert forged.status == 403
+    assert "responder role" in await forged.text()
+    assert await _status(console, incident.id) == "triggered"
+
+
+async def test_a_post_without_the_csrf_token_is_refused(
+    page: Page, console: Console, world: World
+) -> None:
+    await world.enqueue(console, "Cache misses")
+    incident = await _incident(console, "Cache misses")
+    await sign_in(page, console, "ada.lovelace@example.com")
+    # As another site's form would: the browser sends the cookie, but not the token.
+    response = await page.request.post(f"{console.url}/incidents/{incident.id}/acknowledge")
+    assert response.status == 403
+    wrong = await page.request.post(
+        f"{console.url}/incidents/{incident.id}/resolve", form={"csrf_token": "guessed"}
+    )
+    assert wrong.status == 403
+    assert await _status(console, incident.id) == "triggered"
+
+
+async def test_html_in_titles_and_details_is_shown_as_text(
+    page: Page, console: Console, world: World
+) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    await world.enqueue(
+        console,
+        XSS_TITLE,
+        custom_details={"note": "<script>alert(2)</script>", "link": "javascript:alert(3)"},
+    )
+    incident = await _incident(console, XSS_TITLE)
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await expect(page.get_by_role("link", name=f"#1 {XSS_TITLE}")).to_be_visible()
+    await visit(page, f"{console.url}/incidents/{incident.id}")
+    await expect(page.get_by_role("heading", name=f"#1 {XSS_TITLE}")).to_be_visible()
+    await expect(page.get_by_text("<script>alert(2)</script>")).to_be_visible()
+    assert await page.locator("img[src='x']").count() == 0
+    assert await page.locator("a[href^='javascript']").count() == 0
+    assert dialogs == []
+
+
+async def test_alert_details_show_links_and_images(
+    page: Page, console: Console, world: World
+) -> None:
+    await world.enqueue(console, "Error rate", custom_details={"labels": {"env": "prod"}})
+    incident = await _incident(console, "Error rate")
+    async with console.app.state.sessions() as session:
+        stored = await session.get(Incident, incident.id)
+        assert stored is not None
+        stored.details = {
+            **stored.details,
+            "links": [{"href": "https://grafana.example.com/d/errors", "text": "Dashboard"}],
+            "images": [{"src": "data:image/png;base64,iVBORw0KGgo=", "alt": "error graph"}],
+        }
+        await session.commit()
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await visit(page, f"{console.url}/incidents/{incident.id}")
+    details = page.locator("section", has=page.get_by_role("heading", name="Alert details"))
+    await expect(details.get_by_role("link", name="Dashboard")).to_have_attribute(
+        "href", "https://grafana.example.com/d/errors"
+    )
+    await expect(details.get_by_text("prod")).to_be_visible()
+
+
+async def test_keyboard_only_acknowledge(page: Page, console: Console, world: World) -> None:
+    await world.enqueue(console, "Login errors")
+    incident = await _incident(console, "Login errors")
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await visit(page, f"{console.url}/incidents/{incident.id}")
+    for _ in range(30):
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate("document.activeElement.textContent.trim()")
+        if focused == "Acknowledge":
+            break
+    else:
+        raise AssertionError("Acknowledge is not reachable with Tab")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#incident-summary .badge.status-acknowledged")).to_be_visible()
+    assert await _status(console, incident.id) == "acknowledged"
+
+
+async def test_bulk_acknowledge_and_resolve(page: Page, console: Console, world: World) -> None:
+    for title in ("One", "Two", "Three"):
+        await world.enqueue(console, title)
+        await _incident(console, title)
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await expect(page.get_by_role("link", name="#3 Three")).to_be_visible()
+    await page.get_by_label("Select #1").check()
+    await page.get_by_label("Select #3").check()
+    await page.get_by_role("button", name="Acknowledge selected").click()
+    await expect(page.get_by_role("status")).to_have_text("Acknowledged 2 incident(s).")
+    assert await _status(console, (await _incident(console, "One")).id) == "acknowledged"
+    assert await _status(console, (await _incident(console, "Two")).id) == "triggered"
+    await page.get_by_label("Select #2").check()
+    await page.get_by_role("button", name="Resolve selected").click()
+    await expect(page.get_by_role("status")).to_have_text("Resolved 1 incident(s).")
+    assert await _status(console, (await _incident(console, "Three")).id) == "acknowledged"
+    await expect(page.get_by_role("link", name="#2 Two")).to_have_count(0)  # open only
+
+
+async def test_filters_narrow_the_list(page: Page, console: Console, world: World) -> None:
+    await world.enqueue(console, "Urgent thing")
+    await _incident(console, "Urgent thing")
+    await world.api.trigger(world.service_id, title="Quiet thing", urgency="low")
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await expect(page.get_by_role("link", name="#2 Quiet thing")).to_be_visible()
+    await page.get_by_label("Urgency").select_option("low")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_role("link", name="#2 Quiet thing")).to_be_visible()
+    await expect(page.get_by_role("link", name="#1 Urgent thing")).to_have_count(0)
+    # "Mine": Ada was paged for the urgent one (the quiet one is low urgency: no rule pages her).
+    await visit(page, f"{console.url}/incidents?mine=1")
+    await expect(page.get_by_role("link", name="#1 Urgent thing")).to_be_visible()
+
+
+async def test_actions_on_the_incident_page(page: Page, console: Console, world: World) -> None:
+    await world.enqueue(console, "Main incident")
+    incident = await _incident(console, "Main incident")
+    await world.enqueue(console, "Duplicate")
+    await _incident(console, "Duplicate")
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await visit(page, f"{console.url}/incidents/{incident.id}")
+    await page.get_by_label("Add a note").fill("Rolled back the deploy.")
+    await page.get_by_role("button", name="Add note").click()
+    await expect(
+        page.locator("#incident-timeline").get_by_text("Rolled back the deploy.")
+    ).to_be_visible()
+    await page.get_by_text("More actions").click()
+    await page.get_by_label("Merge incidents into this one (numbers)").fill("2")
+    await page.get_by_role("button", name="Merge").click()
+    await expect(page.get_by_role("status")).to_contain_text("merged 1 incident(s)")
+    await page.get_by_text("More actions").click()
+    await page.get_by_role("button", name="1 hour").click()
+    await expect(page.get_by_role("status")).to_contain_text("snoozed until")
+    await expect(page.locator("#incident-summary").get_by_text("Snoozed until")).to_be_visible()
+    await page.locator("#incident-summary").get_by_role("button", name="Unacknowledge").click()
+    await expect(page.get_by_role("status")).to_contain_text("escalation restarted at level 1")
+    await (
+        page.locator("#incident-summary").get_by_role("button", name="Escalate to level 2").click()
+    )
+    await expect(page.get_by_role("status")).to_contain_text("escalated to level 2")
+    await page.get_by_text("More actions").click()
+    await page.get_by_label("Reassign to").select_option(label="Brian Kernighan")
+    await page.get_by_role("button", name="Reassign").click()
+    await expect(page.get_by_role("status")).to_contain_text("reassigned to Brian Kernighan")
+
+
+async def test_essential_actions_work_without_javascript(
+    browser: Browser, console: Console, world: World
+) -> None:
+    await world.enqueue(console, "No script")
+    incident = await _incident(console, "No script")
+    context = await browser.new_context(java_script_enabled=False)
+    page = await context.new_page()
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await page.get_by_role("button", name="Acknowledge #1").click()
+    await expect(page.get_by_role("status")).to_contain_text("acknowledged")
+    assert await _status(console, incident.id) == "acknowledged"
+    await context.close()
+
+
+async def test_the_list_pages_through_older_incidents(
+    page: Page, console: Console, world: World
+) -> None:
+    for n in range(27):
+        await world.api.trigger(world.service_id, title=f"Alert {n + 1}", urgency="low")
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await expect(page.get_by_role("link", name="#27 Alert 27")).to_be_visible()
+    await expect(page.get_by_role("link", name="#2 Alert 2")).to_have_count(0)
+    await page.get_by_role("link", name="Older").click()
+    await expect(page.get_by_role("link", name="#2 Alert 2")).to_be_visible()
+    await expect(page.get_by_role("link", name="#27 Alert 27")).to_have_count(0)
+    await asyncio.sleep(0)
