@@ -3,6 +3,7 @@
 import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -71,6 +72,21 @@ class Settings(BaseSettings):
     api_burst: int = 200
     heartbeat_check_interval_seconds: int = 2
     action_link_ttl_seconds: int = 24 * 3600
+    # "required": new contact methods are paged only once verified (a code sent through the
+    # channel, or an admin's mark); "trusted": new contact methods are verified when added.
+    contact_verification: Literal["required", "trusted"] = "required"
+    verification_code_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    verification_max_attempts: int = Field(default=5, ge=1, le=20)
+    # On-call notices (docs/schedules.md): a notice when a shift starts, an optional reminder
+    # before it, and a daily warning to admins about gaps in the next N days (0: none).
+    oncall_notices: bool = True
+    oncall_reminder_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
+    oncall_notice_interval_seconds: int = Field(default=30, ge=1, le=300)
+    coverage_gap_days: int = Field(default=7, ge=0, le=90)
+    coverage_gap_hour_utc: int = Field(default=9, ge=0, le=23)
+    # iCalendar feeds show shifts from this many days ago to this many days ahead.
+    calendar_feed_past_days: int = Field(default=14, ge=0, le=366)
+    calendar_feed_future_days: int = Field(default=90, ge=1, le=366)
 
     # Notification providers (docs/notifications.md). An unset SMTP host or Twilio account
     # leaves that channel without a provider: its pages fail permanently and say so.
@@ -87,7 +103,27 @@ class Settings(BaseSettings):
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr = SecretStr("")
     twilio_from_number: str = ""
+    # Which gateway carries `sms` and `voice` pages (docs/notifications.md).
+    sms_gateway: Literal["twilio", "vonage"] = "twilio"
+    vonage_rest_base_url: str = "https://rest.nexmo.com"
+    vonage_api_base_url: str = "https://api.nexmo.com"
+    vonage_api_key: str = ""
+    vonage_api_secret: SecretStr = SecretStr("")
+    vonage_from_number: str = ""
+    # Voice calls authenticate as a Vonage application (a JWT signed with its private key).
+    vonage_application_id: str = ""
+    vonage_private_key: SecretStr = SecretStr("")
+    # Inbound SMS are signed with the account's signature secret and method.
+    vonage_signature_secret: SecretStr = SecretStr("")
+    vonage_signature_method: Literal["md5hash", "md5", "sha1", "sha256", "sha512"] = "sha256"
     slack_signing_secret: SecretStr = SecretStr("")
+    # Telegram: the bot that pages, and the secret_token its webhook was set with.
+    telegram_bot_token: SecretStr = SecretStr("")
+    telegram_base_url: str = "https://api.telegram.org"
+    telegram_webhook_secret: SecretStr = SecretStr("")
+    # Mattermost: the token of the `/stairway` slash command that links accounts.
+    mattermost_command_token: SecretStr = SecretStr("")
+    chat_link_code_ttl_seconds: int = Field(default=900, ge=60, le=86400)
     # Matrix: the account Stairway posts as (it must have joined the rooms it pages).
     matrix_homeserver_url: str = ""
     matrix_access_token: SecretStr = SecretStr("")

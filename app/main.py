@@ -33,10 +33,14 @@ from app.queue import arq_enqueuer
 from app.redis_url import connect_redis
 from app.reports.router import router as reports_router
 from app.request_ids import RequestIds
+from app.responders.mattermost import router as mattermost_router
 from app.responders.pushover import router as pushover_router
 from app.responders.slack import router as slack_router
+from app.responders.telegram import router as telegram_router
 from app.responders.twilio import router as twilio_router
+from app.responders.vonage import router as vonage_router
 from app.routing.router import router as routing_router
+from app.schedules.feeds_router import router as calendar_feeds_router
 from app.schedules.router import router as schedules_router
 from app.services.router import router as services_router
 from app.users.router import router as users_router
@@ -87,15 +91,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.inbox_waker = Waker(app.state.enqueue)
         app.state.link_secret = settings.secret_key or await instance_secret(sessions, ACTION_LINKS)
+        # Verification codes and test pages go out from the API through the real providers.
+        app.state.http = make_http_client(settings)
+        app.state.providers = build_providers(app.state.http, settings, redis)
         keep_out_of_full_collections()
         app.state.feed = IncidentFeed.for_engine(engine)
-        # Test pages from the console go through the providers the worker pages with.
-        app.state.outbound = make_http_client(settings)
-        app.state.providers = build_providers(app.state.outbound, settings, redis)
         try:
             yield
         finally:
-            await app.state.outbound.aclose()
+            await app.state.http.aclose()
             await app.state.feed.close()
             await app.state.pg.close()
             await redis.aclose()
@@ -129,9 +133,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(health_router)
     app.include_router(links_router)
+    app.include_router(calendar_feeds_router)
     app.include_router(slack_router)
     app.include_router(pushover_router)
     app.include_router(twilio_router)
+    app.include_router(telegram_router)
+    app.include_router(mattermost_router)
+    app.include_router(vonage_router)
     inbound_prefixes = ("/v2/", "/integrations/")
     # Inbound alerts and Slack/Twilio callbacks read their bodies themselves.
     app.add_middleware(JsonBodyCheck, skip_prefixes=inbound_prefixes)

@@ -146,6 +146,10 @@ def settings(
         # The sinks the suite delivers to listen on loopback.
         allow_private_webhook_targets=True,
         db_pool_size=10,
+        # On-call notices would reach the sinks of unrelated tests; tests/schedules turns them on
+        # for workers of their own.
+        oncall_notices=False,
+        coverage_gap_days=0,
         **notify_settings(sink, smtp, services),
     )
 

@@ -8,7 +8,15 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from tests.notify.services import MATRIX_TOKEN, PUSHOVER_APP_TOKEN, Services
+from tests.notify.services import (
+    MATRIX_TOKEN,
+    MATTERMOST_COMMAND_TOKEN,
+    PUSHOVER_APP_TOKEN,
+    TELEGRAM_TOKEN,
+    TELEGRAM_WEBHOOK_SECRET,
+    VONAGE_SIGNATURE_SECRET,
+    Services,
+)
 from tests.support import HttpSink
 
 SLACK_SIGNING_SECRET = "slack-test-signing-secret"
@@ -25,6 +33,11 @@ def notify_settings(sink: HttpSink, smtp: "MailSink", services: Services) -> dic
         "matrix_access_token": MATRIX_TOKEN,
         "pushover_base_url": services.url("/pushover"),
         "pushover_app_token": PUSHOVER_APP_TOKEN,
+        "telegram_base_url": services.url("/telegram"),
+        "telegram_bot_token": TELEGRAM_TOKEN,
+        "telegram_webhook_secret": TELEGRAM_WEBHOOK_SECRET,
+        "mattermost_command_token": MATTERMOST_COMMAND_TOKEN,
+        "vonage_signature_secret": VONAGE_SIGNATURE_SECRET,
         "apprise_enabled": True,
         "smtp_host": "127.0.0.1",
         "smtp_port": smtp.port,

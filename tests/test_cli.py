@@ -61,10 +61,13 @@ async def test_serve_with_no_urls_runs_embedded_servers_and_pages(
         user = (
             await c.post("/api/v1/users", json={"name": "Ada", "email": "ada@example.com"})
         ).json()
-        await c.post(
-            f"/api/v1/users/{user['id']}/contact-methods",
-            json={"type": "webhook", "address": sink.url("/serve")},
-        )
+        method = (
+            await c.post(
+                f"/api/v1/users/{user['id']}/contact-methods",
+                json={"type": "webhook", "address": sink.url("/serve")},
+            )
+        ).json()
+        await c.post(f"/api/v1/users/{user['id']}/contact-methods/{method['id']}/mark-verified")
         policy = (
             await c.post(
                 "/api/v1/escalation-policies",

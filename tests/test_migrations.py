@@ -84,3 +84,50 @@ def test_migrate_says_what_it_applied_and_when_the_schema_is_current(
         assert asyncio.run(_drift(url)) == []
     finally:
         asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _sql(url: str, sql: str) -> list[tuple[object, ...]]:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        result = await conn.execute(text(sql))
+        rows = [tuple(r) for r in result] if result.returns_rows else []
+    await engine.dispose()
+    return rows
+
+
+def test_contact_methods_paged_before_verification_existed_stay_paged(
+    servers: tuple[str, str],
+) -> None:
+    admin_url = servers[0]
+    name = f"stairway_trust_{os.getpid()}"
+    url = urlsplit(admin_url)._replace(path=f"/{name}").geturl()
+    asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}"'))
+    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    try:
+        config = Config(str(ROOT / "alembic.ini"))
+        config.attributes["database_url"] = url
+        command.upgrade(config, "0011_console_sessions")
+        asyncio.run(
+            _sql(
+                url,
+                "INSERT INTO users (id, name, email, role, time_zone, created_at) VALUES "
+                "('00000000-0000-0000-0000-000000000001', 'Ada', 'ada@example.com', "
+                "'responder', 'UTC', now())",
+            )
+        )
+        asyncio.run(
+            _sql(
+                url,
+                "INSERT INTO contact_methods (id, user_id, type, address, label, signing_secret,"
+                " created_at) VALUES ('00000000-0000-0000-0000-000000000002', "
+                "'00000000-0000-0000-0000-000000000001', 'sms', '+15550100', '', '', now())",
+            )
+        )
+        command.upgrade(config, "0012_channels_trust")
+        [(verified_at, verified_by)] = asyncio.run(
+            _sql(url, "SELECT verified_at, verified_by FROM contact_methods")
+        )
+        assert verified_at is not None
+        assert verified_by == "setting"
+    finally:
+        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -60,6 +60,7 @@ from app.redis_url import (
     sentinel_client,
 )
 from app.responders.slack import SLACK_REPLY_JOB, send_reply
+from app.schedules.notices import plan_notices, send_due_notices
 
 log = logging.getLogger(__name__)
 Ctx = dict[str, Any]
@@ -340,6 +341,17 @@ async def _check_heartbeats(session: Any) -> None:
     await check_heartbeats(session=session, now=utcnow())
 
 
+async def oncall_notices(ctx: Ctx) -> None:
+    """Write the on-call notices that are due, then send the pending ones."""
+    settings: Settings = ctx["settings"]
+    await _transacted(ctx, lambda s: plan_notices(session=s, settings=settings, now=utcnow()))
+    providers = ctx["delivery"].providers
+    await _transacted(
+        ctx,
+        lambda s: send_due_notices(session=s, providers=providers, settings=settings, now=utcnow()),
+    )
+
+
 def make_startup(settings: Settings) -> Callable[[Ctx], Awaitable[None]]:
     """Build the worker's shared resources: engine, HTTP client, providers."""
 
@@ -402,6 +414,13 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
                 run_at_startup=True,
                 unique=True,
                 timeout=30,
+            ),
+            cron(
+                oncall_notices,
+                second=set(range(0, 60, settings.oncall_notice_interval_seconds)),
+                run_at_startup=True,
+                unique=True,
+                timeout=60,
             ),
             cron(
                 heartbeat_check,

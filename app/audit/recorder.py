@@ -39,7 +39,8 @@ ENTRIES_KEY = "audit_entries"
 SYSTEM_ACTOR: dict[str, Any] = {"type": "system", "name": "stairway"}
 REDACTED = "[redacted]"
 # Never copied into an entry, whatever the model.
-SECRET_FIELDS = frozenset({"key_hash", "secret", "signing_secret"})
+# A verification code's hash: six digits are quickly found from it.
+SECRET_FIELDS = frozenset({"key_hash", "secret", "signing_secret", "verification_code_hash"})
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,11 @@ class Audited:
 
 AUDITED: dict[type[SQLModel], Audited] = {
     User: Audited("user"),
-    ContactMethod: Audited("contact_method"),
+    # Sending a code is no configuration change; verifying is (verified_at, verified_by).
+    ContactMethod: Audited(
+        "contact_method",
+        frozenset({"verification_code_hash", "verification_expires_at", "verification_attempts"}),
+    ),
     NotificationRule: Audited("notification_rule"),
     ApiKey: Audited("api_key", frozenset({"last_used_at"})),
     Schedule: Audited("schedule"),

@@ -6,6 +6,7 @@ from app.models.accounts import ConsoleSession, UserPassword
 from app.models.audit import AuditEntry
 from app.models.auth import ApiKey
 from app.models.base import utcnow
+from app.models.calendars import CalendarFeed
 from app.models.inbound import DeadInboundEvent, InboundEvent
 from app.models.incidents import (
     OPEN_STATUSES,
@@ -14,12 +15,13 @@ from app.models.incidents import (
     Notification,
     TimelineEntry,
 )
+from app.models.notices import CoverageCheck, OncallNotice
 from app.models.policies import EscalationLevel, EscalationPolicy, EscalationTarget
 from app.models.responders import UsedNonce
 from app.models.routing import Heartbeat, MaintenanceWindow, RoutingRule
 from app.models.schedules import Schedule, ScheduleLayer, ScheduleOverride
 from app.models.services import IntegrationKey, Service
-from app.models.users import ContactMethod, NotificationRule, User
+from app.models.users import ChatIdentity, ContactMethod, NotificationRule, User
 from app.models.webhooks import WebhookDelivery, WebhookSubscription
 
 metadata = SQLModel.metadata
@@ -28,8 +30,11 @@ __all__ = [
     "OPEN_STATUSES",
     "ApiKey",
     "AuditEntry",
+    "CalendarFeed",
+    "ChatIdentity",
     "ConsoleSession",
     "ContactMethod",
+    "CoverageCheck",
     "DeadInboundEvent",
     "EscalationLevel",
     "EscalationPolicy",
@@ -42,6 +47,7 @@ __all__ = [
     "MaintenanceWindow",
     "Notification",
     "NotificationRule",
+    "OncallNotice",
     "RoutingRule",
     "Schedule",
     "ScheduleLayer",

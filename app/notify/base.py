@@ -13,6 +13,15 @@ class Outcome(StrEnum):
     DEFERRED = "deferred"  # not attempted (e.g. rate limited): send later, no attempt used
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message that is not an incident page: a verification code, an on-call handoff."""
+
+    kind: str  # "verification", "handoff", "coverage_gap", "test"
+    title: str
+    text: str
+
+
 @dataclass(frozen=True)
 class Page:
     """Everything a provider needs to page one person (or one URL) once."""
@@ -28,6 +37,8 @@ class Page:
     user: dict[str, Any] | None
     actions: dict[str, str]
     signing_secret: str
+    # Set for a notice: the channel's templates give way to the notice templates.
+    notice: Notice | None = None
 
 
 @dataclass(frozen=True)

@@ -21,19 +21,23 @@ from app.notify import (
     discord,
     gotify,
     matrix,
+    mattermost,
     ntfy,
     pushover,
     slack,
     smtp,
     teams,
+    telegram,
     twilio,
     webhook,
 )
 from app.notify.base import DeliveryResult, Outcome, Page, Provider
 from app.notify.ratelimit import DestinationLimiter, RateLimited
 from app.notify.spec import ProviderDeps, ProviderSpec
-from app.notify.templates import Templates
+from app.notify.templates import NOTICE_TEMPLATES, Templates
 from app.outbound import USER_AGENT, GuardedResolver, GuardedTransport
+
+log = logging.getLogger(__name__)
 
 SPECS: tuple[ProviderSpec, ...] = (
     webhook.SPEC,
@@ -47,13 +51,16 @@ SPECS: tuple[ProviderSpec, ...] = (
     gotify.SPEC,
     matrix.SPEC,
     pushover.SPEC,
+    telegram.SPEC,
+    mattermost.SPEC,
     apprise_channel.SPEC,
 )
 
 BY_TYPE: dict[str, ProviderSpec] = {spec.type: spec for spec in SPECS}
 CONTACT_TYPES: tuple[str, ...] = tuple(BY_TYPE)
 DEFAULT_TEMPLATES: dict[str, str] = {
-    name: text for spec in SPECS for name, text in spec.templates.items()
+    **NOTICE_TEMPLATES,
+    **{name: text for spec in SPECS for name, text in spec.templates.items()},
 }
 DEFAULT_MIN_INTERVAL_SECONDS: dict[str, float] = {
     spec.type: spec.min_interval_seconds for spec in SPECS if spec.min_interval_seconds
@@ -80,6 +87,18 @@ def not_configured(channel: str) -> DeliveryResult:
     return DeliveryResult(Outcome.PERMANENT, f"no {channel} provider is configured{needs}")
 
 
+async def send_page(providers: Mapping[str, Provider], page: Page) -> DeliveryResult:
+    """Send one page through its channel's provider; a provider's bug is a transient failure."""
+    provider = providers.get(page.channel)
+    if provider is None:
+        return not_configured(page.channel)
+    try:
+        return await provider.send(page)
+    except Exception as exc:  # one provider's bug must not lose the outcomes of the whole batch
+        log.exception("provider failed", extra={"channel": page.channel})
+        return DeliveryResult(Outcome.TRANSIENT, f"{type(exc).__name__}: {exc}"[:300])
+
+
 def build_providers(
     client: httpx.AsyncClient, settings: Settings, redis: Any | None = None
 ) -> dict[str, Provider]:
@@ -100,22 +119,6 @@ def build_providers(
         interval = limits.get(spec.type)
         providers[spec.type] = RateLimited(provider, limiter, interval) if interval else provider
     return providers
-
-
-log = logging.getLogger(__name__)
-
-
-async def send_page(providers: Mapping[str, Provider], page: Page) -> DeliveryResult:
-    """Hand one page to its channel's provider; a missing provider or a provider's bug is an
-    outcome like any other, never an exception."""
-    provider = providers.get(page.channel)
-    if provider is None:
-        return not_configured(page.channel)
-    try:
-        return await provider.send(page)
-    except Exception as exc:  # one provider's bug must not lose the outcomes of a whole batch
-        log.exception("provider failed", extra={"channel": page.channel})
-        return DeliveryResult(Outcome.TRANSIENT, f"{type(exc).__name__}: {exc}"[:300])
 
 
 # Connections to all destinations together; a worker has at most SEND_CONCURRENCY pages of a

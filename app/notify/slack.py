@@ -48,6 +48,8 @@ def slack_message(page: Page, *, text: str, body: str) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": body}}]
     if links:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": links}]})
+    if not incident_id:  # a notice: nothing to acknowledge
+        return {"text": text, "blocks": blocks}
     blocks.append(
         {
             "type": "actions",

@@ -1,4 +1,5 @@
-"""SMS and voice pages in the Twilio REST API shape (any compatible gateway works too)."""
+"""SMS and voice pages in the Twilio REST API shape (any compatible gateway works too), or
+through Vonage when `STAIRWAY_SMS_GATEWAY=vonage`."""
 
 from xml.sax.saxutils import escape
 
@@ -6,9 +7,9 @@ import httpx
 from jinja2 import TemplateError
 
 from app.config import Settings
-from app.notify import http
-from app.notify.base import DeliveryResult, Page
-from app.notify.spec import ProviderSpec, phone_number
+from app.notify import http, vonage
+from app.notify.base import DeliveryResult, Page, Provider
+from app.notify.spec import ProviderDeps, ProviderSpec, phone_number
 from app.notify.templates import Templates, template_failure
 
 API_VERSION = "2010-04-01"
@@ -99,26 +100,48 @@ class VoiceProvider(_Twilio):
 
 
 def _configured(settings: Settings) -> bool:
+    if settings.sms_gateway == "vonage":
+        return vonage.configured(settings)
     return bool(settings.twilio_account_sid)
 
 
+def _sms(deps: ProviderDeps) -> Provider:
+    if deps.settings.sms_gateway == "vonage":
+        return vonage.VonageSmsProvider(deps.client, deps.settings, deps.templates)
+    return SmsProvider(deps.client, deps.settings, deps.templates)
+
+
+def _voice(deps: ProviderDeps) -> Provider:
+    if deps.settings.sms_gateway == "vonage":
+        return vonage.VonageVoiceProvider(deps.client, deps.settings, deps.templates)
+    return VoiceProvider(deps.client, deps.settings, deps.templates)
+
+
+def _gateway_urls(settings: Settings) -> tuple[str, ...]:
+    if settings.sms_gateway == "vonage":
+        return (settings.vonage_rest_base_url, settings.vonage_api_base_url)
+    return (settings.twilio_base_url,)
+
+
+NEEDS = "STAIRWAY_TWILIO_ACCOUNT_SID (or STAIRWAY_SMS_GATEWAY=vonage and STAIRWAY_VONAGE_API_KEY)"
+# One gateway carries both channels: Twilio, or Vonage (app/notify/vonage.py).
 SMS = ProviderSpec(
     type="sms",
     check_address=phone_number,
-    build=lambda deps: SmsProvider(deps.client, deps.settings, deps.templates),
+    build=_sms,
     templates=SMS_TEMPLATES,
     enabled=_configured,
-    needs="STAIRWAY_TWILIO_ACCOUNT_SID",
+    needs=NEEDS,
     min_interval_seconds=30.0,
-    operator_urls=lambda settings: (settings.twilio_base_url,),
+    operator_urls=_gateway_urls,
 )
 VOICE = ProviderSpec(
     type="voice",
     check_address=phone_number,
-    build=lambda deps: VoiceProvider(deps.client, deps.settings, deps.templates),
+    build=_voice,
     templates=VOICE_TEMPLATES,
     enabled=_configured,
-    needs="STAIRWAY_TWILIO_ACCOUNT_SID",
+    needs=NEEDS,
     min_interval_seconds=60.0,
-    operator_urls=lambda settings: (settings.twilio_base_url,),
+    operator_urls=_gateway_urls,
 )

@@ -1,6 +1,7 @@
 """Webhook pages: a signed JSON POST per page."""
 
 import json
+from typing import Any
 
 import httpx
 
@@ -15,6 +16,14 @@ MAX_RESPONSE_DETAIL = 300
 
 def page_body(page: Page) -> bytes:
     """The JSON document a webhook receives."""
+    if page.notice is not None:
+        notice = {"kind": page.notice.kind, "title": page.notice.title, "text": page.notice.text}
+        document: dict[str, Any] = {
+            "event": f"notice.{page.notice.kind}",
+            "notice": notice,
+            "user": page.user,
+        }
+        return json.dumps(document, separators=(",", ":"), default=str).encode()
     document = {
         "event": "incident.page",
         "incident": page.incident,

@@ -54,10 +54,12 @@ class _Reach:
     user_id: uuid.UUID
     methods: dict[uuid.UUID, _Method] = field(default_factory=dict)
     rules: list[_Rule] = field(default_factory=list)
+    # Methods never paged until verified (app/users/verification.py).
+    unverified: int = 0
 
 
 _METHODS = """
-SELECT u.id, m.id, m.type, m.address
+SELECT u.id, m.id, m.type, m.address, m.verified_at IS NOT NULL
 FROM users u LEFT JOIN contact_methods m ON m.user_id = u.id
 WHERE u.id = ANY($1::uuid[])
 """
@@ -73,10 +75,12 @@ async def _users(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict[uuid.U
     conn = await driver(session)
     ids = list(user_ids)
     reach: dict[uuid.UUID, _Reach] = {}
-    for user_id, method_id, type_, address in await conn.fetch(_METHODS, ids):
+    for user_id, method_id, type_, address, verified in await conn.fetch(_METHODS, ids):
         user = reach.get(user_id) or reach.setdefault(user_id, _Reach(user_id))
-        if method_id is not None:
+        if method_id is not None and verified:
             user.methods[method_id] = _Method(method_id, type_, address)
+        elif method_id is not None:
+            user.unverified += 1
     for user_id, *rule in await conn.fetch(_RULES, ids):
         reach[user_id].rules.append(_Rule(*rule))
     return reach
@@ -113,7 +117,11 @@ def _user_pages(
                 key,
             )
         )
-    return pages, None if pages else "user has no contact method"
+    if pages:
+        return pages, None
+    if reach.unverified:
+        return [], "user has no verified contact method"
+    return [], "user has no contact method"
 
 
 @dataclass

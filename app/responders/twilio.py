@@ -47,12 +47,15 @@ def twiml(message: str | None) -> Response:
 
 
 async def _owner(session: AsyncSession, phone: str) -> User | None:
-    """The one user with an SMS contact method at this number (a shared number maps to nobody)."""
+    """The one user with a verified SMS contact method at this number (a shared number maps to
+    nobody)."""
     users = (
         await session.scalars(
             select(User)
             .join(ContactMethod, col(ContactMethod.user_id) == col(User.id))
             .where(col(ContactMethod.type) == "sms", col(ContactMethod.address) == phone)
+            # An unverified number is not proven to be the user's: its replies act as nobody.
+            .where(col(ContactMethod.verified_at).is_not(None))
             .distinct()
             .limit(2)
         )
@@ -118,19 +121,27 @@ async def twilio_sms(request: Request, session: SessionDep) -> Response:
         session, f"twilio:{message_sid}", expires_at=utcnow() + timedelta(days=2)
     ):
         return twiml(None)
-    user = await _owner(session, form.get("From", ""))
+    return twiml(await sms_reply(session, sender=form.get("From", ""), body=form.get("Body", "")))
+
+
+async def sms_reply(session: AsyncSession, *, sender: str, body: str) -> str:
+    """Run an SMS command from `sender` as the user who owns that number; the reply's text.
+
+    The commands are the same whichever gateway delivered the message (Twilio, Vonage).
+    """
+    user = await _owner(session, sender)
     if user is None or user.role not in MAY_RESPOND:
-        return twiml("Stairway: this number is not linked to a responder; nothing was changed.")
-    command = COMMAND.match(form.get("Body", ""))
+        return "Stairway: this number is not linked to a responder; nothing was changed."
+    command = COMMAND.match(body)
     if command is None:
-        return twiml(HELP)
+        return HELP
     verb, what = command["verb"].lower(), command["what"].lower()
     action = "resolve" if verb.startswith("r") else "acknowledge"
     if what == "all":
-        return twiml(await _ack_all(session, user) if action == "acknowledge" else HELP)
+        return await _ack_all(session, user) if action == "acknowledge" else HELP
     incident_id = await incident_by_number(session, int(what))
     if incident_id is None:
-        return twiml(f"Stairway: there is no incident #{what}.")
+        return f"Stairway: there is no incident #{what}."
     result = await act(
         session=session,
         incident_id=incident_id,
@@ -139,4 +150,4 @@ async def twilio_sms(request: Request, session: SessionDep) -> Response:
         via="sms",
         now=utcnow(),
     )
-    return twiml(f"Stairway: {result.message}")
+    return f"Stairway: {result.message}"

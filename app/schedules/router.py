@@ -3,15 +3,16 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
 from app.auth import Admin, Observer
 from app.db import SessionDep
 from app.errors import field_error
 from app.models import utcnow
-from app.schedules import service
+from app.schedules import feeds, service
 from app.schedules.schemas import (
+    CalendarFeedCreated,
     OnCallAt,
     OnCallWindow,
     OverrideCreate,
@@ -75,6 +76,21 @@ async def delete_override(
     schedule_id: uuid.UUID, override_id: uuid.UUID, session: SessionDep, _: Admin
 ) -> None:
     await service.delete_override(session=session, schedule_id=schedule_id, override_id=override_id)
+
+
+@router.post("/{schedule_id}/calendar-feed", status_code=201)
+async def rotate_calendar_feed(
+    schedule_id: uuid.UUID, request: Request, session: SessionDep, _: Admin
+) -> CalendarFeedCreated:
+    """A new secret URL for the schedule's iCalendar feed; the previous URL stops working."""
+    token = await feeds.rotate_feed(session=session, schedule_id=schedule_id)
+    return CalendarFeedCreated(url=feeds.feed_url(request.app.state.settings.public_url, token))
+
+
+@router.delete("/{schedule_id}/calendar-feed", status_code=204)
+async def delete_calendar_feed(schedule_id: uuid.UUID, session: SessionDep, _: Admin) -> None:
+    """Turn the schedule's feed off."""
+    await feeds.delete_feed(session=session, schedule_id=schedule_id)
 
 
 @router.get("/{schedule_id}/oncall")

@@ -135,3 +135,9 @@ class OnCallWindow(BaseModel):
     start: datetime = Field(serialization_alias="from")
     until: datetime
     shifts: list[ShiftRead]
+
+
+class CalendarFeedCreated(BaseModel):
+    url: str = Field(
+        description="The feed to subscribe to; shown only once. A new one replaces it."
+    )

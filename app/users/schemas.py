@@ -94,12 +94,33 @@ class ContactMethodRead(BaseModel):
     address: str
     label: str
     created_at: datetime
+    verified_at: datetime | None = Field(
+        description="Pages go only to verified methods; null: not verified yet."
+    )
+    verified_by: str = Field(description='"code", "admin", "setting" or empty.')
 
 
 class ContactMethodCreated(ContactMethodRead):
     signing_secret: str | None = Field(
         default=None, description="Webhook pages are signed with this; shown only once."
     )
+
+
+class VerificationCode(BaseModel):
+    model_config = STRICT
+    code: str = Field(min_length=1, max_length=16, description="The code the channel received.")
+
+
+class VerificationSent(BaseModel):
+    outcome: str = Field(description="The provider's outcome: sent, transient or permanent.")
+    detail: str = Field(description="What the provider answered.")
+    expires_at: datetime | None = Field(description="Until when the code is good (if sent).")
+    contact_method: ContactMethodRead
+
+
+class TestPageSent(BaseModel):
+    outcome: str = Field(description="The provider's outcome: sent, transient or permanent.")
+    detail: str = Field(description="What the provider answered.")
 
 
 class NotificationRuleCreate(BaseModel):
@@ -141,3 +162,15 @@ class ApiKeyRead(BaseModel):
 
 class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="The API key; shown only once.")
+
+
+class ChatKind(StrEnum):
+    TELEGRAM = "telegram"
+    MATTERMOST = "mattermost"
+
+
+class ChatLinkCode(BaseModel):
+    kind: ChatKind
+    code: str = Field(description="Send it from the chat account; good once, until expires_at.")
+    expires_at: datetime
+    how: str = Field(description="What to send where.")

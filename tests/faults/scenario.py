@@ -50,11 +50,13 @@ class Storm:
                     "/api/v1/users",
                     {"name": f"L{level}", "email": f"{self.name}.l{level}@example.com"},
                 )
-                await self._post(
+                method = await self._post(
                     c,
                     f"/api/v1/users/{user['id']}/contact-methods",
                     {"type": "webhook", "address": self.sink.url(self.path(level))},
                 )
+                verify = f"/api/v1/users/{user['id']}/contact-methods/{method['id']}/mark-verified"
+                assert (await c.post(verify)).status_code == 200
                 users.append(user["id"])
             policy = await self._post(
                 c,

@@ -204,10 +204,14 @@ async def test_a_provider_that_fails_or_hangs_does_not_block_the_other_targets(
                     "/api/v1/users", json={"name": name, "email": f"down.{name}@example.com"}
                 )
             ).json()
-            await c.post(
-                f"/api/v1/users/{user['id']}/contact-methods",
-                json={"type": "webhook", "address": sink.url(f"/down/{name}")},
-            )
+            method = (
+                await c.post(
+                    f"/api/v1/users/{user['id']}/contact-methods",
+                    json={"type": "webhook", "address": sink.url(f"/down/{name}")},
+                )
+            ).json()
+            verify = f"/api/v1/users/{user['id']}/contact-methods/{method['id']}/mark-verified"
+            await c.post(verify)
             ids.append(user["id"])
         policy = (
             await c.post(

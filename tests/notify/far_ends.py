@@ -14,6 +14,7 @@ from tests.notify.services import (
     MATRIX_ROOM,
     PUSHOVER_USER,
     TEAMS_SIG,
+    TELEGRAM_CHAT,
     Services,
 )
 from tests.provider_support import TWILIO_SID, MailSink
@@ -178,6 +179,29 @@ FAR_ENDS: dict[str, FarEnd] = {
         ),
         secret_address="uQiRzpo4DXghDmr9QzzfQu27cmVRsG",
         secrets=("DXghDmr9QzzfQu27cmVRsG",),
+    ),
+    "telegram": FarEnd(
+        address=lambda s, tag: TELEGRAM_CHAT,
+        answer=_service_answer(
+            lambda address: address,
+            429,
+            (
+                403,
+                {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked"},
+            ),
+        ),
+        secret_address="-1001234567890",
+        secrets=(),
+    ),
+    "mattermost": FarEnd(
+        address=lambda s, tag: s.services.url(f"/mattermost/hooks/{tag}"),
+        answer=_service_answer(
+            lambda address: address.rsplit("/", 1)[1],
+            503,
+            (400, {"id": "web.incoming_webhook.invalid.app_error", "status_code": 400}),
+        ),
+        secret_address="https://chat.example.com/hooks/s3cretHookId",
+        secrets=("s3cretHookId",),
     ),
     "apprise": FarEnd(
         address=lambda s, tag: f"json://127.0.0.1:{s.sink.port}/contract/apprise/{tag}",

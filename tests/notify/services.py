@@ -9,6 +9,9 @@ provider code under test is the real one and only the far end is a stand-in:
 - Gotify: `POST /gotify/message` with `X-Gotify-Key`
 - Matrix: `PUT /matrix/_matrix/client/v3/rooms/{room}/send/m.room.message/{txn}`
 - Pushover: `POST /pushover/1/messages.json`
+- Telegram: `POST /telegram/bot{token}/sendMessage` (Bot API)
+- Mattermost: `POST /mattermost/hooks/{id}` (incoming webhook)
+- Vonage: `POST /vonage-rest/sms/json` (SMS API), `POST /vonage-api/v1/calls` (Voice API, JWT)
 """
 
 import asyncio
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+import jwt as pyjwt
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,6 +38,14 @@ MATRIX_ROOM = "!oncall:matrix.test"
 PUSHOVER_APP_TOKEN = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
 PUSHOVER_USER = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
 TEAMS_SIG = "teams-test-signature"
+TELEGRAM_TOKEN = "123456:AAtelegramTestBotToken"
+TELEGRAM_CHAT = "7010001"
+TELEGRAM_WEBHOOK_SECRET = "telegram-webhook-secret-token"
+MATTERMOST_COMMAND_TOKEN = "mattermost-slash-command-token"
+VONAGE_KEY = "a1b2c3d4"
+VONAGE_SECRET = "vonageApiSecret1"
+VONAGE_APPLICATION = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"
+VONAGE_SIGNATURE_SECRET = "vonage-signature-secret-0123456789"
 
 
 @dataclass
@@ -64,6 +76,8 @@ class Services:
     ntfy_protected: set[str] = field(default_factory=set)
     matrix_events: dict[str, str] = field(default_factory=dict)
     pushover_users: set[str] = field(default_factory=lambda: {PUSHOVER_USER})
+    # The public half of the key the Vonage voice tests sign their JWTs with.
+    vonage_public_key: str = ""
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     server: uvicorn.Server | None = None
     task: asyncio.Task[None] | None = None
@@ -270,6 +284,91 @@ class Services:
             answer["receipt"] = secrets.token_urlsafe(22)[:30]
         return JSONResponse(answer)
 
+    # Telegram ---------------------------------------------------------------------------------
+
+    async def _telegram(self, request: Request) -> Response:
+        call = await self._record("telegram", request)
+        if request.path_params["token"] != TELEGRAM_TOKEN:
+            return _telegram_error(401, "Unauthorized")
+        doc = call.json()
+        chat = str(doc.get("chat_id", ""))
+        if (scripted := self._scripted(chat)) is not None:
+            return scripted
+        if chat != TELEGRAM_CHAT:
+            return _telegram_error(400, "Bad Request: chat not found")
+        if not isinstance(doc.get("text"), str) or not doc["text"]:
+            return _telegram_error(400, "Bad Request: message text is empty")
+        message = {"message_id": len(self.calls), "chat": {"id": int(chat)}, "text": doc["text"]}
+        return JSONResponse({"ok": True, "result": message})
+
+    # Mattermost -------------------------------------------------------------------------------
+
+    async def _mattermost(self, request: Request) -> Response:
+        call = await self._record("mattermost", request)
+        if (scripted := self._scripted(request.path_params["hook"])) is not None:
+            return scripted
+        try:
+            doc = call.json()
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict) or not (doc.get("text") or doc.get("attachments")):
+            error = {
+                "id": "web.incoming_webhook.text.app_error",
+                "message": "No text specified.",
+                "status_code": 400,
+            }
+            return JSONResponse(error, status_code=400)
+        return Response("ok", media_type="text/plain")
+
+    # Vonage -----------------------------------------------------------------------------------
+
+    async def _vonage_sms(self, request: Request) -> Response:
+        call = await self._record("vonage-sms", request)
+        form = call.form()
+        to = form.get("to", "")
+        if (scripted := self._scripted(to)) is not None:
+            return scripted
+        if (form.get("api_key"), form.get("api_secret")) != (VONAGE_KEY, VONAGE_SECRET):
+            message = {"status": "4", "error-text": "Bad Credentials"}
+        elif not to.isdigit() or not form.get("text") or not form.get("from"):
+            message = {"status": "2", "error-text": "Missing to, from or text"}
+        else:
+            message = {"to": to, "message-id": secrets.token_hex(8), "status": "0"}
+        return JSONResponse({"message-count": "1", "messages": [message]})
+
+    async def _vonage_call(self, request: Request) -> Response:
+        call = await self._record("vonage-voice", request)
+        doc = call.json()
+        to = str((doc.get("to") or [{}])[0].get("number", ""))
+        if (scripted := self._scripted(to)) is not None:
+            return scripted
+        token = call.headers.get("authorization", "").removeprefix("Bearer ")
+        try:
+            claims = pyjwt.decode(token, self.vonage_public_key, algorithms=["RS256"])
+        except pyjwt.PyJWTError:
+            claims = {}
+        if claims.get("application_id") != VONAGE_APPLICATION:
+            error = {
+                "type": "https://developer.nexmo.com/api-errors#unauthorized",
+                "title": "Unauthorized",
+                "detail": "You did not provide correct credentials.",
+            }
+            return JSONResponse(error, status_code=401)
+        if not to.isdigit() or not doc.get("ncco"):
+            error = {
+                "type": "https://developer.nexmo.com/api-errors#bad-request",
+                "title": "Bad Request",
+                "detail": "to and ncco are required",
+            }
+            return JSONResponse(error, status_code=400)
+        answer = {
+            "uuid": secrets.token_hex(16),
+            "status": "started",
+            "direction": "outbound",
+            "conversation_uuid": "CON-" + secrets.token_hex(8),
+        }
+        return JSONResponse(answer, status_code=201)
+
     def app(self) -> Starlette:
         routes: list[tuple[str, Callable[[Request], Any], list[str]]] = [
             ("/ntfy/", self._ntfy, ["POST"]),
@@ -286,6 +385,10 @@ class Services:
                 ["PUT"],
             ),
             ("/pushover/1/messages.json", self._pushover, ["POST"]),
+            ("/telegram/bot{token}/sendMessage", self._telegram, ["POST"]),
+            ("/mattermost/hooks/{hook}", self._mattermost, ["POST"]),
+            ("/vonage-rest/sms/json", self._vonage_sms, ["POST"]),
+            ("/vonage-api/v1/calls", self._vonage_call, ["POST"]),
         ]
         return Starlette(routes=[Route(p, h, methods=m) for p, h, m in routes])
 
@@ -313,6 +416,11 @@ def _gotify_error(status: int, error: str, description: str) -> JSONResponse:
     return JSONResponse(
         {"error": error, "errorCode": status, "errorDescription": description}, status
     )
+
+
+def _telegram_error(status: int, description: str, **extra: Any) -> JSONResponse:
+    body = {"ok": False, "error_code": status, "description": description, **extra}
+    return JSONResponse(body, status_code=status)
 
 
 def _matrix_error(status: int, errcode: str, error: str) -> JSONResponse:

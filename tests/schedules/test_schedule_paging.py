@@ -160,6 +160,7 @@ async def test_notification_rules_apply_by_incident_urgency(
     low_method = await api.post(
         f"/users/{ana['id']}/contact-methods", {"type": "webhook", "address": sink.url("/urg-low")}
     )
+    await api.post(f"/users/{ana['id']}/contact-methods/{low_method['id']}/mark-verified", {}, 200)
     await api.post(
         f"/users/{ana['id']}/notification-rules",
         {"contact_method_id": ana["contact_method"]["id"], "urgency": "high"},

@@ -87,6 +87,24 @@ MATRIX: dict[tuple[str, str], Roles | Open] = {
     ("GET", "/api/v1/users/{user_id}/contact-methods"): OBSERVER,
     ("POST", "/api/v1/users/{user_id}/contact-methods"): ADMIN,
     ("DELETE", "/api/v1/users/{user_id}/contact-methods/{method_id}"): ADMIN,
+    # The method's owner may also send and confirm codes (tests/users/test_verification.py);
+    # the callers here are other users.
+    ("POST", "/api/v1/users/{user_id}/contact-methods/{method_id}/verification"): ADMIN,
+    ("POST", "/api/v1/users/{user_id}/contact-methods/{method_id}/verify"): ADMIN,
+    ("POST", "/api/v1/users/{user_id}/contact-methods/{method_id}/mark-verified"): ADMIN,
+    ("POST", "/api/v1/users/{user_id}/contact-methods/{method_id}/test"): ADMIN,
+    ("POST", "/api/v1/users/{user_id}/calendar-feed"): ADMIN,
+    ("POST", "/api/v1/users/{user_id}/chat-links/{kind}"): ADMIN,
+    ("DELETE", "/api/v1/users/{user_id}/chat-links/{kind}"): ADMIN,
+    ("POST", "/integrations/telegram/webhook"): Open("secret token header", refused=401),
+    ("POST", "/integrations/mattermost/actions"): Open("signed action token", refused=403),
+    ("POST", "/integrations/mattermost/command"): Open("slash command token", refused=401),
+    ("GET", "/integrations/vonage/sms"): Open("Vonage message signature", refused=403),
+    ("POST", "/integrations/vonage/sms"): Open("Vonage message signature", refused=403),
+    ("DELETE", "/api/v1/users/{user_id}/calendar-feed"): ADMIN,
+    ("POST", "/api/v1/schedules/{schedule_id}/calendar-feed"): ADMIN,
+    ("DELETE", "/api/v1/schedules/{schedule_id}/calendar-feed"): ADMIN,
+    ("GET", "/calendars/{token}.ics"): Open("token in URL", refused=404),
     ("GET", "/api/v1/users/{user_id}/notification-rules"): OBSERVER,
     ("POST", "/api/v1/users/{user_id}/notification-rules"): ADMIN,
     ("DELETE", "/api/v1/users/{user_id}/notification-rules/{rule_id}"): ADMIN,
@@ -191,6 +209,8 @@ def _body(method: str, path: str, world: World) -> dict[str, Any] | None:
     if path == "/api/v1/incidents":
         # The role check happens after validation here, so send a valid trigger.
         return {"service_id": world.ids["service"], "title": "matrix check"}
+    if path.endswith("/verify"):
+        return {"code": "123456"}
     return {}
 
 

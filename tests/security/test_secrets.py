@@ -55,6 +55,7 @@ async def test_secrets_never_reach_logs_timelines_or_reads(
     email = await api.post(
         f"/users/{user['id']}/contact-methods", {"type": "email", "address": "ada@example.com"}
     )
+    await api.post(f"/users/{user['id']}/contact-methods/{email['id']}/mark-verified", {}, 200)
     for method in (user["contact_method"], email):
         await api.post(
             f"/users/{user['id']}/notification-rules",

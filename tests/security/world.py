@@ -75,6 +75,7 @@ async def build_world(api: Api) -> World:
         "heartbeats": heartbeat["id"],
         "webhook-subscriptions": subscription["id"],
         "service": own["id"],
+        "chat-links": "telegram",
     }
     headers = {
         "anonymous": {},
