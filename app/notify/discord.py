@@ -47,15 +47,13 @@ def execute_url(address: str) -> str:
 
 def discord_detail(response: httpx.Response) -> str:
     """The message id, or Discord's error code and message."""
-    try:
-        data = response.json()
-    except ValueError:
-        return http.default_detail(response)
-    if not isinstance(data, dict):
-        return http.default_detail(response)
-    if response.is_success:
-        return f"HTTP {response.status_code} message {data.get('id')}"
-    return f"HTTP {response.status_code} error {data.get('code')}: {data.get('message')}"[:300]
+
+    def read(data: dict[str, Any]) -> str:
+        if response.is_success:
+            return f"HTTP {response.status_code} message {data.get('id')}"
+        return f"HTTP {response.status_code} error {data.get('code')}: {data.get('message')}"
+
+    return http.json_detail(response, read)
 
 
 def discord_message(page: Page, *, title: str, description: str) -> dict[str, Any]:

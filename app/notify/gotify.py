@@ -55,15 +55,15 @@ def message_url(address: str) -> str:
 
 def gotify_detail(response: httpx.Response) -> str:
     """The message id, or Gotify's error and its description."""
-    try:
-        data = response.json()
-    except ValueError:
-        return http.default_detail(response)
-    if not isinstance(data, dict):
-        return http.default_detail(response)
-    if response.is_success:
-        return f"HTTP {response.status_code} id={data.get('id')}"
-    return f"HTTP {response.status_code} {data.get('error')}: {data.get('errorDescription')}"[:300]
+
+    def read(data: dict[str, Any]) -> str:
+        if response.is_success:
+            return f"HTTP {response.status_code} id={data.get('id')}"
+        return f"HTTP {response.status_code} {data.get('error')}: {data.get('errorDescription')}"[
+            :300
+        ]
+
+    return http.json_detail(response, read)
 
 
 def gotify_message(page: Page, *, title: str, message: str) -> dict[str, Any]:

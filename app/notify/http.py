@@ -22,6 +22,17 @@ def default_detail(response: httpx.Response) -> str:
     return f"HTTP {response.status_code} {response.text[:MAX_RESPONSE_DETAIL]}".strip()
 
 
+def json_detail(response: httpx.Response, detail: Callable[[dict[str, Any]], str]) -> str:
+    """`detail(body)` when the provider answered a JSON object, else the default detail."""
+    try:
+        data = response.json()
+    except ValueError:
+        return default_detail(response)
+    if not isinstance(data, dict):
+        return default_detail(response)
+    return detail(data)[:MAX_RESPONSE_DETAIL]
+
+
 async def post(
     client: httpx.AsyncClient,
     url: str,

@@ -54,15 +54,13 @@ def transaction_id(page: Page) -> str:
 
 def matrix_detail(response: httpx.Response) -> str:
     """The event id, or the homeserver's errcode and error."""
-    try:
-        data = response.json()
-    except ValueError:
-        return http.default_detail(response)
-    if not isinstance(data, dict):
-        return http.default_detail(response)
-    if response.is_success:
-        return f"HTTP {response.status_code} event {data.get('event_id')}"
-    return f"HTTP {response.status_code} {data.get('errcode')}: {data.get('error')}"[:300]
+
+    def read(data: dict[str, Any]) -> str:
+        if response.is_success:
+            return f"HTTP {response.status_code} event {data.get('event_id')}"
+        return f"HTTP {response.status_code} {data.get('errcode')}: {data.get('error')}"
+
+    return http.json_detail(response, read)
 
 
 def retry_after_ms(response: httpx.Response) -> float | None:

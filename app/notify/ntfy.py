@@ -59,15 +59,13 @@ def publish_target(address: str) -> tuple[str, str, dict[str, str], tuple[str, s
 
 def ntfy_detail(response: httpx.Response) -> str:
     """The message id, or ntfy's error code and text."""
-    try:
-        data = response.json()
-    except ValueError:
-        return http.default_detail(response)
-    if not isinstance(data, dict):
-        return http.default_detail(response)
-    if response.is_success:
-        return f"HTTP {response.status_code} id={data.get('id')}"
-    return f"HTTP {response.status_code} error {data.get('code')}: {data.get('error')}"[:300]
+
+    def read(data: dict[str, Any]) -> str:
+        if response.is_success:
+            return f"HTTP {response.status_code} id={data.get('id')}"
+        return f"HTTP {response.status_code} error {data.get('code')}: {data.get('error')}"
+
+    return http.json_detail(response, read)
 
 
 def ntfy_message(page: Page, topic: str, *, title: str, message: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ token>` (app/responders/pushover.py), which acknowledges the incident as the pag
 """
 
 import re
+from typing import Any
 
 import httpx
 from jinja2 import TemplateError
@@ -48,17 +49,15 @@ def shown_key(address: str) -> str:
 
 def pushover_detail(response: httpx.Response) -> str:
     """The request id (and emergency receipt), or Pushover's error list."""
-    try:
-        data = response.json()
-    except ValueError:
-        return http.default_detail(response)
-    if not isinstance(data, dict):
-        return http.default_detail(response)
-    if response.is_success and data.get("status") == 1:
-        receipt = f" receipt={data['receipt']}" if data.get("receipt") else ""
-        return f"HTTP {response.status_code} request={data.get('request')}{receipt}"
-    errors = "; ".join(str(e) for e in data.get("errors") or [])
-    return f"HTTP {response.status_code} {errors}"[:300]
+
+    def read(data: dict[str, Any]) -> str:
+        if response.is_success and data.get("status") == 1:
+            receipt = f" receipt={data['receipt']}" if data.get("receipt") else ""
+            return f"HTTP {response.status_code} request={data.get('request')}{receipt}"
+        errors = "; ".join(str(e) for e in data.get("errors") or [])
+        return f"HTTP {response.status_code} {errors}"
+
+    return http.json_detail(response, read)
 
 
 class PushoverProvider:

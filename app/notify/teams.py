@@ -75,7 +75,7 @@ def teams_detail(response: httpx.Response) -> str:
         return f"HTTP {response.status_code}"
     try:
         error = response.json().get("error") or {}
-        return f"HTTP {response.status_code} {error.get('code')}: {error.get('message')}"[:300]
+        return f"HTTP {response.status_code} {error.get('code')}: {error.get('message')}"
     except (ValueError, AttributeError):
         return http.default_detail(response)
 

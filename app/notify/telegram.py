@@ -51,16 +51,14 @@ def callback_data(action: str, incident_id: str) -> str:
 
 def telegram_detail(response: httpx.Response) -> str:
     """The message id, or the Bot API's error code and description (never the bot token)."""
-    try:
-        data = response.json()
-    except ValueError:
-        return http.default_detail(response)
-    if not isinstance(data, dict):
-        return http.default_detail(response)
-    if data.get("ok"):
-        result = data.get("result") or {}
-        return f"HTTP {response.status_code} message {result.get('message_id')}"
-    return f"HTTP {response.status_code} {data.get('description')}"[:300]
+
+    def read(data: dict[str, Any]) -> str:
+        if data.get("ok"):
+            result = data.get("result") or {}
+            return f"HTTP {response.status_code} message {result.get('message_id')}"
+        return f"HTTP {response.status_code} {data.get('description')}"
+
+    return http.json_detail(response, read)
 
 
 def retry_after(response: httpx.Response) -> float | None:

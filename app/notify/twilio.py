@@ -1,6 +1,7 @@
 """SMS and voice pages in the Twilio REST API shape (any compatible gateway works too), or
 through Vonage when `STAIRWAY_SMS_GATEWAY=vonage`."""
 
+from typing import Any
 from xml.sax.saxutils import escape
 
 import httpx
@@ -32,15 +33,13 @@ VOICE_TEMPLATES = {
 
 def twilio_detail(response: httpx.Response) -> str:
     """The message sid and status, or Twilio's error code and message (never credentials)."""
-    try:
-        data = response.json()
-    except ValueError:
-        return http.default_detail(response)
-    if not isinstance(data, dict):
-        return http.default_detail(response)
-    if response.is_success:
-        return f"HTTP {response.status_code} sid={data.get('sid')} status={data.get('status')}"
-    return f"HTTP {response.status_code} error {data.get('code')}: {data.get('message')}"[:300]
+
+    def read(data: dict[str, Any]) -> str:
+        if response.is_success:
+            return f"HTTP {response.status_code} sid={data.get('sid')} status={data.get('status')}"
+        return f"HTTP {response.status_code} error {data.get('code')}: {data.get('message')}"
+
+    return http.json_detail(response, read)
 
 
 def say_twice(text: str) -> str:

@@ -87,15 +87,13 @@ class VonageSmsProvider:
 
 def voice_detail(response: httpx.Response) -> str:
     """The call's uuid and status, or the Voice API's error title and detail."""
-    try:
-        data = response.json()
-    except ValueError:
-        return http.default_detail(response)
-    if not isinstance(data, dict):
-        return http.default_detail(response)
-    if response.is_success:
-        return f"HTTP {response.status_code} call {data.get('uuid')} {data.get('status')}"
-    return f"HTTP {response.status_code} {data.get('title')}: {data.get('detail', '')}"[:300]
+
+    def read(data: dict[str, Any]) -> str:
+        if response.is_success:
+            return f"HTTP {response.status_code} call {data.get('uuid')} {data.get('status')}"
+        return f"HTTP {response.status_code} {data.get('title')}: {data.get('detail', '')}"
+
+    return http.json_detail(response, read)
 
 
 class VonageVoiceProvider:
