@@ -50,12 +50,14 @@ class Templates:
 
     def render(self, name: str, page: Page) -> str:
         """Render one template for a page (raises jinja2.TemplateError on a broken template)."""
+        # The channel's escaping holds for a notice too (Telegram's HTML, Slack's mrkdwn).
+        channel = name.partition(".")[0]
         if page.notice is not None:
             name = notice_template(name)
         if name.endswith(".html.j2"):
             env = self._html
         else:
-            env = self._escaped.get(name.partition(".")[0], self._plain)
+            env = self._escaped.get(channel, self._plain)
         return str(env.get_template(name).render(page_context(page)))
 
 

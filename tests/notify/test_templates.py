@@ -7,7 +7,8 @@ import pytest
 from jinja2.exceptions import SecurityError
 from markupsafe import escape
 
-from app.notify.base import Outcome
+from app.notify.base import Notice, Outcome
+from app.notify.notices import notice_page
 from app.notify.registry import BY_TYPE, DEFAULT_TEMPLATES, templates
 from app.notify.slack import SlackProvider
 from tests.notify.helpers import page
@@ -38,6 +39,18 @@ def test_an_incident_title_or_detail_is_printed_literally_never_run(name: str, t
     assert "49" not in rendered
     assert "looploop" not in rendered
     assert "<class" not in rendered
+
+
+@pytest.mark.parametrize("channel", sorted(spec.type for spec in BY_TYPE.values() if spec.escape))
+def test_a_notice_is_escaped_as_the_channel_escapes_incidents(channel: str) -> None:
+    notice = Notice(kind="handoff", title="On call: <db & cache>", text="from <now> @here")
+    page = notice_page(notice, channel=channel, address="x", user=None, idempotency_key="k")
+    name = next(n for n in DEFAULT_TEMPLATES if n.startswith(f"{channel}.") and "title" not in n)
+    escape_channel = BY_TYPE[channel].escape
+    assert escape_channel is not None
+    assert templates().render(name, page) == (
+        f"{escape_channel(notice.title)}: {escape_channel(notice.text)}"
+    )
 
 
 def test_html_escapes_and_slack_neutralises_mentions() -> None:
