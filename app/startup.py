@@ -77,7 +77,17 @@ def inspect(settings: Settings, *, destinations: bool = True) -> Facts:
         refused = await warn_refused(settings) if destinations else []
         return Facts(await _admin_exists(settings), refused)
 
-    return asyncio.run(both())
+    from app.errors import is_connection_error
+
+    try:
+        return asyncio.run(both())
+    except Exception as exc:
+        # Advice only: a database that is failing over right now must not stop a process that
+        # would otherwise wait for it and carry on paging.
+        if not is_connection_error(exc):
+            raise
+        log.warning("start-up checks skipped: the database did not answer (%s)", exc)
+        return Facts(admin_exists=True, refused=[])
 
 
 async def _key_is_live(settings: Settings, secret: str) -> bool:

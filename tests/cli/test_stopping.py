@@ -3,6 +3,7 @@ the work in flight finished (a page being sent is delivered and recorded) or lef
 
 import asyncio
 import signal
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -133,3 +134,21 @@ async def test_the_api_listens_where_told_and_stops_cleanly(
     assert banner in api.log()
     assert "listens on every interface" not in api.log()
     await stopped_cleanly(api, sig)
+
+
+async def test_a_worker_started_while_the_database_is_away_keeps_running(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # A primary failing over as the worker starts: the start-up checks are skipped, not fatal.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    away = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/stairway"
+    processes = Stairway(away, settings.redis_url, tmp_path)
+    try:
+        worker = processes.start_worker()
+        # line_in_log also asserts the process is still running when the line appears.
+        await line_in_log(worker, "start-up checks skipped: the database did not answer")
+        assert worker.popen.poll() is None, worker.log()
+    finally:
+        processes.stop_all()
