@@ -3,7 +3,6 @@ the work in flight finished (a page being sent is delivered and recorded) or lef
 
 import asyncio
 import signal
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from app.bootstrap import create_admin_key
 from app.config import Settings
 from app.main import create_app
 from tests.factories import Api
-from tests.faults.harness import Proc, Stairway, eventually
+from tests.faults.harness import Proc, Stairway, eventually, free_port
 from tests.policies_code.conftest import Files, write
 from tests.support import HttpSink
 
@@ -140,10 +139,7 @@ async def test_a_worker_started_while_the_database_is_away_keeps_running(
     settings: Settings, tmp_path: Path
 ) -> None:
     # A primary failing over as the worker starts: the start-up checks are skipped, not fatal.
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    away = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/stairway"
+    away = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/stairway"
     processes = Stairway(away, settings.redis_url, tmp_path)
     try:
         worker = processes.start_worker()

@@ -31,7 +31,9 @@ def free_port() -> int:
         return port
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition"
+) -> None:
     """Poll another process's observable state until `check()` holds."""
     deadline = time.monotonic() + timeout
     while not await check():

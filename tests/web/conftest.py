@@ -168,15 +168,6 @@ async def sign_in(page: Page, console: Console, email: str, password: str = PASS
     await page.wait_for_url(f"{console.url}/incidents")
 
 
-async def eventually(check: Any, *, timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll `check()` until it holds, or fail after `timeout` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def visit(page: Page, url: str) -> None:
     """Open `url`; a navigation the open page's own event stream raced with is retried once."""
     try:

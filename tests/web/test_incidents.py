@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from app.models import Incident, utcnow
+from tests.faults.harness import eventually
 from tests.support import HttpSink
-from tests.web.conftest import Console, eventually, make_user, sign_in, visit
+from tests.web.conftest import Console, make_user, sign_in, visit
 
 XSS_TITLE = "<img src=x onerror=alert(1)>"
 
