@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from app.errors import AppError
-
 if TYPE_CHECKING:
     from app.config import Settings
 
@@ -41,6 +39,7 @@ def _read_password() -> str:
 def set_password(email: Email) -> None:
     """Set a user's console password (read from standard input when it is not a terminal)."""
     from app.accounts.commands import set_password as run
+    from app.errors import AppError
 
     password = _read_password()
     try:
@@ -54,6 +53,7 @@ def set_password(email: Email) -> None:
 def _issue(email: str | None, purpose: str, name: str = "", role: str = "responder") -> None:
     from app.accounts.commands import issue_link
     from app.accounts.links import Purpose
+    from app.errors import AppError
     from app.users.schemas import Role
 
     try:
