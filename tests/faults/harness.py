@@ -141,7 +141,7 @@ class Stairway:
             except httpx.TransportError:
                 return False
 
-        await eventually(up, 30, "the API to listen")
+        await eventually(up, 90, "the API to listen")
         return proc
 
     def start_worker(self) -> Proc:

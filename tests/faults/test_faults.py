@@ -41,7 +41,7 @@ async def test_a_worker_killed_mid_storm_loses_nothing(stairway: Stairway, sink:
     storm = Storm(stairway, sink, "killed")
     await storm.setup()
     await storm.trigger(40)
-    await sink.wait_for(lambda: len(storm.keys()) >= 40, 30)
+    await sink.wait_for(lambda: len(storm.keys()) >= 40, 90)
     first.kill()
     stairway.start_worker()
     await storm.wait_all_paged()
@@ -74,9 +74,9 @@ async def test_redis_flushed_and_restarted_mid_escalation_loses_nothing(
         storm = Storm(stairway, sink, "flushed")
         await storm.setup(escalate_after_seconds=2)
         await storm.trigger(30)
-        await sink.wait_for(lambda: len(storm.keys()) >= 30, 30)
+        await sink.wait_for(lambda: len(storm.keys()) >= 30, 90)
         redis.Redis(port=private_redis.port).flushall()
-        await sink.wait_for(lambda: len(storm.keys()) >= 60, 30)
+        await sink.wait_for(lambda: len(storm.keys()) >= 60, 90)
         private_redis.stop()
         private_redis.start()
         await storm.wait_all_paged()
@@ -100,7 +100,7 @@ async def test_postgres_down_answers_503_and_recovers_without_loss(
         storm = Storm(stairway, sink, "pgdown")
         await storm.setup(escalate_after_seconds=2)
         await storm.trigger(10)
-        await sink.wait_for(lambda: len(storm.keys()) >= 10, 30)
+        await sink.wait_for(lambda: len(storm.keys()) >= 10, 90)
         routing_key = await storm.integration_key()
         event = {
             "routing_key": routing_key,
@@ -131,7 +131,7 @@ async def test_postgres_down_answers_503_and_recovers_without_loss(
             async with storm.client() as c:
                 return (await c.get("/readyz")).status_code == 200
 
-        await eventually(ready_again, 30, "the API to be ready again")
+        await eventually(ready_again, 90, "the API to be ready again")
         # The sender retries the alert the outage refused: accepted, queued, applied, paged.
         async with storm.client() as c:
             assert (await c.post("/v2/enqueue", json=event)).status_code == 202
@@ -154,7 +154,7 @@ async def test_acks_racing_the_next_level_never_let_a_page_out_after_the_ack(
     storm = Storm(stairway, sink, "race")
     await storm.setup(escalate_after_seconds=3)
     await storm.trigger(40)
-    await sink.wait_for(lambda: len(storm.keys()) >= 40, 30)
+    await sink.wait_for(lambda: len(storm.keys()) >= 40, 90)
     states = [await storm.incident(i) for i in storm.incident_ids]
     pending = [s["escalation"]["next_due_at"] for s in states if s["escalation"]["next_due_at"]]
     assert pending, "some incident still has a level to climb"
@@ -235,20 +235,24 @@ async def test_a_provider_that_fails_or_hangs_does_not_block_the_other_targets(
                 "/api/v1/incidents", json={"service_id": storm.service_id, "title": "provider down"}
             )
         ).json()
-        await sink.wait_count("/down/c", 1, timeout=10)
 
-        async def gave_up() -> bool:
+        async def final_failures() -> int:
             timeline = (await c.get(f"/api/v1/incidents/{incident['id']}/timeline")).json()
-            return (
-                sum(
-                    1
-                    for t in timeline["items"]
-                    if t["type"] == "notification_failed" and t["details"]["final"]
-                )
-                == 2
+            return sum(
+                1
+                for t in timeline["items"]
+                if t["type"] == "notification_failed" and t["details"]["final"]
             )
 
-        await eventually(gave_up, 30, "both failing targets to exhaust their retries")
+        # Not blocked: the healthy target is paged while the others are still being retried
+        # (an order of events, which holds however slow the machine is).
+        await sink.wait_count("/down/c", 1, timeout=60)
+        assert await final_failures() == 0
+
+        async def gave_up() -> bool:
+            return await final_failures() == 2
+
+        await eventually(gave_up, 60, "both failing targets to exhaust their retries")
         timeline = (await c.get(f"/api/v1/incidents/{incident['id']}/timeline")).json()["items"]
     failed = [t["details"] for t in timeline if t["type"] == "notification_failed"]
     by_path = {
@@ -268,5 +272,5 @@ async def test_workers_run_below_the_apis_cpu_priority(stairway: Stairway) -> No
     async def lowered() -> bool:
         return os.getpriority(os.PRIO_PROCESS, worker.popen.pid) == 5
 
-    await eventually(lowered, 30, "the worker to lower its priority by the default 5")
+    await eventually(lowered, 90, "the worker to lower its priority by the default 5")
     assert os.getpriority(os.PRIO_PROCESS, api.popen.pid) == 0
