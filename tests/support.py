@@ -1,6 +1,8 @@
 """Real local parts for tests: an HTTP sink that records pages, and a tracker of finished jobs."""
 
 import asyncio
+import hashlib
+import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -13,6 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+# How far a signature's timestamp may be from the request's arrival (what a receiver accepts).
+SIGNATURE_TOLERANCE_SECONDS = 300
+
 
 @dataclass
 class Received:
@@ -23,6 +28,14 @@ class Received:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    def signed_by(self, secret: str) -> bool:
+        """Whether X-Stairway-Signature is `t=<unix>,v1=<hex hmac-sha256(secret, "<t>.<body>")>`,
+        with `t` within five minutes of the request's arrival."""
+        parts = dict(p.split("=", 1) for p in self.headers["x-stairway-signature"].split(","))
+        expected = hmac.new(secret.encode(), f"{parts['t']}.".encode() + self.body, hashlib.sha256)
+        fresh = abs(self.at - int(parts["t"])) <= SIGNATURE_TOLERANCE_SECONDS
+        return fresh and hmac.compare_digest(parts["v1"], expected.hexdigest())
 
 
 @dataclass
