@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from arq.constants import in_progress_key_prefix
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,6 @@ AUTO_RESOLVE_JOB = "auto_resolve"
 # Due work (escalation steps, page deliveries) is woken by one job per kind and time bucket,
 # which then claims every row due by then from PostgreSQL in batches.
 DUE_BUCKET_MS = 10
-IN_PROGRESS_KEY = "arq:in-progress:"
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def arq_enqueuer(pool: Any) -> Enqueue:
                 if (
                     queued is None
                     and job.coalesce
-                    and await pool.exists(IN_PROGRESS_KEY + job.job_id)
+                    and await pool.exists(in_progress_key_prefix + job.job_id)
                 ):
                     follow_up = fresh(job)
                     await pool.enqueue_job(
