@@ -13,8 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 log = logging.getLogger(__name__)
 
 # Job names and argument lists are stable: queued jobs outlive deploys.
-STEP_JOB = "escalation_step"
-DELIVER_JOB = "deliver_notification"
 LEVEL_FAILED_JOB = "level_failed"
 ACK_TIMEOUT_JOB = "ack_timeout"
 AUTO_RESOLVE_JOB = "auto_resolve"
@@ -57,22 +55,6 @@ def take_jobs(session: AsyncSession) -> list[JobSpec]:
     """The jobs the committed transaction asked for."""
     jobs: list[JobSpec] = session.info.pop("jobs", [])
     return jobs
-
-
-def step_job(incident_id: Any, token: int, due_at: datetime, *, suffix: str = "") -> JobSpec:
-    """The escalation step of an incident for one fencing token, due at `due_at`."""
-    return JobSpec(
-        STEP_JOB, (str(incident_id), token), f"step:{incident_id}:{token}{suffix}", due_at
-    )
-
-
-def delivery_job(
-    notification_id: Any, attempt: int, due_at: datetime, *, suffix: str = ""
-) -> JobSpec:
-    """One delivery attempt of an outbox row."""
-    return JobSpec(
-        DELIVER_JOB, (str(notification_id),), f"deliver:{notification_id}:{attempt}{suffix}", due_at
-    )
 
 
 def level_failed_job(incident_id: Any, level: int, loop: int) -> JobSpec:

@@ -162,8 +162,8 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def jobs() -> JobTracker:
-    return JobTracker()
+async def jobs(app: Any) -> JobTracker:
+    return JobTracker(app.state.sessions)
 
 
 @pytest.fixture

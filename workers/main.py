@@ -33,7 +33,7 @@ from app.paging.delivery import (
     deliver_batch,
     delivery_wakeup,
 )
-from app.paging.due import next_claim, run_due_steps, run_step
+from app.paging.due import next_claim, run_due_steps
 from app.paging.step import run_level_failed
 from app.paging.sweeper import (
     BATCH,
@@ -43,14 +43,12 @@ from app.paging.sweeper import (
     overdue_jobs,
     sweep_timers_and_events,
 )
-from app.paging.wake import DONE_KEY, STEPS_DUE_JOB, done_ids, step_wakeup, window_end
+from app.paging.wake import STEPS_DUE_JOB, step_wakeup, window_end
 from app.process import keep_out_of_full_collections
 from app.queue import (
     ACK_TIMEOUT_JOB,
     AUTO_RESOLVE_JOB,
-    DELIVER_JOB,
     LEVEL_FAILED_JOB,
-    STEP_JOB,
     arq_enqueuer,
 )
 from app.redis_url import (
@@ -102,16 +100,6 @@ async def _transacted(ctx: Ctx, run: Callable[[Any], Awaitable[T]]) -> T:
     return result[0]
 
 
-async def escalation_step(ctx: Ctx, incident_id: str, token: int) -> None:
-    """Fire the escalation step of an incident for one fencing token."""
-    await _in_transaction(
-        ctx,
-        lambda s: run_step(
-            session=s, incident_id=uuid.UUID(incident_id), token=token, now=utcnow()
-        ),
-    )
-
-
 def _stopping(ctx: Ctx) -> bool:
     """The worker is shutting down (app/serving.py): a job ends after its current batch."""
     stopping: asyncio.Event | None = ctx.get(STOPPING)
@@ -121,11 +109,8 @@ def _stopping(ctx: Ctx) -> bool:
 async def escalation_steps_due(ctx: Ctx) -> None:
     """Fire every escalation step due by now, then the window's later ones as they come due."""
     until = window_end(utcnow())
-    done: list[str] = ctx.setdefault(DONE_KEY, [])
     while True:
         batch = await _transacted(ctx, lambda s: run_due_steps(session=s, now=utcnow()))
-        # The per-incident step jobs this one did the work of (observed by after_job_end hooks).
-        done.extend(done_ids(batch.applied))
         now = utcnow()
         at = next_claim(batch, now=now, until=until)
         if at is None:
@@ -134,13 +119,6 @@ async def escalation_steps_due(ctx: Ctx) -> None:
             await ctx["enqueue"]([step_wakeup(at)])
             return
         await asyncio.sleep((at - now).total_seconds())
-
-
-async def deliver_notification(ctx: Ctx, notification_id: str) -> None:
-    """Deliver one outbox row (jobs queued before pages were delivered in batches)."""
-    if (await _deliver(ctx, only=uuid.UUID(notification_id))).busy:
-        # Its incident was locked (e.g. an ack in progress): the batch deliverer takes it soon.
-        await ctx["enqueue"]([delivery_wakeup(utcnow() + DELIVERY_RETRY)])
 
 
 @dataclass
@@ -171,12 +149,10 @@ async def deliveries_due(ctx: Ctx) -> None:
 
 async def _run_delivery_loops(ctx: Ctx) -> None:
     deliverer: Deliverer = ctx["deliverer"]
-    # The per-page delivery jobs this one did the work of (observed by after_job_end hooks).
-    done: list[str] = ctx.setdefault(DONE_KEY, [])
     deadline = time.monotonic() + DELIVERY_RUN_SECONDS
     while True:
         deliverer.again = False
-        ends = await _delivery_loops(ctx, done, deadline)
+        ends = await _delivery_loops(ctx, deadline)
         if "budget" in ends or time.monotonic() > deadline:
             # Stay well inside the job timeout: a fresh job carries on with the backlog.
             await ctx["enqueue"]([delivery_wakeup(utcnow(), fresh=True)])
@@ -189,11 +165,9 @@ async def _run_delivery_loops(ctx: Ctx) -> None:
         return
 
 
-async def _delivery_loops(ctx: Ctx, done: list[str], deadline: float) -> list[str]:
+async def _delivery_loops(ctx: Ctx, deadline: float) -> list[str]:
     # While one batch waits on PostgreSQL or on its pages' answers, another one can be sending.
-    loops = [
-        asyncio.ensure_future(_delivery_loop(ctx, done, deadline)) for _ in range(DELIVERY_LOOPS)
-    ]
+    loops = [asyncio.ensure_future(_delivery_loop(ctx, deadline)) for _ in range(DELIVERY_LOOPS)]
     try:
         return list(await asyncio.gather(*loops))
     except BaseException:
@@ -204,11 +178,10 @@ async def _delivery_loops(ctx: Ctx, done: list[str], deadline: float) -> list[st
         raise
 
 
-async def _delivery_loop(ctx: Ctx, done: list[str], deadline: float) -> str:
+async def _delivery_loop(ctx: Ctx, deadline: float) -> str:
     tries = 0
     while True:
-        delivered = await _deliver(ctx, only=None)
-        done.extend(delivered.done)
+        delivered = await _deliver(ctx)
         if delivered.busy:
             # Due pages were held: by a sibling loop that picked the same ones at the same
             # instant (then they are free again at once), or by an ack. Look again a few
@@ -225,9 +198,9 @@ async def _delivery_loop(ctx: Ctx, done: list[str], deadline: float) -> str:
             return "budget"  # a fresh job carries on with the backlog
 
 
-async def _deliver(ctx: Ctx, *, only: uuid.UUID | None) -> Delivered:
+async def _deliver(ctx: Ctx) -> Delivered:
     return await _transacted(
-        ctx, lambda s: deliver_batch(session=s, now=utcnow(), ctx=ctx["delivery"], only=only)
+        ctx, lambda s: deliver_batch(session=s, now=utcnow(), ctx=ctx["delivery"])
     )
 
 
@@ -318,10 +291,8 @@ async def sweeper(ctx: Ctx) -> None:
         queued_since = await oldest_queued(session)
     grace = settings.sweeper_grace_seconds
     stuck_after = {
-        STEP_JOB: grace,
         STEPS_DUE_JOB: grace,
         LEVEL_FAILED_JOB: grace,
-        DELIVER_JOB: grace + settings.delivery_timeout_seconds,
         DELIVERIES_JOB: grace + settings.delivery_timeout_seconds,
     }
     await ctx["enqueue"](await missing_jobs(redis, overdue, now=now, stuck_after=stuck_after))
@@ -393,9 +364,7 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     """arq settings tuned for paging: many concurrent jobs, short polls, short-lived results."""
     interval = max(1, settings.sweeper_interval_seconds)
     functions = {
-        STEP_JOB: escalation_step,
         STEPS_DUE_JOB: escalation_steps_due,
-        DELIVER_JOB: deliver_notification,
         DELIVERIES_JOB: deliveries_due,
         LEVEL_FAILED_JOB: level_failed,
         ACK_TIMEOUT_JOB: ack_timeout,

@@ -12,7 +12,6 @@ pages are all sent at once under one deadline.
 import asyncio
 import json
 import logging
-import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -78,8 +77,6 @@ class Delivered:
     pages: int  # pages this batch locked and settled
     more: bool  # pages were delivered: claim again at once
     busy: bool = False  # due pages were left (held by another deliverer, or incident locked)
-    # The per-page job ids (`deliver:<id>:<attempt>`) whose work this batch did.
-    done: tuple[str, ...] = ()
 
 
 def delivery_wakeup(due_at: datetime, *, fresh: bool = False) -> JobSpec:
@@ -130,13 +127,12 @@ async def deliver_batch(
     now: datetime,
     ctx: DeliveryContext,
     limit: int = BATCH,
-    only: uuid.UUID | None = None,
 ) -> Delivered:
-    """Deliver up to `limit` due pages (just `only`, if given) and record them (caller commits)."""
+    """Deliver up to `limit` due pages and record them (caller commits)."""
     cutoff = now + EARLY_TOLERANCE
-    claim = await claims.claim(session, cutoff=cutoff, limit=limit, only=only)
+    claim = await claims.claim(session, cutoff=cutoff, limit=limit)
     if not claim.pages:
-        busy = await claims.left_behind(session, cutoff=cutoff, only=only)
+        busy = await claims.left_behind(session, cutoff=cutoff)
         return Delivered(0, more=False, busy=busy)
     settings = ctx.settings
     renderer = PageRenderer(
@@ -193,9 +189,8 @@ async def deliver_batch(
     await _record(session, outcomes, now)
     if len(outcomes) < len(claim.pages):
         schedule_delivery(session, now)
-    done = tuple(f"deliver:{row['id']}:{row['attempts']}" for row, _ in outcomes)
     # Claim again until a claim comes back empty: that one also tells whether pages were skipped.
-    return Delivered(len(claim.pages), more=True, done=done)
+    return Delivered(len(claim.pages), more=True)
 
 
 async def _record(

@@ -15,7 +15,7 @@ from app.incidents.timers import sweep_timers
 from app.models import Incident, Notification, utcnow
 from app.paging.delivery import DELIVERIES_JOB, rearm_deliveries
 from app.paging.wake import rearm_steps
-from app.queue import DELIVER_JOB, JobSpec
+from app.queue import JobSpec
 from app.responders.nonces import purge_expired
 
 BATCH = 2000
@@ -78,7 +78,7 @@ async def missing_jobs(
             suffix = f":sweep{int(now.timestamp())}"
             rearm.append(JobSpec(job.function, job.args, job.job_id + suffix, job.defer_until))
     for job in rearm:
-        kind = "delivery" if job.function in (DELIVER_JOB, DELIVERIES_JOB) else "step"
+        kind = "delivery" if job.function == DELIVERIES_JOB else "step"
         metrics.SWEEPER_REARMS.labels(kind).inc()
     return rearm
 

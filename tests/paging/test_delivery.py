@@ -40,7 +40,7 @@ async def test_a_503_is_retried_until_the_page_gets_through(
         notification_id = await session.scalar(
             select(Notification.id).where(Notification.incident_id == incident["id"])
         )
-    await jobs.wait_prefix(f"deliver:{notification_id}:2")
+    await jobs.page_settled(notification_id, attempts=2)
     timeline = await api.timeline(incident["id"])
     failed = _of(timeline, "notification_failed")
     assert [f["details"]["attempt"] for f in failed] == [1, 2]

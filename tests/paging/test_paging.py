@@ -85,7 +85,7 @@ async def test_two_levels_escalate_and_an_ack_silences_everything(
 
 
 async def test_fifty_concurrent_triggers_with_one_key_open_one_incident(
-    api: Api, sink: HttpSink, jobs: JobTracker
+    api: Api, sink: HttpSink, jobs: JobTracker, app: Any
 ) -> None:
     ada = await api.user("Ada", webhook=sink.url("/dedup"))
     policy = await api.policy([(60, [ada["id"]])], name="dedup")
@@ -110,7 +110,11 @@ async def test_fifty_concurrent_triggers_with_one_key_open_one_incident(
     incident = await api.get(f"/incidents/{incident_id}")
     assert incident["alert_count"] == 50
     await sink.wait_count("/dedup", before + 1)
-    await jobs.wait_prefix("deliver:")
+    async with app.state.sessions() as session:
+        [page_id] = await session.scalars(
+            select(Notification.id).where(Notification.incident_id == incident_id)
+        )
+    await jobs.page_settled(page_id)
     listed = await api.get("/incidents", params={"service_id": service["id"]})
     assert [i["id"] for i in listed["items"]] == [incident_id]
     assert _types(await api.timeline(incident_id)).count("deduplicated") == 49
@@ -163,7 +167,7 @@ async def test_repeat_then_exhausted_and_the_incident_stays_open(
     incident = await api.trigger(service["id"])
     pages = await sink.wait_count("/repeat", 2)
     assert [(p.json()["level"], p.json()["loop"]) for p in pages] == [(1, 0), (1, 1)]
-    await jobs.wait_prefix(f"step:{incident['id']}:2")
+    await jobs.step_applied(incident["id"], 2)
     current = await api.get(f"/incidents/{incident['id']}")
     assert current["status"] == "triggered"
     assert current["escalation"]["exhausted"] is True

@@ -171,7 +171,7 @@ async def test_low_urgency_pages_level_one_once_and_never_escalates(
     assert incident["urgency"] == "low"
     await sink.wait_count("/low-ada", 1)
     # Level 1 times out after 1 s: with one level and no repeat, that is the end.
-    await jobs.wait_prefix(f"step:{incident['id']}:1")
+    await jobs.step_applied(incident["id"], 1)
     current = await api.get(f"/incidents/{incident['id']}")
     assert current["status"] == "triggered"
     assert current["escalation"]["exhausted"] is True

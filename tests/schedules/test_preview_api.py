@@ -108,7 +108,7 @@ async def test_the_preview_walks_the_chain_and_matches_the_live_pages(
     service = await api.service(policy["id"])
     incident = await api.trigger(service["id"])
     await sink.wait_count("/pv-bob", 1)
-    await jobs.wait_prefix(f"step:{incident['id']}:1")
+    await jobs.step_applied(incident["id"], 1)
     created = _at(incident["created_at"])
     async with app.state.sessions() as session:
         rows = (
