@@ -17,11 +17,6 @@ from tests.support import HttpSink, JobTracker
 pytestmark = pytest.mark.usefixtures("worker")
 
 
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
-
-
 def _of(timeline: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [item for item in timeline if item["type"] == kind]
 

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import insert, select, update
 from sqlmodel import col
@@ -20,11 +19,6 @@ from app.paging.delivery import Delivered, DeliveryContext, deliver_batch, deliv
 from app.queue import JobSpec, take_jobs
 from tests.factories import Api
 from tests.support import HttpSink
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 @pytest.fixture

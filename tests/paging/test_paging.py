@@ -4,7 +4,6 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -16,11 +15,6 @@ from tests.factories import Api
 from tests.support import HttpSink, JobTracker
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 def _types(timeline: list[dict[str, Any]]) -> list[str]:

@@ -4,7 +4,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import update
 from sqlmodel import col
@@ -16,11 +15,6 @@ from tests.factories import Api
 from tests.support import HttpSink, JobTracker
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 async def _at_level_one(

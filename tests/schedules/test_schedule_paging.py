@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -12,11 +11,6 @@ from tests.factories import Api
 from tests.support import HttpSink, JobTracker
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 def _iso(moment: datetime) -> str:
