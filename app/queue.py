@@ -12,11 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
 
-# Job names and argument lists are stable: queued jobs outlive deploys.
-LEVEL_FAILED_JOB = "level_failed"
-ACK_TIMEOUT_JOB = "ack_timeout"
-AUTO_RESOLVE_JOB = "auto_resolve"
-
 # Due work (escalation steps, page deliveries) is woken by one job per kind and time bucket,
 # which then claims every row due by then from PostgreSQL in batches.
 DUE_BUCKET_MS = 10
@@ -55,26 +50,6 @@ def take_jobs(session: AsyncSession) -> list[JobSpec]:
     """The jobs the committed transaction asked for."""
     jobs: list[JobSpec] = session.info.pop("jobs", [])
     return jobs
-
-
-def level_failed_job(incident_id: Any, level: int, loop: int) -> JobSpec:
-    """Re-check a level whose deliveries all failed permanently."""
-    return JobSpec(
-        LEVEL_FAILED_JOB,
-        (str(incident_id), level, loop),
-        f"level-failed:{incident_id}:{loop}:{level}",
-    )
-
-
-def timer_job(function: str, incident_id: Any, due_at: datetime, *, suffix: str = "") -> JobSpec:
-    """A lifecycle timer (ack timeout, auto-resolve) of an incident, fenced by its instant."""
-    name = function.replace("_", "-")
-    return JobSpec(
-        function,
-        (str(incident_id), due_at.isoformat()),
-        f"{name}:{incident_id}:{due_at.timestamp():.6f}{suffix}",
-        due_at,
-    )
 
 
 def due_work_job(function: str, due_at: datetime) -> JobSpec:

@@ -36,18 +36,20 @@ from app.paging.outcomes import (
     page_details,
 )
 from app.paging.pages import PageRenderer
-from app.queue import JobSpec, after_commit, due_work_job, level_failed_job
+from app.queue import JobSpec, after_commit, due_work_job
 from app.queue import fresh as new_id
 
 __all__ = [
     "BATCH",
     "DELIVERIES_JOB",
     "EARLY_TOLERANCE",
+    "LEVEL_FAILED_JOB",
     "Delivered",
     "DeliveryContext",
     "backoff_seconds",
     "deliver_batch",
     "delivery_wakeup",
+    "level_failed_job",
     "rearm_deliveries",
     "schedule_delivery",
     "shown_address",
@@ -55,7 +57,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Job names and argument lists are stable: queued jobs outlive deploys.
 DELIVERIES_JOB = "deliveries_due"
+LEVEL_FAILED_JOB = "level_failed"
 EARLY_TOLERANCE = timedelta(milliseconds=20)
 # Pages per transaction, all sent at once: bounded so an ack waits at most one delivery timeout.
 BATCH = 100
@@ -92,6 +96,15 @@ def rearm_deliveries(due_times: Sequence[datetime], *, now: datetime) -> list[Jo
     jobs = {job.job_id: job for job in later}
     # One wake-up claims every page due by then, so the soonest overdue page's bucket is enough.
     return ([delivery_wakeup(min(overdue))] if overdue else []) + list(jobs.values())
+
+
+def level_failed_job(incident_id: Any, level: int, loop: int) -> JobSpec:
+    """Re-check a level whose deliveries all failed permanently."""
+    return JobSpec(
+        LEVEL_FAILED_JOB,
+        (str(incident_id), level, loop),
+        f"level-failed:{incident_id}:{loop}:{level}",
+    )
 
 
 def schedule_delivery(session: AsyncSession, due_at: datetime) -> None:
