@@ -18,7 +18,6 @@ from app.models import ApiKey, IntegrationKey, User, utcnow
 from app.security import hash_key
 
 ROLE_RANK = {"observer": 1, "responder": 2, "admin": 3}
-ROLES = tuple(ROLE_RANK)
 
 
 @dataclass(frozen=True)

@@ -67,11 +67,6 @@ class Conflict(AppError):
     code = "conflict"
 
 
-class PayloadTooLarge(AppError):
-    status_code = 413
-    code = "payload_too_large"
-
-
 class Unavailable(AppError):
     status_code = 503
     code = "unavailable"

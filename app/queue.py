@@ -7,21 +7,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from arq.constants import in_progress_key_prefix
 from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
 
-# Job names and argument lists are stable: queued jobs outlive deploys.
-STEP_JOB = "escalation_step"
-DELIVER_JOB = "deliver_notification"
-LEVEL_FAILED_JOB = "level_failed"
-ACK_TIMEOUT_JOB = "ack_timeout"
-AUTO_RESOLVE_JOB = "auto_resolve"
-
 # Due work (escalation steps, page deliveries) is woken by one job per kind and time bucket,
 # which then claims every row due by then from PostgreSQL in batches.
 DUE_BUCKET_MS = 10
-IN_PROGRESS_KEY = "arq:in-progress:"
 
 
 @dataclass(frozen=True)
@@ -59,42 +52,6 @@ def take_jobs(session: AsyncSession) -> list[JobSpec]:
     return jobs
 
 
-def step_job(incident_id: Any, token: int, due_at: datetime, *, suffix: str = "") -> JobSpec:
-    """The escalation step of an incident for one fencing token, due at `due_at`."""
-    return JobSpec(
-        STEP_JOB, (str(incident_id), token), f"step:{incident_id}:{token}{suffix}", due_at
-    )
-
-
-def delivery_job(
-    notification_id: Any, attempt: int, due_at: datetime, *, suffix: str = ""
-) -> JobSpec:
-    """One delivery attempt of an outbox row."""
-    return JobSpec(
-        DELIVER_JOB, (str(notification_id),), f"deliver:{notification_id}:{attempt}{suffix}", due_at
-    )
-
-
-def level_failed_job(incident_id: Any, level: int, loop: int) -> JobSpec:
-    """Re-check a level whose deliveries all failed permanently."""
-    return JobSpec(
-        LEVEL_FAILED_JOB,
-        (str(incident_id), level, loop),
-        f"level-failed:{incident_id}:{loop}:{level}",
-    )
-
-
-def timer_job(function: str, incident_id: Any, due_at: datetime, *, suffix: str = "") -> JobSpec:
-    """A lifecycle timer (ack timeout, auto-resolve) of an incident, fenced by its instant."""
-    name = function.replace("_", "-")
-    return JobSpec(
-        function,
-        (str(incident_id), due_at.isoformat()),
-        f"{name}:{incident_id}:{due_at.timestamp():.6f}{suffix}",
-        due_at,
-    )
-
-
 def due_work_job(function: str, due_at: datetime) -> JobSpec:
     """The wake-up of `function` for the time bucket holding `due_at` (deferred to its start)."""
     bucket = int(due_at.timestamp() * 1000) // DUE_BUCKET_MS
@@ -123,7 +80,7 @@ def arq_enqueuer(pool: Any) -> Enqueue:
                 if (
                     queued is None
                     and job.coalesce
-                    and await pool.exists(IN_PROGRESS_KEY + job.job_id)
+                    and await pool.exists(in_progress_key_prefix + job.job_id)
                 ):
                     follow_up = fresh(job)
                     await pool.enqueue_job(

@@ -35,7 +35,6 @@ def _phone(value: str) -> str:
 
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
 HttpUrl = Annotated[str, Field(max_length=2048), AfterValidator(_url)]
-Phone = Annotated[str, AfterValidator(_phone)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 

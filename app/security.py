@@ -49,21 +49,6 @@ def sign_payload(secret: str, body: bytes, *, timestamp: int | None = None) -> s
     return f"t={t},v1={mac}"
 
 
-def verify_signature(
-    secret: str, body: bytes, header: str, *, tolerance_seconds: int = 300
-) -> bool:
-    """Check an X-Stairway-Signature header in constant time, rejecting stale timestamps."""
-    try:
-        parts = dict(item.split("=", 1) for item in header.split(","))
-        t = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs(time.time() - t) > tolerance_seconds:
-        return False
-    expected = sign_payload(secret, body, timestamp=t).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 

@@ -118,7 +118,7 @@ async def _finish(
     worker: "Worker", running: "asyncio.Future[None]", stop: Stop, grace: float
 ) -> None:
     """No new jobs; running ones end their batch (or are cancelled and stay queued)."""
-    from workers.main import STOPPING
+    from app.jobs import STOPPING
 
     worker.allow_pick_jobs = False
     worker.ctx.setdefault(STOPPING, asyncio.Event()).set()

@@ -28,6 +28,7 @@ from app.bootstrap import create_admin_key
 from app.config import Settings
 from app.main import create_app
 from app.models import metadata
+from tests.factories import Api
 from tests.notify.services import Services
 from tests.provider_support import MailSink, notify_settings
 from tests.support import HttpSink, JobTracker
@@ -162,8 +163,8 @@ async def app(settings: Settings) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def jobs() -> JobTracker:
-    return JobTracker()
+async def jobs(app: Any) -> JobTracker:
+    return JobTracker(app.state.sessions)
 
 
 @pytest.fixture
@@ -243,3 +244,9 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 async def admin_headers(settings: Settings, app: Any) -> dict[str, str]:
     key = await create_admin_key(settings, email="root@example.com", name="Root")
     return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
+    """The REST API as an admin, through the app in this process."""
+    return Api(client, admin_headers)

@@ -1,17 +1,28 @@
 """Real local parts for tests: an HTTP sink that records pages, and a tracker of finished jobs."""
 
 import asyncio
+import hashlib
+import hmac
 import json
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from app.models import Incident, Notification
+
+# How far a signature's timestamp may be from the request's arrival (what a receiver accepts).
+SIGNATURE_TOLERANCE_SECONDS = 300
 
 
 @dataclass
@@ -23,6 +34,14 @@ class Received:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+    def signed_by(self, secret: str) -> bool:
+        """Whether X-Stairway-Signature is `t=<unix>,v1=<hex hmac-sha256(secret, "<t>.<body>")>`,
+        with `t` within five minutes of the request's arrival."""
+        parts = dict(p.split("=", 1) for p in self.headers["x-stairway-signature"].split(","))
+        expected = hmac.new(secret.encode(), f"{parts['t']}.".encode() + self.body, hashlib.sha256)
+        fresh = abs(self.at - int(parts["t"])) <= SIGNATURE_TOLERANCE_SECONDS
+        return fresh and hmac.compare_digest(parts["v1"], expected.hexdigest())
 
 
 @dataclass
@@ -84,8 +103,10 @@ class HttpSink:
 
 @dataclass
 class JobTracker:
-    """Finished arq job ids, announced by the worker's after_job_end hook."""
+    """Finished arq job ids, announced by the worker's after_job_end hook, and waits on what the
+    jobs committed to PostgreSQL, looked at again after each job the worker finishes."""
 
+    sessions: async_sessionmaker[AsyncSession]
     done: set[str] = field(default_factory=set)
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -94,8 +115,6 @@ class JobTracker:
     async def finished(self, ctx: dict[str, Any]) -> None:
         async with self.changed:
             self.done.add(ctx["job_id"])
-            # A batch job also names the per-row jobs it did the work of (e.g. "step:<id>:<token>").
-            self.done.update(ctx.get("done", ()))
             self.finished_count += 1
             self.changed.notify_all()
 
@@ -111,6 +130,33 @@ class JobTracker:
                     await self.changed.wait_for(lambda seen=seen: self.finished_count > seen)
 
         await asyncio.wait_for(loop(), timeout)
+
+    async def step_applied(self, incident_id: Any, token: int, timeout: float = 15.0) -> None:
+        """Until the incident's step fenced by `token` has committed (its token moved on)."""
+        query = select(col(Incident.step_token)).where(
+            col(Incident.id) == uuid.UUID(str(incident_id))
+        )
+
+        async def moved_on() -> bool:
+            async with self.sessions() as session:
+                current = await session.scalar(query)
+            return current is not None and current > token
+
+        await self.until(moved_on, timeout)
+
+    async def page_settled(self, page_id: Any, *, attempts: int = 0, timeout: float = 15.0) -> None:
+        """Until the delivery of a page that had made `attempts` attempts has been recorded
+        (sent, failed, cancelled, or a failed attempt to retry)."""
+        query = select(col(Notification.status), col(Notification.attempts)).where(
+            col(Notification.id) == uuid.UUID(str(page_id))
+        )
+
+        async def settled() -> bool:
+            async with self.sessions() as session:
+                row = (await session.execute(query)).one()
+            return bool(row.status != "pending" or row.attempts > attempts)
+
+        await self.until(settled, timeout)
 
     async def wait_prefix(self, prefix: str, timeout: float = 15.0) -> None:
         """Until some job whose id starts with `prefix` has finished."""

@@ -1,14 +1,8 @@
 """API keys and roles: who may read, respond and configure."""
 
 import httpx
-import pytest
 
 from tests.factories import Api
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 async def test_requests_without_a_valid_key_are_refused(client: httpx.AsyncClient) -> None:

@@ -10,11 +10,6 @@ from app.models import EscalationLevel, EscalationPolicy, Incident
 from tests.factories import Api
 
 
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
-
-
 async def _count(app: Any, model: Any) -> int:
     async with app.state.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)

@@ -30,7 +30,7 @@ from app.models import EscalationPolicy, Incident, TimelineEntry, User
 from app.paging.step import EARLY_TOLERANCE, advance
 from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
-from app.queue import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB, after_commit, timer_job
+from app.queue import after_commit
 
 # A reassignment straight to a user pages them through their own rules; after this long with no
 # acknowledgement the chain is recorded as exhausted (the incident stays open).
@@ -245,7 +245,9 @@ async def run_ack_timeout(
     if incident is None or incident.status != "acknowledged" or incident.ack_timeout_at != due_at:
         return
     if due_at - now > EARLY_TOLERANCE:
-        after_commit(session, timer_job(ACK_TIMEOUT_JOB, incident_id, due_at, suffix=":early"))
+        after_commit(
+            session, timers.timer_job(timers.ACK_TIMEOUT_JOB, incident_id, due_at, suffix=":early")
+        )
         return
     reason = "snooze ended" if incident.snoozed_until is not None else "ack timeout"
     acknowledged_by = incident.acknowledged_by
@@ -274,7 +276,9 @@ async def run_auto_resolve(
     if incident is None or incident.status == "resolved" or incident.auto_resolve_at != due_at:
         return
     if due_at - now > EARLY_TOLERANCE:
-        after_commit(session, timer_job(AUTO_RESOLVE_JOB, incident_id, due_at, suffix=":early"))
+        after_commit(
+            session, timers.timer_job(timers.AUTO_RESOLVE_JOB, incident_id, due_at, suffix=":early")
+        )
         return
     await resolve(session=session, incident=incident, actor=AUTO_RESOLVER, now=now)
 

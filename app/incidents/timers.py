@@ -13,9 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.models import Incident, Service
-from app.queue import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB, after_commit, timer_job
+from app.queue import JobSpec, after_commit
 
+# Job names and argument lists are stable: queued jobs outlive deploys.
+ACK_TIMEOUT_JOB = "ack_timeout"
+AUTO_RESOLVE_JOB = "auto_resolve"
 BATCH = 2000
+
+
+def timer_job(function: str, incident_id: Any, due_at: datetime, *, suffix: str = "") -> JobSpec:
+    """A lifecycle timer (ack timeout, auto-resolve) of an incident, fenced by its instant."""
+    name = function.replace("_", "-")
+    return JobSpec(
+        function,
+        (str(incident_id), due_at.isoformat()),
+        f"{name}:{incident_id}:{due_at.timestamp():.6f}{suffix}",
+        due_at,
+    )
 
 
 def set_ack_timeout(session: AsyncSession, incident: Incident, at: datetime | None) -> None:

@@ -15,7 +15,6 @@ from pydantic import ValidationError
 from app.incidents.schemas import MAX_DETAILS_BYTES, IncidentTrigger
 from app.integrations.ingest import BadPayload, Event
 
-GROUPINGS = ("group", "alert")
 STATUSES = ("firing", "resolved")
 SEVERITY_RANK = {"critical": 4, "error": 3, "warning": 2, "info": 1}
 # Common spellings of the `severity` label; anything else is an error.

@@ -38,7 +38,7 @@ _INCIDENT_SELECT = ", ".join(
 _LOCK = """
 WITH candidates AS (
     SELECT n.id, n.incident_id FROM notifications AS n
-    WHERE n.status = 'pending' AND n.due_at <= $1 AND ($3::uuid IS NULL OR n.id = $3)
+    WHERE n.status = 'pending' AND n.due_at <= $1
     ORDER BY n.due_at
     LIMIT $2
     FOR KEY SHARE OF n SKIP LOCKED
@@ -59,8 +59,6 @@ WHERE n.incident_id IN (SELECT id FROM held)
 ORDER BY n.due_at
 FOR UPDATE OF n SKIP LOCKED
 """
-# One page's incident may be waited for: a single lock cannot take part in a deadlock.
-_LOCK_ONE = _LOCK.replace("FOR SHARE OF i SKIP LOCKED", "FOR SHARE OF i")
 
 # The claimed pages' incidents, already share-locked by the claim.
 _INCIDENTS = f"""
@@ -73,7 +71,7 @@ WHERE i.id = ANY($1::uuid[])
 _LEFT_BEHIND = """
 SELECT EXISTS (
     SELECT 1 FROM notifications AS n
-    WHERE n.status = 'pending' AND n.due_at <= $1 AND ($2::uuid IS NULL OR n.id = $2)
+    WHERE n.status = 'pending' AND n.due_at <= $1
 )
 """
 
@@ -128,12 +126,9 @@ async def _run(session: AsyncSession, sql: str, *params: Any) -> Sequence[Any]:
     return rows
 
 
-async def claim(
-    session: AsyncSession, *, cutoff: datetime, limit: int, only: uuid.UUID | None = None
-) -> Claim:
-    """Lock up to `limit` pending pages due by `cutoff` (just `only`, if given) and incidents."""
-    lock = _LOCK if only is None else _LOCK_ONE
-    locked = await _run(session, lock, cutoff, limit, only)
+async def claim(session: AsyncSession, *, cutoff: datetime, limit: int) -> Claim:
+    """Lock up to `limit` pending pages due by `cutoff`, and their incidents."""
+    locked = await _run(session, _LOCK, cutoff, limit)
     pages = [row for row in locked if row["status"] == "pending" and row["due_at"] <= cutoff]
     if not pages:
         return Claim({}, [])
@@ -142,11 +137,9 @@ async def claim(
     return Claim({row["id"]: row for row in incidents}, list(pages))
 
 
-async def left_behind(
-    session: AsyncSession, *, cutoff: datetime, only: uuid.UUID | None = None
-) -> bool:
+async def left_behind(session: AsyncSession, *, cutoff: datetime) -> bool:
     """Whether pending pages due by `cutoff` remain that this transaction has not settled."""
-    [row] = await _run(session, _LEFT_BEHIND, cutoff, only)
+    [row] = await _run(session, _LEFT_BEHIND, cutoff)
     return bool(row["exists"])
 
 

@@ -12,7 +12,6 @@ pages are all sent at once under one deadline.
 import asyncio
 import json
 import logging
-import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,18 +36,20 @@ from app.paging.outcomes import (
     page_details,
 )
 from app.paging.pages import PageRenderer
-from app.queue import JobSpec, after_commit, due_work_job, level_failed_job
+from app.queue import JobSpec, after_commit, due_work_job
 from app.queue import fresh as new_id
 
 __all__ = [
     "BATCH",
     "DELIVERIES_JOB",
     "EARLY_TOLERANCE",
+    "LEVEL_FAILED_JOB",
     "Delivered",
     "DeliveryContext",
     "backoff_seconds",
     "deliver_batch",
     "delivery_wakeup",
+    "level_failed_job",
     "rearm_deliveries",
     "schedule_delivery",
     "shown_address",
@@ -56,7 +57,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Job names and argument lists are stable: queued jobs outlive deploys.
 DELIVERIES_JOB = "deliveries_due"
+LEVEL_FAILED_JOB = "level_failed"
 EARLY_TOLERANCE = timedelta(milliseconds=20)
 # Pages per transaction, all sent at once: bounded so an ack waits at most one delivery timeout.
 BATCH = 100
@@ -78,8 +81,6 @@ class Delivered:
     pages: int  # pages this batch locked and settled
     more: bool  # pages were delivered: claim again at once
     busy: bool = False  # due pages were left (held by another deliverer, or incident locked)
-    # The per-page job ids (`deliver:<id>:<attempt>`) whose work this batch did.
-    done: tuple[str, ...] = ()
 
 
 def delivery_wakeup(due_at: datetime, *, fresh: bool = False) -> JobSpec:
@@ -95,6 +96,15 @@ def rearm_deliveries(due_times: Sequence[datetime], *, now: datetime) -> list[Jo
     jobs = {job.job_id: job for job in later}
     # One wake-up claims every page due by then, so the soonest overdue page's bucket is enough.
     return ([delivery_wakeup(min(overdue))] if overdue else []) + list(jobs.values())
+
+
+def level_failed_job(incident_id: Any, level: int, loop: int) -> JobSpec:
+    """Re-check a level whose deliveries all failed permanently."""
+    return JobSpec(
+        LEVEL_FAILED_JOB,
+        (str(incident_id), level, loop),
+        f"level-failed:{incident_id}:{loop}:{level}",
+    )
 
 
 def schedule_delivery(session: AsyncSession, due_at: datetime) -> None:
@@ -130,13 +140,12 @@ async def deliver_batch(
     now: datetime,
     ctx: DeliveryContext,
     limit: int = BATCH,
-    only: uuid.UUID | None = None,
 ) -> Delivered:
-    """Deliver up to `limit` due pages (just `only`, if given) and record them (caller commits)."""
+    """Deliver up to `limit` due pages and record them (caller commits)."""
     cutoff = now + EARLY_TOLERANCE
-    claim = await claims.claim(session, cutoff=cutoff, limit=limit, only=only)
+    claim = await claims.claim(session, cutoff=cutoff, limit=limit)
     if not claim.pages:
-        busy = await claims.left_behind(session, cutoff=cutoff, only=only)
+        busy = await claims.left_behind(session, cutoff=cutoff)
         return Delivered(0, more=False, busy=busy)
     settings = ctx.settings
     renderer = PageRenderer(
@@ -193,9 +202,8 @@ async def deliver_batch(
     await _record(session, outcomes, now)
     if len(outcomes) < len(claim.pages):
         schedule_delivery(session, now)
-    done = tuple(f"deliver:{row['id']}:{row['attempts']}" for row, _ in outcomes)
     # Claim again until a claim comes back empty: that one also tells whether pages were skipped.
-    return Delivered(len(claim.pages), more=True, done=done)
+    return Delivered(len(claim.pages), more=True)
 
 
 async def _record(

@@ -25,7 +25,7 @@ from app.models import Incident, utcnow
 from app.paging.rawsql import driver
 from app.paging.step import EARLY_TOLERANCE, State, Writes, decide, persist
 from app.paging.targets import plan_many
-from app.paging.wake import step_wakeup, wakeups
+from app.paging.wake import wakeups
 from app.queue import after_commit
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,6 @@ _CLAIM = (
     + """WHERE next_due_at <= $1 AND status <> 'resolved'
 ORDER BY next_due_at LIMIT $2 FOR UPDATE SKIP LOCKED"""
 )
-_LOCK_ONE = _STATE + "WHERE id = $1 FOR UPDATE"
 # The earliest pending step: due already if another transaction holds it locked.
 _NEXT = (
     "SELECT min(next_due_at) FROM incidents WHERE next_due_at IS NOT NULL AND status <> 'resolved'"
@@ -78,8 +77,8 @@ def _state(row: Any) -> tuple[State, str]:
 
 async def apply_steps(
     session: AsyncSession, claimed: Sequence[tuple[State, str]], *, now: datetime
-) -> list[tuple[uuid.UUID, int]]:
-    """Fire the due step of every claimed (locked) incident at `now`; the (id, token) applied.
+) -> None:
+    """Fire the due step of every claimed (locked) incident at `now`.
 
     Each step is entered at its own due time, so lateness never accumulates. Targets are
     resolved once per (policy snapshot, urgency) as of `now`, the instant the batch reaches them.
@@ -132,7 +131,6 @@ async def apply_steps(
             ),
         },
     )
-    return [(o.state.id, o.state.token) for o in outcomes]
 
 
 async def _emit_escalated(session: AsyncSession, ids: list[uuid.UUID], now: datetime) -> None:
@@ -149,9 +147,8 @@ async def _emit_escalated(session: AsyncSession, ids: list[uuid.UUID], now: date
 
 @dataclass(frozen=True)
 class Batch:
-    """What one claim did, and what is left."""
+    """What one claim left."""
 
-    applied: list[tuple[uuid.UUID, int]]
     # The claim was full: more steps may be due already.
     full: bool
     # The earliest step still pending (None: none is).
@@ -162,9 +159,10 @@ async def run_due_steps(*, session: AsyncSession, now: datetime, limit: int = BA
     """Claim up to `limit` due incidents and fire their steps."""
     conn = await driver(session)
     rows = await conn.fetch(_CLAIM, now + EARLY_TOLERANCE, limit)
-    applied = await apply_steps(session, [_state(r) for r in rows], now=now) if rows else []
+    if rows:
+        await apply_steps(session, [_state(r) for r in rows], now=now)
     next_due: datetime | None = await conn.fetchval(_NEXT)
-    return Batch(applied, len(rows) == limit, next_due)
+    return Batch(len(rows) == limit, next_due)
 
 
 def next_claim(batch: Batch, *, now: datetime, until: datetime) -> datetime | None:
@@ -182,19 +180,3 @@ def next_claim(batch: Batch, *, now: datetime, until: datetime) -> datetime | No
     if batch.next_due <= now + EARLY_TOLERANCE:
         return now + RECHECK_AFTER
     return max(batch.next_due, now + CLAIM_GAP) if batch.next_due < until else None
-
-
-async def run_step(
-    *, session: AsyncSession, incident_id: uuid.UUID, token: int, now: datetime
-) -> None:
-    """The per-incident step job: fenced by `token`, so a stale or repeated job does nothing."""
-    row = await (await driver(session)).fetchrow(_LOCK_ONE, incident_id)
-    if row is None:
-        return
-    state, text = _state(row)
-    if state.token != token or state.due_at is None or state.status == "resolved":
-        return
-    if state.due_at - now > EARLY_TOLERANCE:
-        after_commit(session, step_wakeup(state.due_at))
-        return
-    await apply_steps(session, [(state, text)], now=now)

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from arq.constants import in_progress_key_prefix, job_key_prefix
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -14,13 +15,12 @@ from app.incidents.timers import sweep_timers
 from app.models import Incident, Notification, utcnow
 from app.paging.delivery import DELIVERIES_JOB, rearm_deliveries
 from app.paging.wake import rearm_steps
-from app.queue import DELIVER_JOB, IN_PROGRESS_KEY, JobSpec
+from app.queue import JobSpec
 from app.responders.nonces import purge_expired
 
 BATCH = 2000
 # After Redis lost everything, future timers are re-armed too, up to this many per kind.
 FULL_REARM_LIMIT = 100_000
-JOB_KEY = "arq:job:"
 
 
 async def overdue_jobs(
@@ -65,8 +65,8 @@ async def missing_jobs(
         return []
     async with redis.pipeline(transaction=False) as pipe:
         for job in jobs:
-            pipe.exists(JOB_KEY + job.job_id)
-            pipe.exists(IN_PROGRESS_KEY + job.job_id)
+            pipe.exists(job_key_prefix + job.job_id)
+            pipe.exists(in_progress_key_prefix + job.job_id)
         flags = await pipe.execute()
     rearm = []
     for index, job in enumerate(jobs):
@@ -78,7 +78,7 @@ async def missing_jobs(
             suffix = f":sweep{int(now.timestamp())}"
             rearm.append(JobSpec(job.function, job.args, job.job_id + suffix, job.defer_until))
     for job in rearm:
-        kind = "delivery" if job.function in (DELIVER_JOB, DELIVERIES_JOB) else "step"
+        kind = "delivery" if job.function == DELIVERIES_JOB else "step"
         metrics.SWEEPER_REARMS.labels(kind).inc()
     return rearm
 

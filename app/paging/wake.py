@@ -10,8 +10,6 @@ from app.queue import JobSpec, due_work_job
 STEPS_DUE_JOB = "escalation_steps_due"
 # One wake-up per window of due times rather than per 10 ms bucket: an arq job costs ~2 ms.
 WINDOW_MS = 100
-# What a batch job stands in for: the per-incident step job ids it did the work of.
-DONE_KEY = "done"
 
 
 def step_wakeup(due_at: datetime) -> JobSpec:
@@ -38,11 +36,6 @@ def wakeups(due_times: Iterable[datetime]) -> list[JobSpec]:
 def sweep_wakeup(at: datetime) -> JobSpec:
     """An immediate wake-up under a fresh id (never deduped against a job a dead worker held)."""
     return JobSpec(STEPS_DUE_JOB, (), f"{STEPS_DUE_JOB}:sweep{at.timestamp():.3f}")
-
-
-def done_ids(steps: Iterable[tuple[object, int]]) -> list[str]:
-    """The ids of the per-incident step jobs that the applied (incident, token) steps replace."""
-    return [f"step:{incident_id}:{token}" for incident_id, token in steps]
 
 
 def rearm_steps(due_times: Sequence[datetime], *, now: datetime) -> list[JobSpec]:

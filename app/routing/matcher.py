@@ -18,7 +18,6 @@ MAX_SUBJECT_LENGTH = 4096
 REGEX_TIMEOUT_SECONDS = 0.05
 FIELDS = ("severity", "summary", "source")
 PATH_PREFIXES = ("labels.", "details.")
-OPS = ("equals", "regex")
 
 
 def check_pattern(pattern: str) -> str | None:

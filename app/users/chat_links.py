@@ -19,7 +19,6 @@ from app.models import ChatIdentity, User
 from app.repository import get_or_404
 from app.security import hash_key
 
-CHAT_KINDS = ("telegram", "mattermost")
 # Letters and digits without look-alikes (no 0/O, 1/I/L): easy to type from a phone.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10

@@ -5,17 +5,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-
 from app.importers.plan import Import, write_import
 from tests.factories import Api
 from tests.policies_code.conftest import Files, files  # noqa: F401  (the fixture)
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 def written(result: Import, out: Path) -> dict[str, bytes]:

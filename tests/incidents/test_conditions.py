@@ -75,7 +75,7 @@ async def test_a_mixed_policy_stops_where_an_unacknowledged_level_meets_the_ack(
     [bob_page] = await sink.wait_count("/mixed-bob", 1)
     assert bob_page.json()["level"] == 2
     # Level 2 is `unacknowledged`: at its timeout the acknowledged incident stops climbing.
-    await jobs.wait_prefix(f"step:{incident['id']}:2")
+    await jobs.step_applied(incident["id"], 2)
     current = await api.get(f"/incidents/{incident['id']}")
     assert current["status"] == "acknowledged"
     assert current["escalation"]["level"] == 2

@@ -93,7 +93,7 @@ async def test_identical_concurrent_requests_page_once(
     await sink.wait_count(paths[2], 1)
     rows = await pages(app, incident["id"])
     assert [p.level for p in rows] == [1, 2, 3]
-    await jobs.wait_prefix(f"deliver:{rows[1].id}")
+    await jobs.page_settled(rows[1].id)
     assert len(sink.at(paths[1])) == 1
     timeline = await api.timeline(incident["id"])
     assert types(timeline).count("escalated") == 3

@@ -7,13 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import trustme
 import uvicorn
 from starlette.types import Receive, Scope, Send
-
-from tests.factories import Api
 
 
 @dataclass
@@ -90,8 +87,3 @@ async def live(app: Any, tmp_path_factory: pytest.TempPathFactory) -> AsyncItera
     for server in (plain, tls):
         server.should_exit = True
     await asyncio.gather(plain_task, tls_task)
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)

@@ -90,7 +90,7 @@ async def test_ack_all_acknowledges_every_triggered_incident_the_user_was_paged_
     other_policy = await api.policy([(600, [bob["id"]])], name="bob-only")
     other = await api.trigger((await api.service(other_policy["id"], name="bob"))["id"])
     for incident in (first, second, other):
-        await jobs.wait_prefix(f"step:{incident['id']}:0")
+        await jobs.step_applied(incident["id"], 0)
     answer = await reply(client, sms("+14155550202", "ack all"))
     numbers = sorted([first["number"], second["number"]])
     assert "Stairway: acknowledged " in answer

@@ -3,7 +3,6 @@
 import asyncio
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -15,11 +14,6 @@ from tests.notify.helpers import until_waiting_on_a_lock
 from tests.support import HttpSink, JobTracker
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 async def _pages_of(app: Any, incident_id: str) -> list[Notification]:

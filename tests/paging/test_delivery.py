@@ -17,11 +17,6 @@ from tests.support import HttpSink, JobTracker
 pytestmark = pytest.mark.usefixtures("worker")
 
 
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
-
-
 def _of(timeline: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [item for item in timeline if item["type"] == kind]
 
@@ -40,7 +35,7 @@ async def test_a_503_is_retried_until_the_page_gets_through(
         notification_id = await session.scalar(
             select(Notification.id).where(Notification.incident_id == incident["id"])
         )
-    await jobs.wait_prefix(f"deliver:{notification_id}:2")
+    await jobs.page_settled(notification_id, attempts=2)
     timeline = await api.timeline(incident["id"])
     failed = _of(timeline, "notification_failed")
     assert [f["details"]["attempt"] for f in failed] == [1, 2]

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import insert, select, update
 from sqlmodel import col
@@ -17,14 +16,9 @@ from app.config import Settings
 from app.models import Incident, Notification, User, utcnow
 from app.notify.registry import build_providers, make_http_client
 from app.paging.delivery import Delivered, DeliveryContext, deliver_batch, delivery_wakeup
-from app.queue import JobSpec, delivery_job, take_jobs
+from app.queue import JobSpec, take_jobs
 from tests.factories import Api
-from tests.support import HttpSink, JobTracker
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
+from tests.support import HttpSink
 
 
 @pytest.fixture
@@ -212,19 +206,6 @@ async def test_pages_not_yet_due_are_left_for_their_own_wake_up(
     assert delivered.pages == 0
     assert [r.status for r in await _rows(app, ids)] == ["pending"]
     assert sink.at("/b-later") == []
-
-
-@pytest.mark.usefixtures("worker")
-async def test_a_delivery_job_queued_for_one_page_still_delivers_it(
-    api: Api, app: Any, sink: HttpSink, jobs: JobTracker
-) -> None:
-    incidents = await _incidents(api, app, 1)
-    now = utcnow()
-    [page_id] = await _pages(app, incidents, ["/b-legacy"], sink, due_at=now, created_at=now)
-    await app.state.enqueue([delivery_job(page_id, 0, now)])
-    await jobs.wait_prefix(f"deliver:{page_id}:0")
-    assert [r.status for r in await _rows(app, [page_id])] == ["sent"]
-    assert len(sink.at("/b-legacy")) == 1
 
 
 async def test_a_page_whose_incident_is_locked_is_skipped_not_waited_for(

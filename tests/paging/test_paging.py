@@ -1,12 +1,9 @@
 """Trigger → page tier by tier → acknowledge stops it, end to end on a real worker and sink."""
 
 import asyncio
-import hashlib
-import hmac
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -18,11 +15,6 @@ from tests.factories import Api
 from tests.support import HttpSink, JobTracker
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 def _types(timeline: list[dict[str, Any]]) -> list[str]:
@@ -50,9 +42,7 @@ async def test_two_levels_escalate_and_an_ack_silences_everything(
     assert body["incident"]["id"] == incident["id"]
     assert set(body["actions"]) == {"acknowledge", "resolve"}
     secret = ada["contact_method"]["signing_secret"]
-    t, v1 = (part.split("=", 1)[1] for part in page.headers["x-stairway-signature"].split(","))
-    expected = hmac.new(secret.encode(), f"{t}.".encode() + page.body, hashlib.sha256)
-    assert hmac.compare_digest(v1, expected.hexdigest())
+    assert page.signed_by(secret)
 
     # Nobody acknowledges: level 2 is paged once escalate_after_seconds has passed.
     [bob_page] = await sink.wait_count("/bob", 1)
@@ -89,7 +79,7 @@ async def test_two_levels_escalate_and_an_ack_silences_everything(
 
 
 async def test_fifty_concurrent_triggers_with_one_key_open_one_incident(
-    api: Api, sink: HttpSink, jobs: JobTracker
+    api: Api, sink: HttpSink, jobs: JobTracker, app: Any
 ) -> None:
     ada = await api.user("Ada", webhook=sink.url("/dedup"))
     policy = await api.policy([(60, [ada["id"]])], name="dedup")
@@ -114,7 +104,11 @@ async def test_fifty_concurrent_triggers_with_one_key_open_one_incident(
     incident = await api.get(f"/incidents/{incident_id}")
     assert incident["alert_count"] == 50
     await sink.wait_count("/dedup", before + 1)
-    await jobs.wait_prefix("deliver:")
+    async with app.state.sessions() as session:
+        [page_id] = await session.scalars(
+            select(Notification.id).where(Notification.incident_id == incident_id)
+        )
+    await jobs.page_settled(page_id)
     listed = await api.get("/incidents", params={"service_id": service["id"]})
     assert [i["id"] for i in listed["items"]] == [incident_id]
     assert _types(await api.timeline(incident_id)).count("deduplicated") == 49
@@ -167,7 +161,7 @@ async def test_repeat_then_exhausted_and_the_incident_stays_open(
     incident = await api.trigger(service["id"])
     pages = await sink.wait_count("/repeat", 2)
     assert [(p.json()["level"], p.json()["loop"]) for p in pages] == [(1, 0), (1, 1)]
-    await jobs.wait_prefix(f"step:{incident['id']}:2")
+    await jobs.step_applied(incident["id"], 2)
     current = await api.get(f"/incidents/{incident['id']}")
     assert current["status"] == "triggered"
     assert current["escalation"]["exhausted"] is True

@@ -4,7 +4,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import update
 from sqlmodel import col
@@ -12,16 +11,10 @@ from sqlmodel import col
 from app.models import Incident
 from app.paging.due import CLAIM_GAP, RECHECK_AFTER, Batch, next_claim
 from app.paging.wake import rearm_steps, step_wakeup, sweep_wakeup, wakeups, window_end
-from app.queue import step_job
 from tests.factories import Api
 from tests.support import HttpSink, JobTracker
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 async def _at_level_one(
@@ -34,7 +27,7 @@ async def _at_level_one(
     service = await api.service(policy["id"], name=name)
     ids = [(await api.trigger(service["id"], dedup_key=f"{name}-{n}"))["id"] for n in range(count)]
     for incident_id in ids:
-        await jobs.wait_prefix(f"step:{incident_id}:0")
+        await jobs.step_applied(incident_id, 0)
     return ids
 
 
@@ -63,7 +56,7 @@ async def test_incidents_due_together_each_escalate_once_at_their_own_due_time(
     await _due_at(app, due)
 
     for incident_id in ids:
-        await jobs.wait_prefix(f"step:{incident_id}:1")
+        await jobs.step_applied(incident_id, 1)
     for incident_id, at in due.items():
         [entry] = _escalations(await api.timeline(incident_id), 2)
         # Entered at its own due time, whenever the batch ran; the next timer counts from it.
@@ -84,33 +77,11 @@ async def test_an_incident_acknowledged_before_its_batch_runs_does_not_escalate(
     await _due_at(app, {acked: at, other: at})
     await api.post(f"/incidents/{acked}/acknowledge", {}, status=200)
 
-    await jobs.wait_prefix(f"step:{other}:1")
+    await jobs.step_applied(other, 1)
     assert len(_escalations(await api.timeline(other), 2)) == 1
     assert _escalations(await api.timeline(acked), 2) == []
     current = await api.get(f"/incidents/{acked}")
     assert (current["escalation"]["level"], current["escalation"]["next_due_at"]) == (1, None)
-
-
-async def test_a_queued_per_incident_step_job_still_fires_once(
-    api: Api, jobs: JobTracker, app: Any, sink: HttpSink
-) -> None:
-    [incident_id] = await _at_level_one(api, jobs, sink, "legacy", 1)
-    at = datetime.now(UTC) + timedelta(milliseconds=300)
-    async with app.state.sessions() as session, session.begin():
-        await session.execute(
-            update(Incident)
-            .where(col(Incident.id) == uuid.UUID(incident_id))
-            .values(next_due_at=at)
-        )
-    # A job queued by an earlier release, then the same one again (a retry): one climb.
-    await app.state.enqueue([step_job(incident_id, 1, at)])
-    await jobs.wait_prefix(f"step:{incident_id}:1")
-    await app.state.enqueue([step_job(incident_id, 1, at, suffix=":again")])
-    await jobs.wait_prefix(f"step:{incident_id}:1:again")
-
-    [entry] = _escalations(await api.timeline(incident_id), 2)
-    assert datetime.fromisoformat(entry["at"]) == at
-    assert (await api.get(f"/incidents/{incident_id}"))["escalation"]["level"] == 2
 
 
 async def test_a_step_whose_wake_up_was_lost_is_fired_by_the_sweeper(
@@ -124,7 +95,7 @@ async def test_a_step_whose_wake_up_was_lost_is_fired_by_the_sweeper(
             .values(next_due_at=datetime.now(UTC) - timedelta(seconds=2))
         )
     # Nothing is enqueued: only the sweeper knows from PostgreSQL that the step is overdue.
-    await jobs.wait_prefix(f"step:{incident_id}:1")
+    await jobs.step_applied(incident_id, 1)
     assert len(_escalations(await api.timeline(incident_id), 2)) == 1
 
 
@@ -165,7 +136,7 @@ def test_a_woken_job_claims_again_only_for_its_window() -> None:
 
     def batch(*, full: bool = False, next_ms: int | None = None) -> Batch:
         next_due = None if next_ms is None else now + timedelta(milliseconds=next_ms)
-        return Batch([], full, next_due)
+        return Batch(full, next_due)
 
     assert next_claim(batch(full=True, next_ms=0), now=now, until=until) == now
     assert next_claim(batch(), now=now, until=until) is None

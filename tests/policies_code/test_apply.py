@@ -16,11 +16,6 @@ from tests.support import JobTracker
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
-
-
 def by_name(items: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return next(item for item in items if item["name"] == name)
 

@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import httpx
 import pytest
 
 from app.models import utcnow
@@ -10,11 +9,6 @@ from app.policyfiles.export import ExportError, export_files, write_export
 from app.policyfiles.state import read_state
 from tests.factories import Api
 from tests.policies_code.conftest import TEAM, Files, desired_of, write
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 async def export_to(files: Files, directory: Path, *, force: bool = False) -> list[Path]:

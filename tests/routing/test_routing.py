@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -12,11 +11,6 @@ from tests.factories import Api
 from tests.support import HttpSink, JobTracker
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 def _types(timeline: list[dict[str, Any]]) -> list[str]:
@@ -171,7 +165,7 @@ async def test_low_urgency_pages_level_one_once_and_never_escalates(
     assert incident["urgency"] == "low"
     await sink.wait_count("/low-ada", 1)
     # Level 1 times out after 1 s: with one level and no repeat, that is the end.
-    await jobs.wait_prefix(f"step:{incident['id']}:1")
+    await jobs.step_applied(incident["id"], 1)
     current = await api.get(f"/incidents/{incident['id']}")
     assert current["status"] == "triggered"
     assert current["escalation"]["exhausted"] is True

@@ -16,11 +16,6 @@ BERLIN_LAYER_START = "2027-03-20T09:00:00+01:00"
 WINDOW = ("2027-03-24T00:00:00+00:00", "2027-04-03T00:00:00+00:00")
 
 
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
-
-
 @pytest.fixture(autouse=True)
 def far_enough(app: Any) -> Iterator[None]:
     """Feeds reach past the DST change of March 2027 (STAIRWAY_CALENDAR_FEED_FUTURE_DAYS)."""

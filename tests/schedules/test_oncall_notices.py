@@ -10,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
-import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -23,11 +21,6 @@ from workers.main import make_worker
 
 CRON = "cron:oncall_notices"
 DASH = "\N{EN DASH}"
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 class Runs:

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -12,11 +11,6 @@ from tests.factories import Api
 from tests.support import HttpSink, JobTracker
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 def _at(value: str) -> datetime:
@@ -108,7 +102,7 @@ async def test_the_preview_walks_the_chain_and_matches_the_live_pages(
     service = await api.service(policy["id"])
     incident = await api.trigger(service["id"])
     await sink.wait_count("/pv-bob", 1)
-    await jobs.wait_prefix(f"step:{incident['id']}:1")
+    await jobs.step_applied(incident["id"], 1)
     created = _at(incident["created_at"])
     async with app.state.sessions() as session:
         rows = (

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -12,11 +11,6 @@ from tests.factories import Api
 from tests.support import HttpSink, JobTracker
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 def _iso(moment: datetime) -> str:
@@ -96,7 +90,7 @@ async def test_a_schedule_target_pages_whoever_is_on_call(
     incident = await api.trigger(service["id"])
     [page] = await sink.wait_count("/on-ben", 1)
     assert (page.json()["level"], page.json()["user"]["id"]) == (1, ben["id"])
-    await jobs.wait_prefix(f"step:{incident['id']}:0")
+    await jobs.step_applied(incident["id"], 0)
     [row] = await notifications(app, incident["id"])
     assert (str(row.user_id), row.target_type) == (ben["id"], "schedule")
     assert sink.at("/on-ana") == []
@@ -147,7 +141,7 @@ async def test_a_schedule_edited_after_the_trigger_changes_only_later_levels(
 
     [page] = await sink.wait_count("/edit-ben", 1)
     assert page.json()["level"] == 2
-    await jobs.wait_prefix(f"step:{incident['id']}:1")
+    await jobs.step_applied(incident["id"], 1)
     rows = await notifications(app, incident["id"])
     assert [(r.level, str(r.user_id)) for r in rows] == [(1, ana["id"]), (2, ben["id"])]
     assert [p.json()["level"] for p in sink.at("/edit-ana")] == [1]
@@ -187,7 +181,7 @@ async def test_notification_rules_apply_by_incident_urgency(
 
     low = await api.trigger(service["id"], urgency="low", dedup_key="low")
     await sink.wait_count("/urg-low", 1)
-    await jobs.wait_prefix(f"step:{low['id']}:0")
+    await jobs.step_applied(low["id"], 0)
     assert [(str(r.user_id), r.address) for r in await notifications(app, low["id"])] == [
         (ana["id"], sink.url("/urg-low"))
     ]
@@ -198,7 +192,7 @@ async def test_notification_rules_apply_by_incident_urgency(
 
     high = await api.trigger(service["id"], urgency="high", dedup_key="high")
     await sink.wait_count("/urg-cy", 1)
-    await jobs.wait_prefix(f"step:{high['id']}:0")
+    await jobs.step_applied(high["id"], 0)
     assert sorted(r.address for r in await notifications(app, high["id"])) == sorted(
         [sink.url("/urg-high"), sink.url("/urg-cy")]
     )
@@ -217,10 +211,10 @@ async def test_a_user_paged_again_keeps_only_the_newest_rule_chain(
     # Level 2 comes 1 s after level 1; the rest of the time is room for a loaded CI machine.
     pages = await sink.wait_count("/chain", 2, timeout=30)
     assert [p.json()["level"] for p in pages] == [1, 2]
-    await jobs.wait_prefix(f"step:{incident['id']}:1")
+    await jobs.step_applied(incident["id"], 1)
     for row in await notifications(app, incident["id"]):
         if row.due_at < datetime.now(UTC):  # the immediate pages: wait until they settle
-            await jobs.wait_prefix(f"deliver:{row.id}:0")
+            await jobs.page_settled(row.id)
     rows = await notifications(app, incident["id"])
     chains = [(r.level, str(r.user_id), r.status) for r in rows if r.status != "sent"]
     # Ana's level-1 delayed rule gave way to her level-2 chain; Bob was not paged again.
@@ -245,7 +239,7 @@ async def test_one_user_named_twice_at_a_level_gets_one_chain(
     )
     incident = await api.trigger(service["id"])
     await sink.wait_count("/twice", 1)
-    await jobs.wait_prefix(f"step:{incident['id']}:0")
+    await jobs.step_applied(incident["id"], 0)
     rows = await notifications(app, incident["id"])
     assert [(r.target_type, str(r.user_id)) for r in rows] == [("user", ana["id"])]
 
@@ -257,7 +251,7 @@ async def test_paging_the_same_level_again_by_hand_restarts_the_users_chain(
     service = await api.service((await policy(api, [(1, [user(ada)])], "again"))["id"])
     incident = await api.trigger(service["id"])
     await sink.wait_count("/again", 1)
-    await jobs.wait_prefix(f"step:{incident['id']}:1")  # the chain is exhausted
+    await jobs.step_applied(incident["id"], 1)  # the chain is exhausted
     escalated = await api.post(f"/incidents/{incident['id']}/escalate", {"level": 1}, status=200)
     assert escalated["changed"] is True
 

@@ -3,17 +3,9 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-import pytest
-
 from tests.factories import Api
 
 MONDAY = "2026-01-05T09:00:00+00:00"
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 def layer(participants: list[str], **fields: Any) -> dict[str, Any]:

@@ -5,19 +5,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-import pytest
 from sqlalchemy import select, text, update
 from sqlmodel import col
 
 from app.models import ApiKey
 from app.security import hash_key
 from tests.factories import Api
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 async def test_keys_are_random_hashed_and_shown_once(api: Api, app: Any) -> None:

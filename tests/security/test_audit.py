@@ -2,7 +2,6 @@
 
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -11,11 +10,6 @@ from app.audit.recorder import set_actor
 from app.db import transaction
 from app.models import AuditEntry, User
 from tests.factories import Api
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 async def _audit(api: Api, **params: Any) -> list[dict[str, Any]]:

@@ -19,11 +19,6 @@ from tests.factories import Api
 from tests.integrations.helpers import integration_key, paged_service
 
 
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
-
-
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
     """Another API process (its own pools) on the suite's database."""

@@ -130,11 +130,6 @@ async def _post_all(
 
 
 @pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
-
-
-@pytest.fixture
 async def hostile(app: Any, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an API process without the per-key ingest rate limit (every variant is
     read, none refused with a 429), answering errors (500) rather than raising them."""
