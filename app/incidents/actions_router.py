@@ -16,7 +16,7 @@ from app.incidents.action_schemas import (
     ReassignRequest,
     SnoozeRequest,
 )
-from app.incidents.schemas import ActionResult, TimelineItem
+from app.incidents.schemas import ActionResult, TimelineItem, to_read
 from app.models import Incident, utcnow
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -31,7 +31,7 @@ async def _locked(session: SessionDep, incident_id: uuid.UUID) -> Incident:
 
 def _result(outcome: lifecycle.Outcome, incident: Incident) -> ActionResult:
     return ActionResult(
-        changed=outcome.changed, message=outcome.message, incident=service.to_read(incident)
+        changed=outcome.changed, message=outcome.message, incident=to_read(incident)
     )
 
 
@@ -114,4 +114,4 @@ async def merge_incidents(
     )
     count = len(data.source_incident_ids)
     message = f"merged {count} incident(s) into incident {target.number}"
-    return ActionResult(changed=True, message=message, incident=service.to_read(target))
+    return ActionResult(changed=True, message=message, incident=to_read(target))

@@ -16,7 +16,6 @@ from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.escalation import engine
 from app.escalation.snapshot import LevelSnapshot, PolicySnapshot, TargetSnapshot
 from app.events.schemas import EventType
-from app.events.service import record_change
 from app.incidents import timeline, timers
 from app.incidents.action_schemas import EscalateRequest, ReassignRequest
 from app.incidents.service import (
@@ -24,6 +23,7 @@ from app.incidents.service import (
     cancel_pending,
     lock_incident,
     record_cancelled,
+    record_change,
     resolve,
 )
 from app.models import EscalationPolicy, Incident, TimelineEntry, User
@@ -31,6 +31,7 @@ from app.paging.step import EARLY_TOLERANCE, advance
 from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB, after_commit, timer_job
+from app.vocabulary import Status
 
 # A reassignment straight to a user pages them through their own rules; after this long with no
 # acknowledgement the chain is recorded as exhausted (the incident stays open).
@@ -45,7 +46,7 @@ class Outcome:
 
 
 def _refuse_resolved(incident: Incident, action: str) -> None:
-    if incident.status == "resolved":
+    if incident.status == Status.RESOLVED:
         raise Conflict(f"incident {incident.number} is resolved; it cannot be {action}")
 
 
@@ -54,7 +55,7 @@ async def restart(
 ) -> list[dict[str, Any]]:
     """Back to triggered at level 1, loop 0, now: pending pages are cancelled (their timeline
     rows are returned, for `record_cancelled`)."""
-    incident.status = "triggered"
+    incident.status = Status.TRIGGERED
     incident.acknowledged_at = incident.acknowledged_by = None
     incident.ack_timeout_at = incident.snoozed_until = None
     incident.exhausted = False
@@ -77,7 +78,7 @@ async def unacknowledge(
 ) -> Outcome:
     """Return an acknowledged incident to triggered; escalation restarts at level 1 now."""
     _refuse_resolved(incident, "unacknowledged")
-    if incident.status != "acknowledged":
+    if incident.status != Status.ACKNOWLEDGED:
         return Outcome(False, "not acknowledged; nothing changed")
     cancelled = await restart(session, incident, now=now, reason="escalation restarted by hand")
     await record_change(
@@ -103,7 +104,7 @@ async def snooze(
 ) -> Outcome:
     """Acknowledged and silent until now + duration, then re-triggered at level 1."""
     _refuse_resolved(incident, "snoozed")
-    if incident.status == "triggered":
+    if incident.status == Status.TRIGGERED:
         await acknowledge(session=session, incident=incident, actor=actor, now=now)
     # Silence means every level, `unresolved` ones included: stop the chain, cancel every page.
     cancelled = await cancel_pending(
@@ -242,7 +243,11 @@ async def run_ack_timeout(
 ) -> None:
     """The ack-timeout (or snooze-end) job: fenced by the instant stored on the incident."""
     incident = await lock_incident(session, incident_id)
-    if incident is None or incident.status != "acknowledged" or incident.ack_timeout_at != due_at:
+    if (
+        incident is None
+        or incident.status != Status.ACKNOWLEDGED
+        or incident.ack_timeout_at != due_at
+    ):
         return
     if due_at - now > EARLY_TOLERANCE:
         after_commit(session, timer_job(ACK_TIMEOUT_JOB, incident_id, due_at, suffix=":early"))
@@ -271,7 +276,7 @@ async def run_auto_resolve(
 ) -> None:
     """The auto-resolve job: fenced by the instant stored on the incident."""
     incident = await lock_incident(session, incident_id)
-    if incident is None or incident.status == "resolved" or incident.auto_resolve_at != due_at:
+    if incident is None or incident.status == Status.RESOLVED or incident.auto_resolve_at != due_at:
         return
     if due_at - now > EARLY_TOLERANCE:
         after_commit(session, timer_job(AUTO_RESOLVE_JOB, incident_id, due_at, suffix=":early"))
@@ -322,7 +327,7 @@ async def merge(
     missing = [str(i) for i in source_ids if i not in by_id]
     if missing:
         raise field_error("source_incident_ids", f"unknown incident(s) {', '.join(missing)}")
-    if target.status == "resolved":
+    if target.status == Status.RESOLVED:
         raise Conflict(f"incident {target.number} is resolved; merge into an open incident")
     sources = sorted((by_id[i] for i in source_ids), key=lambda s: s.number or 0)
     for source in sources:

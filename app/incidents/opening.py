@@ -9,6 +9,7 @@ from app.escalation import engine
 from app.incidents.schemas import IncidentTrigger
 from app.routing.matcher import Route
 from app.routing.service import ROUTING_ACTOR, route_entries
+from app.vocabulary import Status
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Opening:
     @property
     def suppressed(self) -> bool:
         """A routing rule suppressed it: recorded as resolved, nobody paged."""
-        return bool(self.row["status"] == "resolved")
+        return bool(self.row["status"] == Status.RESOLVED)
 
 
 def open_incident(
@@ -56,7 +57,7 @@ def open_incident(
         "title": data.title,
         "severity": data.severity.value,
         "urgency": route.urgency,
-        "status": "resolved" if suppressed else "triggered",
+        "status": Status.RESOLVED if suppressed else Status.TRIGGERED,
         "source": data.source,
         "dedup_key": dedup_key,
         "details": data.details,

@@ -13,17 +13,18 @@ from sqlmodel import col
 
 from app.errors import Conflict, field_error
 from app.escalation import engine
-from app.escalation.snapshot import PolicySnapshot, Status
+from app.escalation.snapshot import PolicySnapshot
 from app.events.schemas import EventType
-from app.events.service import emit, record_change
+from app.events.service import emit
 from app.incidents import timeline, timers
 from app.incidents.opening import deduplicated_entry, open_incident
-from app.incidents.schemas import EscalationRead, IncidentRead, IncidentTrigger
+from app.incidents.schemas import IncidentTrigger, document
 from app.models import OPEN_STATUSES, Incident, Notification, Service, TimelineEntry
 from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit
 from app.routing import service as routing
+from app.vocabulary import Status
 
 _OPEN_DEDUP_WHERE = text("status IN ('triggered', 'acknowledged')")
 
@@ -32,43 +33,6 @@ _OPEN_DEDUP_WHERE = text("status IN ('triggered', 'acknowledged')")
 class Triggered:
     incident: Incident
     created: bool
-
-
-def to_read(incident: Incident) -> IncidentRead:
-    """The API view of an incident."""
-    snapshot = incident.policy_snapshot or {}
-    assert incident.number is not None
-    return IncidentRead(
-        id=incident.id,
-        number=incident.number,
-        service_id=incident.service_id,
-        title=incident.title,
-        status=incident.status,
-        severity=incident.severity,
-        urgency=incident.urgency,
-        dedup_key=incident.dedup_key,
-        source=incident.source,
-        details=incident.details,
-        alert_count=incident.alert_count,
-        escalation=EscalationRead(
-            level=incident.escalation_level,
-            loop=incident.escalation_loop,
-            next_due_at=incident.next_due_at,
-            exhausted=incident.exhausted,
-            policy_id=incident.policy_id,
-            policy_name=snapshot.get("name", ""),
-        ),
-        created_at=incident.created_at,
-        updated_at=incident.updated_at,
-        acknowledged_at=incident.acknowledged_at,
-        acknowledged_by=incident.acknowledged_by,
-        resolved_at=incident.resolved_at,
-        resolved_by=incident.resolved_by,
-        snoozed_until=incident.snoozed_until,
-        ack_timeout_at=incident.ack_timeout_at,
-        auto_resolve_at=incident.auto_resolve_at,
-        merged_into_id=incident.merged_into_id,
-    )
 
 
 async def _add_alert(
@@ -143,7 +107,7 @@ async def trigger(
         assert incident is not None
         if not opening.suppressed:
             timers.on_triggered(session, incident.id, incident.auto_resolve_at)
-            await emit(session, incident, EventType.TRIGGERED, at=now, actor=actor)
+            await emit(session, document(incident), EventType.TRIGGERED, at=now, actor=actor)
         return Triggered(incident, created=True)
     raise Conflict("the incident changed state while the alert was recorded; retry")
 
@@ -199,15 +163,33 @@ async def lock_incident(session: AsyncSession, incident_id: uuid.UUID) -> Incide
     return await session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
 
 
+async def record_change(
+    session: AsyncSession,
+    incident: Incident,
+    *,
+    type: str,
+    event_type: EventType,
+    at: datetime,
+    actor: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> TimelineEntry:
+    """A state change on the incident's timeline and its outbound event, in one transaction."""
+    entry = timeline.record(
+        session, incident_id=incident.id, type=type, at=at, actor=actor, details=details
+    )
+    await emit(session, document(incident), event_type, at=at, actor=actor)
+    return entry
+
+
 async def acknowledge(
     *, session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime
 ) -> bool:
     """Stop paging: no page decided before this commits goes out. False if already acked."""
-    if incident.status == "resolved":
+    if incident.status == Status.RESOLVED:
         raise Conflict(f"incident {incident.number} is resolved; it cannot be acknowledged")
-    if incident.status == "acknowledged":
+    if incident.status == Status.ACKNOWLEDGED:
         return False
-    incident.status = "acknowledged"
+    incident.status = Status.ACKNOWLEDGED
     incident.acknowledged_at = now
     incident.acknowledged_by = actor
     incident.updated_at = now
@@ -238,9 +220,9 @@ async def resolve(
     *, session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime
 ) -> bool:
     """Stop everything and free the dedup key. False if already resolved."""
-    if incident.status == "resolved":
+    if incident.status == Status.RESOLVED:
         return False
-    incident.status = "resolved"
+    incident.status = Status.RESOLVED
     incident.resolved_at = now
     incident.resolved_by = actor
     incident.updated_at = now

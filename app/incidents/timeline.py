@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.db import driver_connection
 from app.models import TimelineEntry
-from app.paging.rawsql import driver
 
 SYSTEM = {"type": "system", "name": "stairway"}
 
@@ -91,7 +91,7 @@ async def record_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> 
     """Append many entries in one statement, in the order given (flush ORM entries first)."""
     if not rows:
         return
-    conn = await driver(session)
+    conn = await driver_connection(session)
     await conn.execute(
         _INSERT,
         [r["incident_id"] for r in rows],

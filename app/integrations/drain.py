@@ -34,12 +34,13 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.db import driver_connection as driver
 from app.errors import is_connection_error
 from app.events.schemas import EventType
 from app.events.service import emit_many, listening, subscriptions
 from app.incidents import timers
 from app.incidents.opening import Opening, deduplicated_entry, open_incident
-from app.incidents.schemas import IncidentTrigger
+from app.incidents.schemas import IncidentTrigger, document
 from app.incidents.timeline import record_many
 from app.integrations import deadletter
 from app.integrations.ingest import Event, apply
@@ -49,7 +50,6 @@ from app.models import (
     Service,
     utcnow,
 )
-from app.paging.rawsql import driver
 from app.paging.wake import step_wakeup
 from app.policies.service import read_policy, snapshot_of
 from app.queue import after_commit, forget_jobs, jobs_asked
@@ -426,4 +426,5 @@ async def _after_opening(session: AsyncSession, openings: Sequence[Opening]) -> 
     for incident in sorted(incidents, key=lambda i: i.number or 0):
         actor = paged[incident.id].entries[0]["actor"]
         at = incident.created_at
-        await emit_many(session, [incident], EventType.TRIGGERED, at=at, actor=actor, subs=subs)
+        documents = [document(incident)]
+        await emit_many(session, documents, EventType.TRIGGERED, at=at, actor=actor, subs=subs)

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import driver_connection
 from app.incidents import timeline
-from app.paging.rawsql import driver
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ async def supersede_older_chains(
     if not by_incident:
         return []
     pairs = [(c.incident_id, user_id) for c in by_incident.values() for user_id in c.user_ids]
-    conn = await driver(session)
+    conn = await driver_connection(session)
     cancelled = await conn.fetch(_SUPERSEDE, [p[0] for p in pairs], [p[1] for p in pairs])
     rows = []
     for notification_id, incident_id, user_id, old_level, old_loop, channel in cancelled:
@@ -87,7 +87,7 @@ async def cancel_pages_of_user(
     Pages a step writes for the user after the incidents were locked here are cancelled by the
     deliverer (their user is gone by then). Returns how many were cancelled here.
     """
-    conn = await driver(session)
+    conn = await driver_connection(session)
     incident_ids = [row[0] for row in await conn.fetch(_LOCK_INCIDENTS_PAGING, user_id)]
     if not incident_ids:
         return 0

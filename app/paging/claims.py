@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import driver_connection
 from app.paging.pages import INCIDENT_COLUMNS
-from app.paging.rawsql import driver
 
 _INCIDENT_SELECT = ", ".join(
     "i.policy_snapshot->>'name' AS policy_name" if name == "policy_name" else f"i.{name}"
@@ -123,7 +123,7 @@ class Entry:
 
 
 async def _run(session: AsyncSession, sql: str, *params: Any) -> Sequence[Any]:
-    connection = await driver(session)
+    connection = await driver_connection(session)
     rows: Sequence[Any] = await connection.fetch(sql, *params)
     return rows
 

@@ -18,15 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app import metrics
+from app.db import driver_connection
 from app.escalation.snapshot import PolicySnapshot
 from app.events.schemas import EventType
 from app.events.service import emit_many, listening, subscriptions
+from app.incidents.schemas import document
 from app.models import Incident, utcnow
-from app.paging.rawsql import driver
 from app.paging.step import EARLY_TOLERANCE, State, Writes, decide, persist
 from app.paging.targets import plan_many
 from app.paging.wake import step_wakeup, wakeups
 from app.queue import after_commit
+from app.vocabulary import Status
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,7 @@ async def apply_steps(
             )
         )
     await persist(session, writes)
-    await (await driver(session)).execute(
+    await (await driver_connection(session)).execute(
         _UPDATE,
         [o.state.id for o in outcomes],
         [o.position.level for o in outcomes],
@@ -144,7 +146,8 @@ async def _emit_escalated(session: AsyncSession, ids: list[uuid.UUID], now: date
     # The event carries the incident as it is after the step.
     query = select(Incident).where(col(Incident.id).in_(ids)).order_by(col(Incident.id))
     incidents = (await session.scalars(query)).all()
-    await emit_many(session, incidents, EventType.ESCALATED, at=now, subs=subs)
+    documents = [document(incident) for incident in incidents]
+    await emit_many(session, documents, EventType.ESCALATED, at=now, subs=subs)
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ class Batch:
 
 async def run_due_steps(*, session: AsyncSession, now: datetime, limit: int = BATCH) -> Batch:
     """Claim up to `limit` due incidents and fire their steps."""
-    conn = await driver(session)
+    conn = await driver_connection(session)
     rows = await conn.fetch(_CLAIM, now + EARLY_TOLERANCE, limit)
     applied = await apply_steps(session, [_state(r) for r in rows], now=now) if rows else []
     next_due: datetime | None = await conn.fetchval(_NEXT)
@@ -188,11 +191,11 @@ async def run_step(
     *, session: AsyncSession, incident_id: uuid.UUID, token: int, now: datetime
 ) -> None:
     """The per-incident step job: fenced by `token`, so a stale or repeated job does nothing."""
-    row = await (await driver(session)).fetchrow(_LOCK_ONE, incident_id)
+    row = await (await driver_connection(session)).fetchrow(_LOCK_ONE, incident_id)
     if row is None:
         return
     state, text = _state(row)
-    if state.token != token or state.due_at is None or state.status == "resolved":
+    if state.token != token or state.due_at is None or state.status == Status.RESOLVED:
         return
     if state.due_at - now > EARLY_TOLERANCE:
         after_commit(session, step_wakeup(state.due_at))

@@ -15,19 +15,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.db import driver_connection
 from app.escalation import engine
-from app.escalation.snapshot import PolicySnapshot, Status
+from app.escalation.snapshot import PolicySnapshot
 from app.events.schemas import EventType
 from app.events.service import emit
 from app.incidents import timeline
+from app.incidents.schemas import document
 from app.incidents.service import lock_incident
 from app.models import Incident, Notification, utcnow
 from app.paging.chains import NewChain, supersede_older_chains
 from app.paging.delivery import schedule_delivery
-from app.paging.rawsql import driver
 from app.paging.targets import LevelPlan, plan_levels
 from app.paging.wake import step_wakeup
 from app.queue import after_commit
+from app.vocabulary import Status
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +215,7 @@ async def _write_pages(
 ) -> None:
     if not rows:
         return
-    conn = await driver(session)
+    conn = await driver_connection(session)
     columns = [[row[name] for row in rows] for name in _PAGE_COLUMNS]
     written = await conn.fetch(_INSERT_PAGES, *columns, created_at)
     for _, due_at in written:
@@ -293,7 +295,7 @@ async def advance(
     if new.due_at is not None:
         after_commit(session, step_wakeup(new.due_at))
     if outcome.escalated:
-        await emit(session, incident, EventType.ESCALATED, at=now, actor=actor)
+        await emit(session, document(incident), EventType.ESCALATED, at=now, actor=actor)
     await session.flush()
 
 

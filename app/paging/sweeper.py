@@ -16,6 +16,7 @@ from app.paging.delivery import DELIVERIES_JOB, rearm_deliveries
 from app.paging.wake import rearm_steps
 from app.queue import DELIVER_JOB, IN_PROGRESS_KEY, JobSpec
 from app.responders.nonces import purge_expired
+from app.vocabulary import Status
 
 BATCH = 2000
 # After Redis lost everything, future timers are re-armed too, up to this many per kind.
@@ -28,7 +29,7 @@ async def overdue_jobs(
 ) -> list[JobSpec]:
     """Every step and page due before `before` (all pending ones when None), soonest first."""
     step_query = select(col(Incident.next_due_at)).where(
-        col(Incident.next_due_at).is_not(None), col(Incident.status) != "resolved"
+        col(Incident.next_due_at).is_not(None), col(Incident.status) != Status.RESOLVED
     )
     page_query = select(col(Notification.due_at)).where(col(Notification.status) == "pending")
     if before is not None:

@@ -30,6 +30,7 @@ from app.schedules.oncall import resolve_on_call
 from app.schedules.service import list_schedules
 from app.services.service import list_services
 from app.users.service import list_users
+from app.vocabulary import Status
 from app.web import notice
 from app.web.auth import ActorDep, ViewerDep, actor_of, can_act, now_of
 from app.web.live import MIN_INTERVAL_SECONDS
@@ -128,7 +129,7 @@ async def incident_list(
         "filters": filters,
         "cursor": cursor,
         "next_cursor": next_cursor,
-        "triggered": await service.count_by_status(session=session, status="triggered"),
+        "triggered": await service.count_by_status(session=session, status=Status.TRIGGERED),
         "can_act": can_act(viewer),
         "notice": notice.take(request),
         "statuses": list(STATUSES),
@@ -186,7 +187,7 @@ async def bulk_action(
     # In id order, so two bulk actions over the same incidents never deadlock.
     for one_id in sorted(set(incident_id)):
         incident = await service.lock_incident(session, one_id)
-        if incident is None or (action == "acknowledge" and incident.status == "resolved"):
+        if incident is None or (action == "acknowledge" and incident.status == Status.RESOLVED):
             continue
         act = service.acknowledge if action == "acknowledge" else service.resolve
         changed += await act(session=session, incident=incident, actor=actor_of(viewer), now=now)
