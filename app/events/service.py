@@ -14,11 +14,11 @@ from sqlmodel import col
 from app.db import driver_connection
 from app.events.delivery import event_job
 from app.events.schemas import DeliveryStatus, EventType, SubscriptionCreate, SubscriptionUpdate
-from app.incidents.timeline import SYSTEM
 from app.models import WebhookDelivery, WebhookSubscription, utcnow
 from app.queue import after_commit
 from app.repository import apply_changes, get_or_404
 from app.security import new_secret
+from app.store.timeline import SYSTEM
 
 
 def _event_body(

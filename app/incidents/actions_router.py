@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body
 from app.auth import Responder
 from app.db import SessionDep
 from app.errors import NotFound
-from app.incidents import lifecycle, service
+from app.incidents import lifecycle
 from app.incidents.action_schemas import (
     EscalateRequest,
     MergeRequest,
@@ -18,12 +18,13 @@ from app.incidents.action_schemas import (
 )
 from app.incidents.schemas import ActionResult, TimelineItem, to_read
 from app.models import Incident, utcnow
+from app.store.incidents import lock_incident
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
 
 async def _locked(session: SessionDep, incident_id: uuid.UUID) -> Incident:
-    incident = await service.lock_incident(session, incident_id)
+    incident = await lock_incident(session, incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
     return incident

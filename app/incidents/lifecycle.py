@@ -14,14 +14,15 @@ from sqlmodel import col
 
 from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.escalation import engine
+from app.escalation.lifecycle import Action, transition
 from app.escalation.snapshot import LevelSnapshot, PolicySnapshot, TargetSnapshot
 from app.events.schemas import EventType
-from app.incidents import timeline, timers
+from app.incidents import timers
 from app.incidents.action_schemas import EscalateRequest, ReassignRequest
 from app.incidents.service import (
     acknowledge,
+    allowed,
     cancel_pending,
-    lock_incident,
     record_cancelled,
     record_change,
     resolve,
@@ -31,6 +32,8 @@ from app.paging.step import EARLY_TOLERANCE, advance
 from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB, after_commit, timer_job
+from app.store import timeline
+from app.store.incidents import lock_incident, place, stop
 from app.vocabulary import Status
 
 # A reassignment straight to a user pages them through their own rules; after this long with no
@@ -45,11 +48,6 @@ class Outcome:
     message: str
 
 
-def _refuse_resolved(incident: Incident, action: str) -> None:
-    if incident.status == Status.RESOLVED:
-        raise Conflict(f"incident {incident.number} is resolved; it cannot be {action}")
-
-
 async def restart(
     session: AsyncSession, incident: Incident, *, now: datetime, reason: str
 ) -> list[dict[str, Any]]:
@@ -59,12 +57,8 @@ async def restart(
     incident.acknowledged_at = incident.acknowledged_by = None
     incident.ack_timeout_at = incident.snoozed_until = None
     incident.exhausted = False
-    position = engine.start(now)
-    incident.escalation_level, incident.escalation_loop = position.level, position.loop
-    incident.level_entered_at, incident.next_due_at = position.entered_at, position.due_at
     incident.escalation_epoch += 1  # fresh page idempotency keys: level 1 is paged again
-    incident.step_token += 1
-    incident.updated_at = now
+    place(incident, engine.start(now), now=now)
     cancelled = await cancel_pending(
         session, incident.id, only_unacknowledged=False, at=now, reason=reason
     )
@@ -77,8 +71,7 @@ async def unacknowledge(
     *, session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime
 ) -> Outcome:
     """Return an acknowledged incident to triggered; escalation restarts at level 1 now."""
-    _refuse_resolved(incident, "unacknowledged")
-    if incident.status != Status.ACKNOWLEDGED:
+    if not allowed(incident, Action.UNACKNOWLEDGE, "unacknowledged").changed:
         return Outcome(False, "not acknowledged; nothing changed")
     cancelled = await restart(session, incident, now=now, reason="escalation restarted by hand")
     await record_change(
@@ -103,15 +96,14 @@ async def snooze(
     duration_seconds: int,
 ) -> Outcome:
     """Acknowledged and silent until now + duration, then re-triggered at level 1."""
-    _refuse_resolved(incident, "snoozed")
+    allowed(incident, Action.SNOOZE, "snoozed")
     if incident.status == Status.TRIGGERED:
         await acknowledge(session=session, incident=incident, actor=actor, now=now)
     # Silence means every level, `unresolved` ones included: stop the chain, cancel every page.
     cancelled = await cancel_pending(
         session, incident.id, only_unacknowledged=False, at=now, reason="incident snoozed"
     )
-    incident.next_due_at = None
-    incident.step_token += 1
+    stop(incident, now=now)
     until = now + timedelta(seconds=duration_seconds)
     incident.snoozed_until = until
     timers.set_ack_timeout(session, incident, until)
@@ -160,7 +152,7 @@ async def escalate(
     Idempotent per position: with `from_level`, a request made from a level the incident has
     left does nothing; asking for the level whose timer is running does nothing either.
     """
-    _refuse_resolved(incident, "escalated")
+    allowed(incident, Action.ESCALATE, "escalated")
     policy = PolicySnapshot.from_json(incident.policy_snapshot)
     current = incident.escalation_level
     if data.from_level is not None and data.from_level != current:
@@ -215,7 +207,7 @@ async def reassign(
     data: ReassignRequest,
 ) -> Outcome:
     """Functional escalation: a new snapshot (a policy, or one level paging a user), level 1 now."""
-    _refuse_resolved(incident, "reassigned")
+    allowed(incident, Action.REASSIGN, "reassigned")
     policy_id, snapshot, to = await _reassignment(session, data, urgency=incident.urgency)
     previous = {
         "policy_id": str(incident.policy_id) if incident.policy_id else None,
@@ -243,11 +235,9 @@ async def run_ack_timeout(
 ) -> None:
     """The ack-timeout (or snooze-end) job: fenced by the instant stored on the incident."""
     incident = await lock_incident(session, incident_id)
-    if (
-        incident is None
-        or incident.status != Status.ACKNOWLEDGED
-        or incident.ack_timeout_at != due_at
-    ):
+    if incident is None or incident.ack_timeout_at != due_at:
+        return
+    if not transition(Status(incident.status), Action.ACK_TIMEOUT).changed:
         return
     if due_at - now > EARLY_TOLERANCE:
         after_commit(session, timer_job(ACK_TIMEOUT_JOB, incident_id, due_at, suffix=":early"))
@@ -276,7 +266,9 @@ async def run_auto_resolve(
 ) -> None:
     """The auto-resolve job: fenced by the instant stored on the incident."""
     incident = await lock_incident(session, incident_id)
-    if incident is None or incident.status == Status.RESOLVED or incident.auto_resolve_at != due_at:
+    if incident is None or incident.auto_resolve_at != due_at:
+        return
+    if not transition(Status(incident.status), Action.RESOLVE).changed:
         return
     if due_at - now > EARLY_TOLERANCE:
         after_commit(session, timer_job(AUTO_RESOLVE_JOB, incident_id, due_at, suffix=":early"))
@@ -331,7 +323,7 @@ async def merge(
         raise Conflict(f"incident {target.number} is resolved; merge into an open incident")
     sources = sorted((by_id[i] for i in source_ids), key=lambda s: s.number or 0)
     for source in sources:
-        _refuse_resolved(source, "merged")
+        allowed(source, Action.MERGE, "merged")
     merged = []
     for source in sources:
         source.merged_into_id = target.id  # first, so the resolved event carries the link

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from app.auth import AnyPrincipal, Principal, Responder
 from app.db import SessionDep
 from app.errors import Forbidden, NotFound, field_error
-from app.incidents import service, timeline
+from app.incidents import service
 from app.incidents.schemas import (
     ActionResult,
     IncidentPage,
@@ -19,6 +19,8 @@ from app.incidents.schemas import (
     to_read,
 )
 from app.models import Incident, utcnow
+from app.store import timeline
+from app.store.incidents import lock_incident
 from app.vocabulary import Status
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -81,7 +83,7 @@ async def list_incidents(
 
 async def _get(session: SessionDep, incident_id: uuid.UUID, *, lock: bool = False) -> Incident:
     incident = (
-        await service.lock_incident(session, incident_id)
+        await lock_incident(session, incident_id)
         if lock
         else await session.get(Incident, incident_id)
     )

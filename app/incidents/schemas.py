@@ -135,8 +135,3 @@ def to_read(incident: Incident) -> IncidentRead:
         auto_resolve_at=incident.auto_resolve_at,
         merged_into_id=incident.merged_into_id,
     )
-
-
-def document(incident: Incident) -> dict[str, Any]:
-    """The incident as the API shows it, in JSON: what its outbound events carry."""
-    return to_read(incident).model_dump(mode="json")

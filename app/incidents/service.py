@@ -13,17 +13,21 @@ from sqlmodel import col
 
 from app.errors import Conflict, field_error
 from app.escalation import engine
+from app.escalation.lifecycle import Action, Transition, transition
 from app.escalation.snapshot import PolicySnapshot
 from app.events.schemas import EventType
 from app.events.service import emit
-from app.incidents import timeline, timers
+from app.incidents import timers
 from app.incidents.opening import deduplicated_entry, open_incident
-from app.incidents.schemas import IncidentTrigger, document
+from app.incidents.schemas import IncidentTrigger
 from app.models import OPEN_STATUSES, Incident, Notification, Service, TimelineEntry
 from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit
 from app.routing import service as routing
+from app.store import timeline
+from app.store.documents import document
+from app.store.incidents import stop
 from app.vocabulary import Status
 
 _OPEN_DEDUP_WHERE = text("status IN ('triggered', 'acknowledged')")
@@ -158,11 +162,6 @@ async def record_cancelled(session: AsyncSession, rows: list[dict[str, Any]]) ->
         await timeline.record_many(session, rows)
 
 
-async def lock_incident(session: AsyncSession, incident_id: uuid.UUID) -> Incident | None:
-    """The incident row, locked for update."""
-    return await session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
-
-
 async def record_change(
     session: AsyncSession,
     incident: Incident,
@@ -181,15 +180,22 @@ async def record_change(
     return entry
 
 
+def allowed(incident: Incident, action: Action, done: str) -> Transition:
+    """What `action` does to the (locked) incident; a Conflict if a resolved one refuses it."""
+    move = transition(Status(incident.status), action)
+    if move.refused:
+        raise Conflict(f"incident {incident.number} is resolved; it cannot be {done}")
+    return move
+
+
 async def acknowledge(
     *, session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime
 ) -> bool:
     """Stop paging: no page decided before this commits goes out. False if already acked."""
-    if incident.status == Status.RESOLVED:
-        raise Conflict(f"incident {incident.number} is resolved; it cannot be acknowledged")
-    if incident.status == Status.ACKNOWLEDGED:
+    move = allowed(incident, Action.ACKNOWLEDGE, "acknowledged")
+    if not move.changed:
         return False
-    incident.status = Status.ACKNOWLEDGED
+    incident.status = move.to
     incident.acknowledged_at = now
     incident.acknowledged_by = actor
     incident.updated_at = now
@@ -200,8 +206,7 @@ async def acknowledge(
     snapshot = PolicySnapshot.from_json(incident.policy_snapshot)
     level = snapshot.level(incident.escalation_level)
     if not engine.holds(level.condition, Status.ACKNOWLEDGED):
-        incident.next_due_at = None
-        incident.step_token += 1
+        stop(incident, now=now)
     await record_change(
         session,
         incident,
@@ -220,15 +225,15 @@ async def resolve(
     *, session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime
 ) -> bool:
     """Stop everything and free the dedup key. False if already resolved."""
-    if incident.status == Status.RESOLVED:
+    move = allowed(incident, Action.RESOLVE, "resolved")
+    if not move.changed:
         return False
-    incident.status = Status.RESOLVED
+    incident.status = move.to
     incident.resolved_at = now
     incident.resolved_by = actor
     incident.updated_at = now
     timers.on_resolved(incident)
-    incident.next_due_at = None
-    incident.step_token += 1
+    stop(incident, now=now)
     cancelled = await cancel_pending(
         session, incident.id, only_unacknowledged=False, at=now, reason="incident resolved"
     )

@@ -40,8 +40,7 @@ from app.events.schemas import EventType
 from app.events.service import emit_many, listening, subscriptions
 from app.incidents import timers
 from app.incidents.opening import Opening, deduplicated_entry, open_incident
-from app.incidents.schemas import IncidentTrigger, document
-from app.incidents.timeline import record_many
+from app.incidents.schemas import IncidentTrigger
 from app.integrations import deadletter
 from app.integrations.ingest import Event, apply
 from app.models import (
@@ -55,6 +54,8 @@ from app.policies.service import read_policy, snapshot_of
 from app.queue import after_commit, forget_jobs, jobs_asked
 from app.routing.matcher import for_urgency
 from app.routing.service import RoutingContext, routing_context
+from app.store.documents import document
+from app.store.timeline import record_many
 
 BATCH = 500
 # pg_advisory lock id of the inbox drainer ("stairway inbox" folded into a bigint).

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import driver_connection
-from app.incidents import timeline
+from app.store import timeline
 
 
 @dataclass(frozen=True)

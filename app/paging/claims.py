@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import driver_connection
-from app.paging.pages import INCIDENT_COLUMNS
+from app.store.documents import INCIDENT_COLUMNS
 
 _INCIDENT_SELECT = ", ".join(
     "i.policy_snapshot->>'name' AS policy_name" if name == "policy_name" else f"i.{name}"

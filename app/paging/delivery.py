@@ -25,7 +25,6 @@ from app import metrics
 from app.config import Settings
 from app.escalation.engine import should_deliver
 from app.escalation.snapshot import Condition
-from app.incidents.timeline import SYSTEM
 from app.notify.base import DeliveryResult, Page, Provider
 from app.notify.registry import send_page, shown_address
 from app.paging import claims
@@ -39,6 +38,7 @@ from app.paging.outcomes import (
 from app.paging.pages import PageRenderer
 from app.queue import JobSpec, after_commit, due_work_job, level_failed_job
 from app.queue import fresh as new_id
+from app.store.timeline import SYSTEM
 from app.vocabulary import Status
 
 __all__ = [

@@ -22,12 +22,13 @@ from app.db import driver_connection
 from app.escalation.snapshot import PolicySnapshot
 from app.events.schemas import EventType
 from app.events.service import emit_many, listening, subscriptions
-from app.incidents.schemas import document
 from app.models import Incident, utcnow
 from app.paging.step import EARLY_TOLERANCE, State, Writes, decide, persist
 from app.paging.targets import plan_many
 from app.paging.wake import step_wakeup, wakeups
 from app.queue import after_commit
+from app.store.documents import document
+from app.store.incidents import fenced
 from app.vocabulary import Status
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ async def apply_steps(
         [o.position.loop for o in outcomes],
         [o.position.entered_at for o in outcomes],
         [o.position.due_at for o in outcomes],
-        [o.state.token + 1 for o in outcomes],
+        [fenced(o.state.token) for o in outcomes],
         [o.max_level for o in outcomes],
         [o.exhausted for o in outcomes],
         now,

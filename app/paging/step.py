@@ -20,15 +20,15 @@ from app.escalation import engine
 from app.escalation.snapshot import PolicySnapshot
 from app.events.schemas import EventType
 from app.events.service import emit
-from app.incidents import timeline
-from app.incidents.schemas import document
-from app.incidents.service import lock_incident
 from app.models import Incident, Notification, utcnow
 from app.paging.chains import NewChain, supersede_older_chains
 from app.paging.delivery import schedule_delivery
 from app.paging.targets import LevelPlan, plan_levels
 from app.paging.wake import step_wakeup
 from app.queue import after_commit
+from app.store import timeline
+from app.store.documents import document
+from app.store.incidents import lock_incident, place
 from app.vocabulary import Status
 
 log = logging.getLogger(__name__)
@@ -287,11 +287,8 @@ async def advance(
             "lateness_ms": round((now - due_at).total_seconds() * 1000),
         },
     )
-    incident.escalation_level, incident.escalation_loop = new.level, new.loop
-    incident.level_entered_at, incident.next_due_at = new.entered_at, new.due_at
+    place(incident, new, now=now)
     incident.max_level_reached, incident.exhausted = outcome.max_level, outcome.exhausted
-    incident.step_token += 1
-    incident.updated_at = now
     if new.due_at is not None:
         after_commit(session, step_wakeup(new.due_at))
     if outcome.escalated:

@@ -14,8 +14,8 @@ from app.db import transaction
 from app.events.delivery import rearm
 from app.events.schemas import EventType
 from app.events.service import emit
-from app.incidents.schemas import document
 from app.models import Incident, WebhookDelivery, utcnow
+from app.store.documents import document
 from tests.factories import Api
 from tests.support import HttpSink, JobTracker, Received
 
