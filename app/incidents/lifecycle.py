@@ -23,11 +23,10 @@ from app.incidents.service import (
     acknowledge,
     allowed,
     cancel_pending,
-    record_cancelled,
     record_change,
     resolve,
 )
-from app.models import EscalationPolicy, Incident, TimelineEntry, User
+from app.models import EscalationPolicy, Incident, User
 from app.paging.step import EARLY_TOLERANCE, advance
 from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
@@ -50,9 +49,9 @@ class Outcome:
 
 async def restart(
     session: AsyncSession, incident: Incident, *, now: datetime, reason: str
-) -> list[dict[str, Any]]:
+) -> list[timeline.Entry]:
     """Back to triggered at level 1, loop 0, now: pending pages are cancelled (their timeline
-    rows are returned, for `record_cancelled`)."""
+    entries are returned, to record after the change)."""
     incident.status = Status.TRIGGERED
     incident.acknowledged_at = incident.acknowledged_by = None
     incident.ack_timeout_at = incident.snoozed_until = None
@@ -83,7 +82,7 @@ async def unacknowledge(
         actor=actor,
         details={"reason": "unacknowledged by hand", "cancelled_notifications": len(cancelled)},
     )
-    await record_cancelled(session, cancelled)
+    await timeline.append(session, cancelled)
     return Outcome(True, "unacknowledged; escalation restarted at level 1")
 
 
@@ -108,7 +107,7 @@ async def snooze(
     incident.snoozed_until = until
     timers.set_ack_timeout(session, incident, until)
     incident.updated_at = now
-    timeline.record(
+    await timeline.record(
         session,
         incident_id=incident.id,
         type="snoozed",
@@ -120,7 +119,7 @@ async def snooze(
             "cancelled_notifications": len(cancelled),
         },
     )
-    await record_cancelled(session, cancelled)
+    await timeline.append(session, cancelled)
     await session.flush()
     return Outcome(True, f"snoozed until {until.isoformat()}")
 
@@ -226,7 +225,7 @@ async def reassign(
         actor=actor,
         details={"from": previous, "to": to, "cancelled_notifications": len(cancelled)},
     )
-    await record_cancelled(session, cancelled)
+    await timeline.append(session, cancelled)
     return Outcome(True, f"reassigned to {to['name']}; escalation restarted at level 1")
 
 
@@ -258,7 +257,7 @@ async def run_ack_timeout(
             "cancelled_notifications": len(cancelled),
         },
     )
-    await record_cancelled(session, cancelled)
+    await timeline.append(session, cancelled)
 
 
 async def run_auto_resolve(
@@ -278,7 +277,7 @@ async def run_auto_resolve(
 
 async def add_note(
     *, session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime, text: str
-) -> TimelineEntry:
+) -> timeline.Recorded:
     """A free-text note on the timeline (resolved incidents take notes too: postmortems)."""
     entry = await record_change(
         session,
@@ -329,7 +328,7 @@ async def merge(
         source.merged_into_id = target.id  # first, so the resolved event carries the link
         await resolve(session=session, incident=source, actor=actor, now=now)
         merged.append({"id": str(source.id), "number": source.number, "alerts": source.alert_count})
-        timeline.record(
+        await timeline.record(
             session,
             incident_id=source.id,
             type="merged",
@@ -340,7 +339,7 @@ async def merge(
     added = sum(source.alert_count for source in sources)
     target.alert_count += added
     target.updated_at = now
-    timeline.record(
+    await timeline.record(
         session,
         incident_id=target.id,
         type="merged",

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -20,17 +19,15 @@ from app.events.service import emit
 from app.incidents import timers
 from app.incidents.opening import deduplicated_entry, open_incident
 from app.incidents.schemas import IncidentTrigger
-from app.models import OPEN_STATUSES, Incident, Notification, Service, TimelineEntry
+from app.models import OPEN_STATUSES, Incident, Notification, Service
 from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit
 from app.routing import service as routing
 from app.store import timeline
 from app.store.documents import document
-from app.store.incidents import stop
+from app.store.incidents import insert_incidents, stop
 from app.vocabulary import Status
-
-_OPEN_DEDUP_WHERE = text("status IN ('triggered', 'acknowledged')")
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,7 @@ async def trigger(
                 actor=actor,
                 now=now,
             )
-            session.add(TimelineEntry(**entry))
+            await timeline.append(session, [entry])
             incident = await session.get(Incident, existing, populate_existing=True)
             assert incident is not None
             return Triggered(incident, created=False)
@@ -93,18 +90,10 @@ async def trigger(
             actor=actor,
             now=now,
         )
-        inserted = await session.execute(
-            insert(Incident)
-            .values(**opening.row)
-            .on_conflict_do_nothing(
-                index_elements=["service_id", "dedup_key"], index_where=_OPEN_DEDUP_WHERE
-            )
-            .returning(col(Incident.id))
-        )
-        if inserted.scalar_one_or_none() is None:
+        if not await insert_incidents(session, [opening.row]):
             continue  # a concurrent trigger opened it first: add the alert to that one
         new_id = opening.id
-        session.add_all(TimelineEntry(**entry) for entry in opening.entries)
+        await timeline.append(session, opening.entries)
         if opening.pages:
             after_commit(session, step_wakeup(now))
         incident = await session.get(Incident, new_id)
@@ -123,9 +112,9 @@ async def cancel_pending(
     only_unacknowledged: bool,
     at: datetime,
     reason: str,
-) -> list[dict[str, Any]]:
+) -> list[timeline.Entry]:
     """Cancel the incident's pending pages; one `notification_cancelled` row each, to record
-    with `record_cancelled` after the change that cancelled them."""
+    on the timeline after the change that cancelled them."""
     query = (
         update(Notification)
         .where(col(Notification.incident_id) == incident_id, col(Notification.status) == "pending")
@@ -155,13 +144,6 @@ async def cancel_pending(
     ]
 
 
-async def record_cancelled(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Put cancelled pages on the timeline, after the entries already added to the session."""
-    if rows:
-        await session.flush()
-        await timeline.record_many(session, rows)
-
-
 async def record_change(
     session: AsyncSession,
     incident: Incident,
@@ -171,9 +153,9 @@ async def record_change(
     at: datetime,
     actor: dict[str, Any] | None = None,
     details: dict[str, Any] | None = None,
-) -> TimelineEntry:
+) -> timeline.Recorded:
     """A state change on the incident's timeline and its outbound event, in one transaction."""
-    entry = timeline.record(
+    entry = await timeline.record(
         session, incident_id=incident.id, type=type, at=at, actor=actor, details=details
     )
     await emit(session, document(incident), event_type, at=at, actor=actor)
@@ -216,7 +198,7 @@ async def acknowledge(
         actor=actor,
         details={"cancelled_notifications": len(cancelled)},
     )
-    await record_cancelled(session, cancelled)
+    await timeline.append(session, cancelled)
     await session.flush()
     return True
 
@@ -246,7 +228,7 @@ async def resolve(
         actor=actor,
         details={"cancelled_notifications": len(cancelled)},
     )
-    await record_cancelled(session, cancelled)
+    await timeline.append(session, cancelled)
     await session.flush()
     return True
 

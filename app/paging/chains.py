@@ -4,7 +4,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,10 +34,10 @@ RETURNING n.id, n.incident_id, n.user_id, n.level, n.loop, n.channel
 
 async def supersede_older_chains(
     session: AsyncSession, chains: Sequence[NewChain]
-) -> list[dict[str, Any]]:
+) -> list[timeline.Entry]:
     """Cancel these users' pending pages decided by an earlier step (level, loop or restart).
 
-    One statement for every chain; returns the timeline rows that record each cancellation.
+    One statement for every chain; returns the timeline entries that record each cancellation.
     The caller holds the incidents' locks, so no delivery of these rows is in flight.
     """
     by_incident = {chain.incident_id: chain for chain in chains if chain.user_ids}
@@ -92,7 +91,7 @@ async def cancel_pages_of_user(
     if not incident_ids:
         return 0
     cancelled = await conn.fetch(_CANCEL_USER_PAGES, user_id, incident_ids)
-    await timeline.record_many(
+    await timeline.append(
         session,
         [
             timeline.cancelled_page(

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import driver_connection
+from app.store import timeline
 from app.store.documents import INCIDENT_COLUMNS
 
 _INCIDENT_SELECT = ", ".join(
@@ -89,13 +90,6 @@ FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestampt
 WHERE n.id = v.id
 """
 
-_RECORD = """
-INSERT INTO timeline_entries (incident_id, at, type, actor, details)
-SELECT v.incident_id, $1, v.type, $2::jsonb, v.details::jsonb
-FROM unnest($3::uuid[], $4::text[], $5::text[]) WITH ORDINALITY AS v(incident_id, type, details, n)
-ORDER BY v.n
-"""
-
 
 @dataclass(frozen=True)
 class Claim:
@@ -113,13 +107,6 @@ class RowUpdate:
     due_at: datetime | None = None
     sent_at: datetime | None = None
     last_error: str | None = None
-
-
-@dataclass(frozen=True)
-class Entry:
-    incident_id: uuid.UUID
-    type: str
-    details_json: str
 
 
 async def _run(session: AsyncSession, sql: str, *params: Any) -> Sequence[Any]:
@@ -154,9 +141,7 @@ async def settle(
     session: AsyncSession,
     *,
     updates: Sequence[RowUpdate],
-    entries: Sequence[Entry],
-    at: datetime,
-    actor_json: str,
+    entries: Sequence[timeline.Entry],
 ) -> None:
     """Write every page's new state in one statement and every timeline entry in another."""
     if updates:
@@ -170,13 +155,4 @@ async def settle(
             [u.sent_at for u in updates],
             [u.last_error for u in updates],
         )
-    if entries:
-        await _run(
-            session,
-            _RECORD,
-            at,
-            actor_json,
-            [e.incident_id for e in entries],
-            [e.type for e in entries],
-            [e.details_json for e in entries],
-        )
+    await timeline.append(session, entries)

@@ -10,7 +10,6 @@ pages are all sent at once under one deadline.
 """
 
 import asyncio
-import json
 import logging
 import uuid
 from collections import Counter
@@ -38,7 +37,7 @@ from app.paging.outcomes import (
 from app.paging.pages import PageRenderer
 from app.queue import JobSpec, after_commit, due_work_job, level_failed_job
 from app.queue import fresh as new_id
-from app.store.timeline import SYSTEM
+from app.store import timeline
 from app.vocabulary import Status
 
 __all__ = [
@@ -61,7 +60,6 @@ DELIVERIES_JOB = "deliveries_due"
 EARLY_TOLERANCE = timedelta(milliseconds=20)
 # Pages per transaction, all sent at once: bounded so an ack waits at most one delivery timeout.
 BATCH = 100
-_SYSTEM_JSON = json.dumps(SYSTEM)
 # Pages in flight at once per batch: enough that slow destinations do not hold up the rest,
 # few enough that an acknowledgement behind a full batch waits at most ~2 delivery timeouts.
 SEND_CONCURRENCY = 32
@@ -217,7 +215,7 @@ async def _record(
             )
         )
         entries.append(
-            claims.Entry(row["incident_id"], outcome.entry_type, json.dumps(outcome.details))
+            timeline.Entry(row["incident_id"], outcome.entry_type, now, details=outcome.details)
         )
         if outcome.metric is not None:
             tally[channel, outcome.metric] += 1
@@ -230,6 +228,6 @@ async def _record(
                 "page not delivered",
                 extra={"incident_id": str(row["incident_id"]), **outcome.details},
             )
-    await claims.settle(session, updates=updates, entries=entries, at=now, actor_json=_SYSTEM_JSON)
+    await claims.settle(session, updates=updates, entries=entries)
     for (channel, outcome_name), count in tally.items():
         metrics.PAGES.labels(channel, outcome_name).inc(count)

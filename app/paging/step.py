@@ -28,7 +28,8 @@ from app.paging.wake import step_wakeup
 from app.queue import after_commit
 from app.store import timeline
 from app.store.documents import document
-from app.store.incidents import lock_incident, place
+from app.store.incidents import Moved, State, lock_incident, place, state_of
+from app.store.timeline import SYSTEM
 from app.vocabulary import Status
 
 log = logging.getLogger(__name__)
@@ -61,32 +62,10 @@ RETURNING id, due_at
 """
 
 
-@dataclass(frozen=True)
-class State:
-    """A locked incident's escalation state: what a step reads."""
-
-    id: uuid.UUID
-    status: str
-    urgency: str
-    policy: PolicySnapshot
-    level: int
-    loop: int
-    entered_at: datetime | None
-    due_at: datetime | None
-    token: int
-    epoch: int
-    max_level: int
-    exhausted: bool
-
-
-@dataclass(frozen=True)
-class Outcome:
+@dataclass(frozen=True, slots=True)
+class Outcome(Moved):
     """What a step changed on its incident."""
 
-    state: State
-    position: engine.Position
-    max_level: int
-    exhausted: bool
     # A level was entered from another one: the `incident.escalated` event goes out.
     escalated: bool
 
@@ -98,7 +77,7 @@ class Writes:
     # When the pages were decided: after the transaction began (chains.py relies on it).
     created_at: datetime
     pages: list[dict[str, Any]] = field(default_factory=list)
-    entries: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[timeline.Entry] = field(default_factory=list)
     chains: list[NewChain] = field(default_factory=list)
 
 
@@ -138,13 +117,7 @@ def decide(
                 "on_call": plan.on_call,
             }
             writes.entries.append(
-                timeline.row(
-                    incident_id=state.id,
-                    type="escalated",
-                    at=decision.at,
-                    actor=actor,
-                    details=details,
-                )
+                timeline.Entry(state.id, "escalated", decision.at, actor or SYSTEM, details)
             )
             users = frozenset(page.user_id for page in plan.pages if page.user_id is not None)
             writes.chains.append(
@@ -157,26 +130,17 @@ def decide(
                 "reasons": plans[decision.level].unreachable,
             }
             writes.entries.append(
-                timeline.row(
-                    incident_id=state.id, type="level_skipped", at=decision.at, details=details
-                )
+                timeline.Entry(state.id, "level_skipped", decision.at, details=details)
             )
         elif isinstance(decision, engine.Repeat):
             writes.entries.append(
-                timeline.row(
-                    incident_id=state.id,
-                    type="repeated",
-                    at=decision.at,
-                    details={"loop": decision.loop},
-                )
+                timeline.Entry(state.id, "repeated", decision.at, details={"loop": decision.loop})
             )
         else:
             exhausted = True
             details = {"level": result.position.level, "loop": result.position.loop}
             writes.entries.append(
-                timeline.row(
-                    incident_id=state.id, type="exhausted", at=decision.at, details=details
-                )
+                timeline.Entry(state.id, "exhausted", decision.at, details=details)
             )
     return Outcome(state, result.position, max_level, exhausted, escalated)
 
@@ -226,25 +190,7 @@ async def persist(session: AsyncSession, writes: Writes) -> None:
     """Write the pages, cancel the chains they supersede, then every timeline entry."""
     await _write_pages(session, writes.pages, writes.created_at)
     cancelled = await supersede_older_chains(session, writes.chains)
-    await timeline.record_many(session, writes.entries + cancelled)
-
-
-def state_of(incident: Incident) -> State:
-    """The escalation state of an incident loaded as an ORM object."""
-    return State(
-        id=incident.id,
-        status=incident.status,
-        urgency=incident.urgency,
-        policy=PolicySnapshot.from_json(incident.policy_snapshot),
-        level=incident.escalation_level,
-        loop=incident.escalation_loop,
-        entered_at=incident.level_entered_at,
-        due_at=incident.next_due_at,
-        token=incident.step_token,
-        epoch=incident.escalation_epoch,
-        max_level=incident.max_level_reached,
-        exhausted=incident.exhausted,
-    )
+    await timeline.append(session, writes.entries + cancelled)
 
 
 async def advance(
@@ -260,7 +206,7 @@ async def advance(
 
     With `jump_to`, a person moves the incident to that level at `due_at` instead.
     """
-    # Entries the caller recorded go first: the rows below are written outside the ORM.
+    # The caller's changes reach the database before the rows below, written outside the ORM.
     await session.flush()
     state = state_of(incident)
     plans = await plan_levels(session, state.policy, due_at, urgency=state.urgency)
@@ -318,7 +264,7 @@ async def run_level_failed(
     )
     if statuses != {"failed"}:
         return
-    timeline.record(
+    await timeline.record(
         session,
         incident_id=incident.id,
         type="level_failed",

@@ -1,8 +1,13 @@
-"""Writing and reading an incident's timeline."""
+"""An incident's timeline: its one writer (`append`) and its reader.
+
+Every entry goes through `append`, one statement for any number of entries, written in the
+order given and at once: an entry recorded before another comes before it on the timeline.
+"""
 
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +21,57 @@ from app.models import TimelineEntry
 SYSTEM = {"type": "system", "name": "stairway"}
 
 
-def record(
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry to write: what happened to which incident, when, and who did it."""
+
+    incident_id: uuid.UUID
+    type: str
+    at: datetime
+    actor: dict[str, Any] = field(default_factory=lambda: SYSTEM)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An entry as written, with its id (the API's `TimelineItem`)."""
+
+    id: int
+    at: datetime
+    type: str
+    actor: dict[str, Any]
+    details: dict[str, Any]
+
+
+_INSERT = """
+INSERT INTO timeline_entries (incident_id, at, type, actor, details)
+SELECT e.incident_id, e.at, e.type, e.actor::jsonb, e.details::jsonb
+FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[])
+  WITH ORDINALITY AS e(incident_id, at, type, actor, details, n)
+ORDER BY e.n
+RETURNING id
+"""
+
+
+async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[int]:
+    """Write the entries in one statement, in the order given; their ids."""
+    if not entries:
+        return []
+    # Most entries of a batch share one actor object (the system's): encoded once each.
+    actors = {id(e.actor): json.dumps(e.actor) for e in entries}
+    conn = await driver_connection(session)
+    rows = await conn.fetch(
+        _INSERT,
+        [e.incident_id for e in entries],
+        [e.at for e in entries],
+        [e.type for e in entries],
+        [actors[id(e.actor)] for e in entries],
+        [json.dumps(e.details) for e in entries],
+    )
+    return sorted(row[0] for row in rows)
+
+
+async def record(
     session: AsyncSession,
     *,
     incident_id: uuid.UUID,
@@ -24,31 +79,11 @@ def record(
     at: datetime,
     actor: dict[str, Any] | None = None,
     details: dict[str, Any] | None = None,
-) -> TimelineEntry:
-    """Append an entry; it commits with the change it describes."""
-    entry = TimelineEntry(
-        incident_id=incident_id, type=type, at=at, actor=actor or SYSTEM, details=details or {}
-    )
-    session.add(entry)
-    return entry
-
-
-def row(
-    *,
-    incident_id: uuid.UUID,
-    type: str,
-    at: datetime,
-    actor: dict[str, Any] | None = None,
-    details: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """An entry as a row for `record_many`."""
-    return {
-        "incident_id": incident_id,
-        "type": type,
-        "at": at,
-        "actor": actor or SYSTEM,
-        "details": details or {},
-    }
+) -> Recorded:
+    """Write one entry; it commits with the change it describes."""
+    entry = Entry(incident_id, type, at, actor or SYSTEM, details or {})
+    [entry_id] = await append(session, [entry])
+    return Recorded(entry_id, entry.at, entry.type, entry.actor, entry.details)
 
 
 def cancelled_page(
@@ -61,12 +96,12 @@ def cancelled_page(
     loop: int,
     channel: str,
     reason: str,
-) -> dict[str, Any]:
-    """The `notification_cancelled` entry of one page that will not be sent, as a row."""
-    return row(
-        incident_id=incident_id,
-        type="notification_cancelled",
-        at=at,
+) -> Entry:
+    """The `notification_cancelled` entry of one page that will not be sent."""
+    return Entry(
+        incident_id,
+        "notification_cancelled",
+        at,
         details={
             "notification_id": str(notification_id),
             "user_id": str(user_id) if user_id else None,
@@ -75,30 +110,6 @@ def cancelled_page(
             "channel": channel,
             "reason": reason,
         },
-    )
-
-
-_INSERT = """
-INSERT INTO timeline_entries (incident_id, at, type, actor, details)
-SELECT e.incident_id, e.at, e.type, e.actor::jsonb, e.details::jsonb
-FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[])
-  WITH ORDINALITY AS e(incident_id, at, type, actor, details, n)
-ORDER BY e.n
-"""
-
-
-async def record_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    """Append many entries in one statement, in the order given (flush ORM entries first)."""
-    if not rows:
-        return
-    conn = await driver_connection(session)
-    await conn.execute(
-        _INSERT,
-        [r["incident_id"] for r in rows],
-        [r["at"] for r in rows],
-        [r["type"] for r in rows],
-        [json.dumps(r["actor"]) for r in rows],
-        [json.dumps(r["details"]) for r in rows],
     )
 
 
