@@ -59,6 +59,7 @@ from app.redis_url import (
     is_sentinel_url,
     sentinel_client,
 )
+from app.responders.nonces import purge_expired
 from app.responders.slack import SLACK_REPLY_JOB, send_reply
 from app.schedules.notices import plan_notices, send_due_notices
 
@@ -315,6 +316,7 @@ async def sweeper(ctx: Ctx) -> None:
         await sweep_timers_and_events(
             session=session, now=now, grace_seconds=settings.sweeper_grace_seconds
         )
+        await purge_expired(session=session, now=now)
         queued_since = await oldest_queued(session)
     grace = settings.sweeper_grace_seconds
     stuck_after = {

@@ -17,7 +17,6 @@ from app.escalation import engine
 from app.escalation.lifecycle import Action, transition
 from app.escalation.snapshot import LevelSnapshot, PolicySnapshot, TargetSnapshot
 from app.events.schemas import EventType
-from app.incidents import timers
 from app.incidents.action_schemas import EscalateRequest, ReassignRequest
 from app.incidents.service import (
     acknowledge,
@@ -31,7 +30,7 @@ from app.paging.step import EARLY_TOLERANCE, advance
 from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB, after_commit, timer_job
-from app.store import timeline
+from app.store import timeline, timers
 from app.store.incidents import lock_incident, place, stop
 from app.vocabulary import Status
 

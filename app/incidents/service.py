@@ -16,7 +16,6 @@ from app.escalation.lifecycle import Action, Transition, transition
 from app.escalation.snapshot import PolicySnapshot
 from app.events.schemas import EventType
 from app.events.service import emit
-from app.incidents import timers
 from app.incidents.opening import deduplicated_entry, open_incident
 from app.incidents.schemas import IncidentTrigger
 from app.models import OPEN_STATUSES, Incident, Notification, Service
@@ -24,7 +23,7 @@ from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit
 from app.routing import service as routing
-from app.store import timeline
+from app.store import timeline, timers
 from app.store.documents import document
 from app.store.incidents import insert_incidents, stop
 from app.vocabulary import Status

@@ -38,7 +38,6 @@ from app.db import driver_connection as driver
 from app.errors import is_connection_error
 from app.events.schemas import EventType
 from app.events.service import emit_many, listening, subscriptions
-from app.incidents import timers
 from app.incidents.opening import Opening, deduplicated_entry, open_incident
 from app.incidents.schemas import IncidentTrigger
 from app.integrations import deadletter
@@ -54,7 +53,7 @@ from app.policies.service import read_policy, snapshot_of
 from app.queue import after_commit, forget_jobs, jobs_asked
 from app.routing.matcher import for_urgency
 from app.routing.service import RoutingContext, routing_context
-from app.store import timeline
+from app.store import timeline, timers
 from app.store.documents import document
 from app.store.incidents import insert_incidents
 

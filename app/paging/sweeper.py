@@ -10,12 +10,11 @@ from sqlmodel import col
 
 from app import metrics
 from app.events.delivery import rearm as rearm_events
-from app.incidents.timers import sweep_timers
 from app.models import Incident, Notification, utcnow
 from app.paging.delivery import DELIVERIES_JOB, rearm_deliveries
 from app.paging.wake import rearm_steps
 from app.queue import DELIVER_JOB, IN_PROGRESS_KEY, JobSpec
-from app.responders.nonces import purge_expired
+from app.store.timers import sweep_timers
 from app.vocabulary import Status
 
 BATCH = 2000
@@ -97,5 +96,4 @@ async def sweep_timers_and_events(
     metrics.SWEEPER_REARMS.labels("timer").inc(timers)
     events = await rearm_events(session=session, cutoff=cutoff, suffix=suffix)
     metrics.SWEEPER_REARMS.labels("event").inc(events)
-    await purge_expired(session=session, now=now)
     return timers + events
