@@ -21,7 +21,6 @@ from app.incidents.action_schemas import EscalateRequest, ReassignRequest
 from app.incidents.service import (
     acknowledge,
     allowed,
-    cancel_pending,
     record_change,
     resolve,
 )
@@ -30,7 +29,7 @@ from app.paging.step import EARLY_TOLERANCE, advance
 from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB, after_commit, timer_job
-from app.store import timeline, timers
+from app.store import outbox, timeline, timers
 from app.store.incidents import lock_incident, place, stop
 from app.vocabulary import Status
 
@@ -57,7 +56,7 @@ async def restart(
     incident.exhausted = False
     incident.escalation_epoch += 1  # fresh page idempotency keys: level 1 is paged again
     place(incident, engine.start(now), now=now)
-    cancelled = await cancel_pending(
+    cancelled = await outbox.cancel_pending(
         session, incident.id, only_unacknowledged=False, at=now, reason=reason
     )
     after_commit(session, step_wakeup(now))
@@ -98,7 +97,7 @@ async def snooze(
     if incident.status == Status.TRIGGERED:
         await acknowledge(session=session, incident=incident, actor=actor, now=now)
     # Silence means every level, `unresolved` ones included: stop the chain, cancel every page.
-    cancelled = await cancel_pending(
+    cancelled = await outbox.cancel_pending(
         session, incident.id, only_unacknowledged=False, at=now, reason="incident snoozed"
     )
     stop(incident, now=now)

@@ -23,7 +23,7 @@ from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit
 from app.routing import service as routing
-from app.store import timeline, timers
+from app.store import outbox, timeline, timers
 from app.store.documents import document
 from app.store.incidents import insert_incidents, stop
 from app.vocabulary import Status
@@ -104,45 +104,6 @@ async def trigger(
     raise Conflict("the incident changed state while the alert was recorded; retry")
 
 
-async def cancel_pending(
-    session: AsyncSession,
-    incident_id: uuid.UUID,
-    *,
-    only_unacknowledged: bool,
-    at: datetime,
-    reason: str,
-) -> list[timeline.Entry]:
-    """Cancel the incident's pending pages; one `notification_cancelled` row each, to record
-    on the timeline after the change that cancelled them."""
-    query = (
-        update(Notification)
-        .where(col(Notification.incident_id) == incident_id, col(Notification.status) == "pending")
-        .values(status="cancelled")
-        .returning(
-            col(Notification.id),
-            col(Notification.user_id),
-            col(Notification.level),
-            col(Notification.loop),
-            col(Notification.channel),
-        )
-    )
-    if only_unacknowledged:
-        query = query.where(col(Notification.condition) == "unacknowledged")
-    return [
-        timeline.cancelled_page(
-            incident_id=incident_id,
-            at=at,
-            notification_id=notification_id,
-            user_id=user_id,
-            level=level,
-            loop=loop,
-            channel=channel,
-            reason=reason,
-        )
-        for notification_id, user_id, level, loop, channel in await session.execute(query)
-    ]
-
-
 async def record_change(
     session: AsyncSession,
     incident: Incident,
@@ -181,7 +142,7 @@ async def acknowledge(
     incident.acknowledged_by = actor
     incident.updated_at = now
     await timers.on_acknowledged(session, incident, actor, now)
-    cancelled = await cancel_pending(
+    cancelled = await outbox.cancel_pending(
         session, incident.id, only_unacknowledged=True, at=now, reason="incident acknowledged"
     )
     snapshot = PolicySnapshot.from_json(incident.policy_snapshot)
@@ -215,7 +176,7 @@ async def resolve(
     incident.updated_at = now
     timers.on_resolved(incident)
     stop(incident, now=now)
-    cancelled = await cancel_pending(
+    cancelled = await outbox.cancel_pending(
         session, incident.id, only_unacknowledged=False, at=now, reason="incident resolved"
     )
     await record_change(

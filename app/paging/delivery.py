@@ -1,7 +1,7 @@
 """Delivering due outbox rows in batches: lock, re-check, send concurrently, record every outcome.
 
 One wake-up job per 10 ms bucket (`schedule_delivery`) claims every page due by then, a batch
-per transaction (`app/paging/claims.py`). The incidents of a batch stay share-locked until the
+per transaction (`app/paging/outbox.py`). The incidents of a batch stay share-locked until the
 providers have answered for every page of it, so a page never goes out after an acknowledgement
 commits: the ack's FOR UPDATE waits for the batch, and a batch skips an incident an ack already
 holds (its pages are cancelled by the ack, or claimed again shortly). An ack therefore waits at
@@ -13,7 +13,7 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +26,6 @@ from app.escalation.engine import should_deliver
 from app.escalation.snapshot import Condition
 from app.notify.base import DeliveryResult, Page, Provider
 from app.notify.registry import send_page, shown_address
-from app.paging import claims
 from app.paging.outcomes import (
     Settled,
     after_attempt,
@@ -37,7 +36,7 @@ from app.paging.outcomes import (
 from app.paging.pages import PageRenderer
 from app.queue import JobSpec, after_commit, due_work_job, level_failed_job
 from app.queue import fresh as new_id
-from app.store import timeline
+from app.store import outbox, timeline
 from app.vocabulary import Status
 
 __all__ = [
@@ -133,9 +132,9 @@ async def deliver_batch(
 ) -> Delivered:
     """Deliver up to `limit` due pages (just `only`, if given) and record them (caller commits)."""
     cutoff = now + EARLY_TOLERANCE
-    claim = await claims.claim(session, cutoff=cutoff, limit=limit, only=only)
+    claim = await outbox.claim(session, cutoff=cutoff, limit=limit, only=only)
     if not claim.pages:
-        busy = await claims.left_behind(session, cutoff=cutoff, only=only)
+        busy = await outbox.left_behind(session, cutoff=cutoff, only=only)
         return Delivered(0, more=False, busy=busy)
     settings = ctx.settings
     renderer = PageRenderer(
@@ -148,30 +147,30 @@ async def deliver_batch(
     bases: list[dict[str, Any]] = []
     sends: list[tuple[int, Page]] = []
     for index, row in enumerate(claim.pages):
-        incident = claim.incidents[row["incident_id"]]
+        incident = claim.incidents[row.incident_id]
         base = page_details(
-            notification_id=row["id"],
-            level=row["level"],
-            loop=row["loop"],
-            channel=row["channel"],
-            address=row["address"],
-            user_id=row["user_id"],
+            notification_id=row.id,
+            level=row.level,
+            loop=row.loop,
+            channel=row.channel,
+            address=row.address,
+            user_id=row.user_id,
         )
         bases.append(base)
-        if row["user_id"] is None and row["target_type"] != "webhook":
+        if row.user_id is None and row.target_type != "webhook":
             # Its person was deleted after it was decided: no page goes out that nobody may act on.
-            settled.append(cancelled(base, attempts=row["attempts"], reason="user deleted"))
+            settled.append(cancelled(base, attempts=row.attempts, reason="user deleted"))
         elif should_deliver(
-            status=Status(incident["status"]),
-            condition=Condition(row["condition"]),
-            acknowledged_at=incident["acknowledged_at"],
-            created_at=row["created_at"],
+            status=Status(incident.status),
+            condition=Condition(row.condition),
+            acknowledged_at=incident.acknowledged_at,
+            created_at=row.created_at,
         ):
             settled.append(None)
-            sends.append((index, renderer.page(row, incident, attempt=row["attempts"] + 1)))
+            sends.append((index, renderer.page(row, incident, attempt=row.attempts + 1)))
         else:
             settled.append(
-                cancelled(base, attempts=row["attempts"], reason=f"incident {incident['status']}")
+                cancelled(base, attempts=row.attempts, reason=f"incident {incident.status}")
             )
     results = await _send_all([page for _, page in sends], ctx)
     handed = Counter(
@@ -186,27 +185,27 @@ async def deliver_batch(
         if result is None:
             continue  # not started before the deadline: still pending, for the next batch
         settled[index] = after_attempt(
-            bases[index], result, attempts=row["attempts"], now=now, settings=settings
+            bases[index], result, attempts=row.attempts, now=now, settings=settings
         )
     outcomes = [(row, s) for row, s in zip(claim.pages, settled, strict=True) if s is not None]
     await _record(session, outcomes, now)
     if len(outcomes) < len(claim.pages):
         schedule_delivery(session, now)
-    done = tuple(f"deliver:{row['id']}:{row['attempts']}" for row, _ in outcomes)
+    done = tuple(f"deliver:{row.id}:{row.attempts}" for row, _ in outcomes)
     # Claim again until a claim comes back empty: that one also tells whether pages were skipped.
     return Delivered(len(claim.pages), more=True, done=done)
 
 
 async def _record(
-    session: AsyncSession, outcomes: list[tuple[Mapping[str, Any], Settled]], now: datetime
+    session: AsyncSession, outcomes: list[tuple[outbox.ClaimedPage, Settled]], now: datetime
 ) -> None:
     updates, entries = [], []
     tally: Counter[tuple[str, str]] = Counter()
     for row, outcome in outcomes:
-        channel = row["channel"]
+        channel = row.channel
         updates.append(
-            claims.RowUpdate(
-                row["id"],
+            outbox.RowUpdate(
+                row.id,
                 outcome.status,
                 outcome.attempts,
                 due_at=outcome.retry_at,
@@ -215,19 +214,19 @@ async def _record(
             )
         )
         entries.append(
-            timeline.Entry(row["incident_id"], outcome.entry_type, now, details=outcome.details)
+            timeline.Entry(row.incident_id, outcome.entry_type, now, details=outcome.details)
         )
         if outcome.metric is not None:
             tally[channel, outcome.metric] += 1
         if outcome.retry_at is not None:
             schedule_delivery(session, outcome.retry_at)
         if outcome.level_failed:
-            after_commit(session, level_failed_job(row["incident_id"], row["level"], row["loop"]))
+            after_commit(session, level_failed_job(row.incident_id, row.level, row.loop))
         if outcome.last_error is not None:
             log.warning(
                 "page not delivered",
-                extra={"incident_id": str(row["incident_id"]), **outcome.details},
+                extra={"incident_id": str(row.incident_id), **outcome.details},
             )
-    await claims.settle(session, updates=updates, entries=entries)
+    await outbox.settle(session, updates=updates, entries=entries)
     for (channel, outcome_name), count in tally.items():
         metrics.PAGES.labels(channel, outcome_name).inc(count)

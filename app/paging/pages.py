@@ -1,13 +1,13 @@
 """Rendering claimed outbox rows into provider pages, sharing per-incident work within a batch."""
 
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from app.notify.base import Page
 from app.notify.links import action_links
-from app.store.documents import incident_document
+from app.store.documents import IncidentRow, incident_document
+from app.store.outbox import ClaimedPage
 
 
 class PageRenderer:
@@ -36,27 +36,27 @@ class PageRenderer:
             )
         return links
 
-    def page(self, row: Mapping[str, Any], incident: Mapping[str, Any], *, attempt: int) -> Page:
+    def page(self, row: ClaimedPage, incident: IncidentRow, *, attempt: int) -> Page:
         """The page of one claimed outbox row of `incident`."""
-        incident_id: uuid.UUID = incident["id"]
+        incident_id = incident.id
         document = self._documents.get(incident_id)
         if document is None:
             document = self._documents[incident_id] = incident_document(incident)
-        user_id: uuid.UUID | None = row["user_id"]
+        user_id = row.user_id
         # Only a person can act from a page: a page to no one (a policy's webhook target)
         # carries no action links.
         links = {} if user_id is None else self._action_links(incident_id, user_id)
-        user = None if user_id is None else {"id": str(user_id), "name": row["user_name"] or ""}
+        user = None if user_id is None else {"id": str(user_id), "name": row.user_name or ""}
         return Page(
-            notification_id=str(row["id"]),
-            idempotency_key=row["idempotency_key"],
-            channel=row["channel"],
-            address=row["address"],
+            notification_id=str(row.id),
+            idempotency_key=row.idempotency_key,
+            channel=row.channel,
+            address=row.address,
             attempt=attempt,
             incident=document,
-            level=row["level"],
-            loop=row["loop"],
+            level=row.level,
+            loop=row.loop,
             user=user,
             actions=links,
-            signing_secret=row["signing_secret"] or self.link_secret,
+            signing_secret=row.signing_secret or self.link_secret,
         )

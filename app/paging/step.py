@@ -15,18 +15,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.db import driver_connection
 from app.escalation import engine
 from app.escalation.snapshot import PolicySnapshot
 from app.events.schemas import EventType
 from app.events.service import emit
 from app.models import Incident, Notification, utcnow
-from app.paging.chains import NewChain, supersede_older_chains
 from app.paging.delivery import schedule_delivery
 from app.paging.targets import LevelPlan, plan_levels
 from app.paging.wake import step_wakeup
 from app.queue import after_commit
-from app.store import timeline
+from app.store import outbox, timeline
+from app.store.chains import NewChain, supersede_older_chains
 from app.store.documents import document
 from app.store.incidents import Moved, State, lock_incident, place, state_of
 from app.store.timeline import SYSTEM
@@ -36,30 +35,6 @@ log = logging.getLogger(__name__)
 
 # A step claimed earlier than this before its due time (clock skew between hosts) waits.
 EARLY_TOLERANCE = timedelta(milliseconds=20)
-_PAGE_COLUMNS = (
-    "id",
-    "incident_id",
-    "level",
-    "loop",
-    "condition",
-    "target_type",
-    "user_id",
-    "contact_method_id",
-    "channel",
-    "address",
-    "idempotency_key",
-    "due_at",
-)
-# The idempotency key makes a retried step's pages conflict: they are not written twice.
-_INSERT_PAGES = """
-INSERT INTO notifications (id, incident_id, level, loop, condition, target_type, user_id,
-  contact_method_id, channel, address, idempotency_key, due_at, status, attempts, created_at)
-SELECT p.*, 'pending', 0, $13
-FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::text[], $6::text[], $7::uuid[],
-  $8::uuid[], $9::text[], $10::text[], $11::text[], $12::timestamptz[]) AS p
-ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id, due_at
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +51,7 @@ class Writes:
 
     # When the pages were decided: after the transaction began (chains.py relies on it).
     created_at: datetime
-    pages: list[dict[str, Any]] = field(default_factory=list)
+    pages: list[outbox.NewPage] = field(default_factory=list)
     entries: list[timeline.Entry] = field(default_factory=list)
     chains: list[NewChain] = field(default_factory=list)
 
@@ -156,39 +131,28 @@ def _pages(
     # The key is stable across retries of this step, so a retried step never pages twice.
     prefix = f"{state.id}:{state.epoch}:{decision.loop}:{decision.level}:"
     writes.pages.extend(
-        {
-            "id": uuid.uuid4(),
-            "incident_id": state.id,
-            "level": decision.level,
-            "loop": decision.loop,
-            "condition": condition,
-            "target_type": page.target_type,
-            "user_id": page.user_id,
-            "contact_method_id": page.contact_method_id,
-            "channel": page.channel,
-            "address": page.address,
-            "idempotency_key": f"{prefix}{page.target_index}:{page.rule_key}",
-            "due_at": decision.at + timedelta(seconds=page.delay_seconds),
-        }
+        outbox.NewPage(
+            id=uuid.uuid4(),
+            incident_id=state.id,
+            level=decision.level,
+            loop=decision.loop,
+            condition=condition,
+            target_type=page.target_type,
+            user_id=page.user_id,
+            contact_method_id=page.contact_method_id,
+            channel=page.channel,
+            address=page.address,
+            idempotency_key=f"{prefix}{page.target_index}:{page.rule_key}",
+            due_at=decision.at + timedelta(seconds=page.delay_seconds),
+        )
         for page in plan.pages
     )
 
 
-async def _write_pages(
-    session: AsyncSession, rows: list[dict[str, Any]], created_at: datetime
-) -> None:
-    if not rows:
-        return
-    conn = await driver_connection(session)
-    columns = [[row[name] for row in rows] for name in _PAGE_COLUMNS]
-    written = await conn.fetch(_INSERT_PAGES, *columns, created_at)
-    for _, due_at in written:
-        schedule_delivery(session, due_at)
-
-
 async def persist(session: AsyncSession, writes: Writes) -> None:
     """Write the pages, cancel the chains they supersede, then every timeline entry."""
-    await _write_pages(session, writes.pages, writes.created_at)
+    for due_at in await outbox.insert_pages(session, writes.pages, created_at=writes.created_at):
+        schedule_delivery(session, due_at)
     cancelled = await supersede_older_chains(session, writes.chains)
     await timeline.append(session, writes.entries + cancelled)
 

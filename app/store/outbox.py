@@ -1,4 +1,5 @@
-"""Claiming due outbox rows in batches, and writing their outcomes back, a few statements per batch.
+"""The outbox of pages (notifications): writing the pages a step decides, claiming due ones in
+batches and writing their outcomes back, a few statements per batch, and cancelling pages.
 
 Lock order is incident → notification, as everywhere else (an acknowledgement locks its incident
 FOR UPDATE, then cancels the pending pages): the incidents of the due pages are share-locked
@@ -8,16 +9,19 @@ incidents in); what it skipped is claimed again shortly (`left_behind`).
 """
 
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import driver_connection
+from app.models import Notification
 from app.store import timeline
-from app.store.documents import INCIDENT_COLUMNS
+from app.store.documents import INCIDENT_COLUMNS, IncidentRow
 
 _INCIDENT_SELECT = ", ".join(
     "i.policy_snapshot->>'name' AS policy_name" if name == "policy_name" else f"i.{name}"
@@ -91,12 +95,34 @@ WHERE n.id = v.id
 """
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedPage:
+    """One locked due page, with what sending it needs of its user and contact method."""
+
+    id: uuid.UUID
+    incident_id: uuid.UUID
+    level: int
+    loop: int
+    condition: str
+    target_type: str
+    user_id: uuid.UUID | None
+    channel: str
+    address: str
+    idempotency_key: str
+    attempts: int
+    created_at: datetime
+    status: str
+    due_at: datetime
+    user_name: str | None
+    signing_secret: str | None
+
+
 @dataclass(frozen=True)
 class Claim:
     """The locked incidents (by id) and the locked due pages of one batch, soonest first."""
 
-    incidents: dict[uuid.UUID, Mapping[str, Any]]
-    pages: list[Mapping[str, Any]]
+    incidents: dict[uuid.UUID, IncidentRow]
+    pages: list[ClaimedPage]
 
 
 @dataclass(frozen=True)
@@ -107,6 +133,47 @@ class RowUpdate:
     due_at: datetime | None = None
     sent_at: datetime | None = None
     last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewPage:
+    """A page a step decided, to write to the outbox."""
+
+    id: uuid.UUID
+    incident_id: uuid.UUID
+    level: int
+    loop: int
+    condition: str
+    target_type: str
+    user_id: uuid.UUID | None
+    contact_method_id: uuid.UUID | None
+    channel: str
+    address: str
+    idempotency_key: str
+    due_at: datetime
+
+
+# The idempotency key makes a retried step's pages conflict: they are not written twice.
+_INSERT_PAGES = """
+INSERT INTO notifications (id, incident_id, level, loop, condition, target_type, user_id,
+  contact_method_id, channel, address, idempotency_key, due_at, status, attempts, created_at)
+SELECT p.*, 'pending', 0, $13
+FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::text[], $6::text[], $7::uuid[],
+  $8::uuid[], $9::text[], $10::text[], $11::text[], $12::timestamptz[]) AS p
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING due_at
+"""
+
+
+async def insert_pages(
+    session: AsyncSession, pages: Sequence[NewPage], *, created_at: datetime
+) -> list[datetime]:
+    """Write the pages in one statement; the due times of those written (not retried ones)."""
+    if not pages:
+        return []
+    columns = [[getattr(page, f.name) for page in pages] for f in fields(NewPage)]
+    written = await _run(session, _INSERT_PAGES, *columns, created_at)
+    return [row["due_at"] for row in written]
 
 
 async def _run(session: AsyncSession, sql: str, *params: Any) -> Sequence[Any]:
@@ -120,13 +187,13 @@ async def claim(
 ) -> Claim:
     """Lock up to `limit` pending pages due by `cutoff` (just `only`, if given) and incidents."""
     lock = _LOCK if only is None else _LOCK_ONE
-    locked = await _run(session, lock, cutoff, limit, only)
-    pages = [row for row in locked if row["status"] == "pending" and row["due_at"] <= cutoff]
+    locked = [ClaimedPage(**row) for row in await _run(session, lock, cutoff, limit, only)]
+    pages = [page for page in locked if page.status == "pending" and page.due_at <= cutoff]
     if not pages:
         return Claim({}, [])
-    ids = list({row["incident_id"] for row in pages})
-    incidents = await _run(session, _INCIDENTS, ids)
-    return Claim({row["id"]: row for row in incidents}, list(pages))
+    ids = list({page.incident_id for page in pages})
+    incidents = [IncidentRow(**row) for row in await _run(session, _INCIDENTS, ids)]
+    return Claim({incident.id: incident for incident in incidents}, pages)
 
 
 async def left_behind(
@@ -156,3 +223,42 @@ async def settle(
             [u.last_error for u in updates],
         )
     await timeline.append(session, entries)
+
+
+async def cancel_pending(
+    session: AsyncSession,
+    incident_id: uuid.UUID,
+    *,
+    only_unacknowledged: bool,
+    at: datetime,
+    reason: str,
+) -> list[timeline.Entry]:
+    """Cancel the incident's pending pages; one `notification_cancelled` row each, to record
+    on the timeline after the change that cancelled them."""
+    query = (
+        update(Notification)
+        .where(col(Notification.incident_id) == incident_id, col(Notification.status) == "pending")
+        .values(status="cancelled")
+        .returning(
+            col(Notification.id),
+            col(Notification.user_id),
+            col(Notification.level),
+            col(Notification.loop),
+            col(Notification.channel),
+        )
+    )
+    if only_unacknowledged:
+        query = query.where(col(Notification.condition) == "unacknowledged")
+    return [
+        timeline.cancelled_page(
+            incident_id=incident_id,
+            at=at,
+            notification_id=notification_id,
+            user_id=user_id,
+            level=level,
+            loop=loop,
+            channel=channel,
+            reason=reason,
+        )
+        for notification_id, user_id, level, loop, channel in await session.execute(query)
+    ]
