@@ -3,6 +3,7 @@
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +35,16 @@ def _event_body(
     return json.dumps({"event": event}, separators=(",", ":"), default=str)
 
 
-Subscriptions = list[tuple[uuid.UUID, list[str], list[str]]]
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """An enabled subscription: the event types and service ids it takes (empty: every one)."""
+
+    id: uuid.UUID
+    event_types: list[str]
+    service_ids: list[str]
+
+
+Subscriptions = list[Subscription]
 
 
 _SUBSCRIPTIONS = """
@@ -46,12 +56,12 @@ async def subscriptions(session: AsyncSession) -> Subscriptions:
     """The enabled subscriptions: id, event types and service ids (empty lists match all)."""
     # Read on every batch of escalation steps: one plain statement on the driver connection.
     rows = await (await driver_connection(session)).fetch(_SUBSCRIPTIONS)
-    return [(sub_id, json.loads(types), json.loads(services)) for sub_id, types, services in rows]
+    return [Subscription(row[0], json.loads(row[1]), json.loads(row[2])) for row in rows]
 
 
 def listening(subs: Subscriptions, event_type: EventType) -> Subscriptions:
     """The subscriptions that take this event type (for some service)."""
-    return [sub for sub in subs if not sub[1] or event_type.value in sub[1]]
+    return [sub for sub in subs if not sub.event_types or event_type.value in sub.event_types]
 
 
 async def emit(
@@ -90,7 +100,7 @@ async def emit_many(
     rows: list[dict[str, Any]] = []
     for document in documents:
         service_id = document["service_id"]
-        targets = [sub_id for sub_id, _, services in subs if not services or service_id in services]
+        targets = [sub.id for sub in subs if not sub.service_ids or service_id in sub.service_ids]
         if not targets:
             continue
         event_id = uuid.uuid4()

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.escalation import engine
@@ -30,7 +28,7 @@ from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB, after_commit, timer_job
 from app.store import outbox, timeline, timers
-from app.store.incidents import lock_incident, place, stop
+from app.store.incidents import lock_incident, lock_incidents, place, stop
 from app.vocabulary import Status
 
 # A reassignment straight to a user pages them through their own rules; after this long with no
@@ -301,14 +299,8 @@ async def merge(
     """Fold duplicates into one incident: sources resolved and linked, alert counts summed."""
     if target_id in source_ids:
         raise field_error("source_incident_ids", "an incident cannot be merged into itself")
-    # Lock every row in id order, so two merges over overlapping incidents never deadlock.
-    rows = await session.scalars(
-        select(Incident)
-        .where(col(Incident.id).in_([target_id, *source_ids]))
-        .order_by(col(Incident.id))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    # Locked in id order, so two merges over overlapping incidents never deadlock.
+    rows = await lock_incidents(session, [target_id, *source_ids])
     by_id = {row.id: row for row in rows}
     target = by_id.get(target_id)
     if target is None:

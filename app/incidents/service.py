@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -18,14 +18,14 @@ from app.events.schemas import EventType
 from app.events.service import emit
 from app.incidents.opening import deduplicated_entry, open_incident
 from app.incidents.schemas import IncidentTrigger
-from app.models import OPEN_STATUSES, Incident, Notification, Service
+from app.models import Incident, Notification, Service
 from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit
 from app.routing import service as routing
 from app.store import outbox, timeline, timers
 from app.store.documents import document
-from app.store.incidents import insert_incidents, stop
+from app.store.incidents import add_alert, insert_incidents, stop
 from app.vocabulary import Status
 
 
@@ -33,19 +33,6 @@ from app.vocabulary import Status
 class Triggered:
     incident: Incident
     created: bool
-
-
-async def _add_alert(
-    session: AsyncSession, *, service_id: uuid.UUID, dedup_key: str, now: datetime
-) -> uuid.UUID | None:
-    query = (
-        update(Incident)
-        .where(col(Incident.service_id) == service_id, col(Incident.dedup_key) == dedup_key)
-        .where(col(Incident.status).in_(OPEN_STATUSES))
-        .values(alert_count=col(Incident.alert_count) + 1, updated_at=now)
-        .returning(col(Incident.id))
-    )
-    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def trigger(
@@ -59,7 +46,7 @@ async def trigger(
     """Open an incident, or add the alert to the open one with the same dedup key."""
     dedup_key = data.dedup_key or uuid.uuid4().hex
     for _ in range(3):
-        existing = await _add_alert(session, service_id=service_id, dedup_key=dedup_key, now=now)
+        existing = await add_alert(session, service_id=service_id, dedup_key=dedup_key, now=now)
         if existing is not None:
             entry = deduplicated_entry(
                 incident_id=existing,

@@ -10,20 +10,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app import metrics
 from app.events.schemas import EventType
 from app.events.service import emit_many, listening, subscriptions
-from app.models import Incident, utcnow
+from app.models import utcnow
 from app.paging.step import EARLY_TOLERANCE, Writes, decide, persist
 from app.paging.targets import plan_many
 from app.paging.wake import step_wakeup, wakeups
 from app.queue import after_commit
 from app.store.documents import document
-from app.store.incidents import State, claim_due, lock_state, next_due, write_positions
+from app.store.incidents import (
+    State,
+    claim_due,
+    lock_state,
+    next_due,
+    read_incidents,
+    write_positions,
+)
 from app.vocabulary import Status
 
 log = logging.getLogger(__name__)
@@ -92,9 +97,7 @@ async def _emit_escalated(session: AsyncSession, ids: list[uuid.UUID], now: date
     if not subs:
         return
     # The event carries the incident as it is after the step.
-    query = select(Incident).where(col(Incident.id).in_(ids)).order_by(col(Incident.id))
-    incidents = (await session.scalars(query)).all()
-    documents = [document(incident) for incident in incidents]
+    documents = [document(incident) for incident in await read_incidents(session, ids)]
     await emit_many(session, documents, EventType.ESCALATED, at=now, subs=subs)
 
 

@@ -11,15 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.escalation import engine
 from app.escalation.snapshot import PolicySnapshot
 from app.events.schemas import EventType
 from app.events.service import emit
-from app.models import Incident, Notification, utcnow
+from app.models import Incident, utcnow
 from app.paging.delivery import schedule_delivery
 from app.paging.targets import LevelPlan, plan_levels
 from app.paging.wake import step_wakeup
@@ -215,18 +213,7 @@ async def run_level_failed(
         return
     if (incident.escalation_level, incident.escalation_loop) != (level, loop):
         return
-    statuses = set(
-        (
-            await session.scalars(
-                select(col(Notification.status)).where(
-                    col(Notification.incident_id) == incident_id,
-                    col(Notification.level) == level,
-                    col(Notification.loop) == loop,
-                )
-            )
-        ).all()
-    )
-    if statuses != {"failed"}:
+    if await outbox.statuses_at(session, incident_id, level=level, loop=loop) != {"failed"}:
         return
     await timeline.record(
         session,

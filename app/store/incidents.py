@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import driver_connection
 from app.escalation.engine import Position
 from app.escalation.snapshot import PolicySnapshot
-from app.models import Incident
+from app.models import OPEN_STATUSES, Incident
+from app.vocabulary import Status
 
 
 def fenced(token: int) -> int:
@@ -81,6 +84,38 @@ async def insert_incidents(session: AsyncSession, rows: Sequence[Mapping[str, An
     ]
     inserted = await (await driver_connection(session)).fetch(_INSERT, *columns)
     return len(inserted)
+
+
+async def add_alert(
+    session: AsyncSession, *, service_id: uuid.UUID, dedup_key: str, now: datetime
+) -> uuid.UUID | None:
+    """Count one more alert on the service's open incident with this dedup key; its id."""
+    query = (
+        update(Incident)
+        .where(col(Incident.service_id) == service_id, col(Incident.dedup_key) == dedup_key)
+        .where(col(Incident.status).in_(OPEN_STATUSES))
+        .values(alert_count=col(Incident.alert_count) + 1, updated_at=now)
+        .returning(col(Incident.id))
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def read_incidents(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Incident]:
+    """These incidents, in id order."""
+    query = select(Incident).where(col(Incident.id).in_(ids)).order_by(col(Incident.id))
+    return list((await session.scalars(query)).all())
+
+
+async def lock_incidents(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Incident]:
+    """These incident rows, locked in id order (so overlapping lockers never deadlock)."""
+    rows = await session.scalars(
+        select(Incident)
+        .where(col(Incident.id).in_(ids))
+        .order_by(col(Incident.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
 
 
 async def lock_incident(session: AsyncSession, incident_id: uuid.UUID) -> Incident | None:
@@ -169,6 +204,19 @@ _LOCK_ONE = _STATE + "WHERE id = $1 FOR UPDATE"
 _NEXT = (
     "SELECT min(next_due_at) FROM incidents WHERE next_due_at IS NOT NULL AND status <> 'resolved'"
 )
+
+
+async def pending_steps(
+    session: AsyncSession, *, before: datetime | None, limit: int
+) -> list[datetime]:
+    """The due times of open incidents' next steps (before `before`, if given), soonest first."""
+    query = select(col(Incident.next_due_at)).where(
+        col(Incident.next_due_at).is_not(None), col(Incident.status) != Status.RESOLVED
+    )
+    if before is not None:
+        query = query.where(col(Incident.next_due_at) < before)
+    due = await session.scalars(query.order_by(col(Incident.next_due_at)).limit(limit))
+    return [due_at for due_at in due if due_at is not None]
 
 
 async def claim_due(session: AsyncSession, *, cutoff: datetime, limit: int) -> list[State]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -225,6 +225,28 @@ async def settle(
     await timeline.append(session, entries)
 
 
+async def pending_pages(
+    session: AsyncSession, *, before: datetime | None, limit: int
+) -> list[datetime]:
+    """The due times of pending pages (before `before`, if given), soonest first."""
+    query = select(col(Notification.due_at)).where(col(Notification.status) == "pending")
+    if before is not None:
+        query = query.where(col(Notification.due_at) < before)
+    return list(await session.scalars(query.order_by(col(Notification.due_at)).limit(limit)))
+
+
+async def statuses_at(
+    session: AsyncSession, incident_id: uuid.UUID, *, level: int, loop: int
+) -> set[str]:
+    """The statuses of the incident's pages at one level and loop."""
+    query = select(col(Notification.status)).where(
+        col(Notification.incident_id) == incident_id,
+        col(Notification.level) == level,
+        col(Notification.loop) == loop,
+    )
+    return set((await session.scalars(query)).all())
+
+
 async def cancel_pending(
     session: AsyncSession,
     incident_id: uuid.UUID,
@@ -241,6 +263,7 @@ async def cancel_pending(
         .values(status="cancelled")
         .returning(
             col(Notification.id),
+            col(Notification.incident_id),
             col(Notification.user_id),
             col(Notification.level),
             col(Notification.loop),
@@ -249,16 +272,39 @@ async def cancel_pending(
     )
     if only_unacknowledged:
         query = query.where(col(Notification.condition) == "unacknowledged")
-    return [
-        timeline.cancelled_page(
-            incident_id=incident_id,
-            at=at,
-            notification_id=notification_id,
-            user_id=user_id,
-            level=level,
-            loop=loop,
-            channel=channel,
-            reason=reason,
-        )
-        for notification_id, user_id, level, loop, channel in await session.execute(query)
-    ]
+    pages = [timeline.CancelledPage(*row) for row in await session.execute(query)]
+    return [timeline.cancelled_page(page, at=at, reason=reason) for page in pages]
+
+
+# Lock order incident → notification, as an acknowledgement takes it; ids in order.
+_LOCK_INCIDENTS_PAGING = """
+SELECT i.id FROM incidents AS i
+WHERE i.id IN (SELECT incident_id FROM notifications WHERE user_id = $1 AND status = 'pending')
+ORDER BY i.id
+FOR UPDATE OF i
+"""
+_CANCEL_USER_PAGES = """
+UPDATE notifications SET status = 'cancelled'
+WHERE user_id = $1 AND status = 'pending' AND incident_id = ANY($2::uuid[])
+RETURNING id, incident_id, user_id, level, loop, channel
+"""
+
+
+async def cancel_pages_of_user(
+    session: AsyncSession, user_id: uuid.UUID, *, at: datetime, reason: str
+) -> int:
+    """Cancel every pending page of a user (their personal rule chains), each on its timeline.
+
+    Pages a step writes for the user after the incidents were locked here are cancelled by the
+    deliverer (their user is gone by then). Returns how many were cancelled here.
+    """
+    conn = await driver_connection(session)
+    incident_ids = [row[0] for row in await conn.fetch(_LOCK_INCIDENTS_PAGING, user_id)]
+    if not incident_ids:
+        return 0
+    cancelled = await conn.fetch(_CANCEL_USER_PAGES, user_id, incident_ids)
+    pages = [timeline.CancelledPage(**row) for row in cancelled]
+    await timeline.append(
+        session, [timeline.cancelled_page(p, at=at, reason=reason) for p in pages]
+    )
+    return len(cancelled)

@@ -86,28 +86,30 @@ async def record(
     return Recorded(entry_id, entry.at, entry.type, entry.actor, entry.details)
 
 
-def cancelled_page(
-    *,
-    incident_id: uuid.UUID,
-    at: datetime,
-    notification_id: uuid.UUID,
-    user_id: uuid.UUID | None,
-    level: int,
-    loop: int,
-    channel: str,
-    reason: str,
-) -> Entry:
+@dataclass(frozen=True, slots=True)
+class CancelledPage:
+    """A pending page (notification) that will not be sent, as its cancelling UPDATE returns it."""
+
+    id: uuid.UUID
+    incident_id: uuid.UUID
+    user_id: uuid.UUID | None
+    level: int
+    loop: int
+    channel: str
+
+
+def cancelled_page(page: CancelledPage, *, at: datetime, reason: str) -> Entry:
     """The `notification_cancelled` entry of one page that will not be sent."""
     return Entry(
-        incident_id,
+        page.incident_id,
         "notification_cancelled",
         at,
         details={
-            "notification_id": str(notification_id),
-            "user_id": str(user_id) if user_id else None,
-            "level": level,
-            "loop": loop,
-            "channel": channel,
+            "notification_id": str(page.id),
+            "user_id": str(page.user_id) if page.user_id else None,
+            "level": page.level,
+            "loop": page.loop,
+            "channel": page.channel,
             "reason": reason,
         },
     )

@@ -14,7 +14,7 @@ from app.outbound import check_destination
 from app.policies.service import policies_naming_user
 from app.repository import apply_changes, flush_unique, get_or_404, get_owned_or_404
 from app.security import new_api_key, new_secret
-from app.store.chains import cancel_pages_of_user
+from app.store.outbox import cancel_pages_of_user
 from app.users.schemas import (
     ApiKeyCreate,
     ContactMethodCreate,
