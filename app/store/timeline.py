@@ -57,8 +57,11 @@ async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[int]:
     """Write the entries in one statement, in the order given; their ids."""
     if not entries:
         return []
-    # Most entries of a batch share one actor object (the system's): encoded once each.
-    actors = {id(e.actor): json.dumps(e.actor) for e in entries}
+    # Most entries of a batch share one actor object (the system's): each is encoded once.
+    actors: dict[int, str] = {}
+    for entry in entries:
+        if id(entry.actor) not in actors:
+            actors[id(entry.actor)] = json.dumps(entry.actor)
     conn = await driver_connection(session)
     rows = await conn.fetch(
         _INSERT,
