@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import (
@@ -28,6 +28,22 @@ def make_engine(settings: Settings) -> AsyncEngine:
         pool_recycle=1800,
         connect_args={"timeout": settings.db_connect_timeout_seconds},
     )
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session, inside the session's transaction.
+
+    The one door to raw asyncpg, for the hot statements of the stores: a statement costs
+    ~0.2 ms here and 1-3 ms through the ORM. Parameters are always bound, never formatted in.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    # SQLAlchemy begins the database transaction lazily, at its own first statement: without
+    # one, these statements would each commit on their own (and FOR UPDATE would lock nothing).
+    if not driver.is_in_transaction():
+        await connection.exec_driver_sql("SELECT 1")
+    return driver
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -17,7 +17,6 @@ from app.errors import install_error_handlers
 from app.events.router import router as webhook_subscriptions_router
 from app.health import router as health_router
 from app.incidents.actions_router import router as incident_actions_router
-from app.incidents.links_router import router as links_router
 from app.incidents.router import router as incidents_router
 from app.instance import ACTION_LINKS, instance_secret
 from app.integrations import enqueue
@@ -33,6 +32,7 @@ from app.queue import arq_enqueuer
 from app.redis_url import connect_redis
 from app.reports.router import router as reports_router
 from app.request_ids import RequestIds
+from app.responders.links_router import router as links_router
 from app.responders.mattermost import router as mattermost_router
 from app.responders.pushover import router as pushover_router
 from app.responders.slack import router as slack_router

@@ -21,6 +21,7 @@ from app.paging.sweeper import (
     sweep_timers_and_events,
 )
 from app.paging.wake import STEPS_DUE_JOB
+from app.responders.nonces import purge_expired
 
 
 async def sweeper(ctx: Ctx) -> None:
@@ -39,6 +40,7 @@ async def sweeper(ctx: Ctx) -> None:
         await sweep_timers_and_events(
             session=session, now=now, grace_seconds=settings.sweeper_grace_seconds
         )
+        await purge_expired(session=session, now=now)
         queued_since = await oldest_queued(session)
     grace = settings.sweeper_grace_seconds
     stuck_after = {

@@ -6,7 +6,8 @@ No I/O, no clock: the shell loads state, calls these functions, persists and per
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from app.escalation.snapshot import Condition, PolicySnapshot, Status
+from app.escalation.snapshot import Condition, PolicySnapshot
+from app.vocabulary import Status
 
 
 @dataclass(frozen=True)

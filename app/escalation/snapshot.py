@@ -12,12 +12,6 @@ class Condition(StrEnum):
     UNRESOLVED = "unresolved"
 
 
-class Status(StrEnum):
-    TRIGGERED = "triggered"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
-
-
 @dataclass(frozen=True)
 class TargetSnapshot:
     type: str

@@ -3,6 +3,7 @@
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,34 +12,39 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.db import driver_connection
 from app.events.delivery import event_job
 from app.events.schemas import DeliveryStatus, EventType, SubscriptionCreate, SubscriptionUpdate
-from app.incidents import timeline
-from app.incidents.timeline import SYSTEM
-from app.models import Incident, TimelineEntry, WebhookDelivery, WebhookSubscription, utcnow
-from app.paging.rawsql import driver
+from app.models import WebhookDelivery, WebhookSubscription, utcnow
 from app.queue import after_commit
 from app.repository import apply_changes, get_or_404
 from app.security import new_secret
+from app.store.timeline import SYSTEM
 
 
 def _event_body(
-    incident: Incident, event_type: EventType, event_id: uuid.UUID, at: datetime, actor: Any
+    document: dict[str, Any], event_type: EventType, event_id: uuid.UUID, at: datetime, actor: Any
 ) -> str:
-    # Imported here: the incidents service imports this module to emit its events.
-    from app.incidents.service import to_read
-
     event = {
         "id": str(event_id),
         "type": event_type.value,
         "occurred_at": at.isoformat(),
-        "incident": to_read(incident).model_dump(mode="json"),
+        "incident": document,
         "actor": actor,
     }
     return json.dumps({"event": event}, separators=(",", ":"), default=str)
 
 
-Subscriptions = list[tuple[uuid.UUID, list[str], list[str]]]
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """An enabled subscription: the event types and service ids it takes (empty: every one)."""
+
+    id: uuid.UUID
+    event_types: list[str]
+    service_ids: list[str]
+
+
+Subscriptions = list[Subscription]
 
 
 _SUBSCRIPTIONS = """
@@ -49,36 +55,37 @@ SELECT id, event_types::text, service_ids::text FROM webhook_subscriptions WHERE
 async def subscriptions(session: AsyncSession) -> Subscriptions:
     """The enabled subscriptions: id, event types and service ids (empty lists match all)."""
     # Read on every batch of escalation steps: one plain statement on the driver connection.
-    rows = await (await driver(session)).fetch(_SUBSCRIPTIONS)
-    return [(sub_id, json.loads(types), json.loads(services)) for sub_id, types, services in rows]
+    rows = await (await driver_connection(session)).fetch(_SUBSCRIPTIONS)
+    return [Subscription(row[0], json.loads(row[1]), json.loads(row[2])) for row in rows]
 
 
 def listening(subs: Subscriptions, event_type: EventType) -> Subscriptions:
     """The subscriptions that take this event type (for some service)."""
-    return [sub for sub in subs if not sub[1] or event_type.value in sub[1]]
+    return [sub for sub in subs if not sub.event_types or event_type.value in sub.event_types]
 
 
 async def emit(
     session: AsyncSession,
-    incident: Incident,
+    document: dict[str, Any],
     event_type: EventType,
     *,
     at: datetime,
     actor: dict[str, Any] | None = None,
 ) -> int:
-    """Write the event for every matching subscription, in the caller's transaction; how many.
+    """Write the event about an incident, given as the API shows it (`document`), for every
+    matching subscription, in the caller's transaction; how many.
 
-    Call it with the incident locked (or just created), after the change: the body carries
+    Call it with the incident locked (or just created), after the change: the document is
     the incident as it is now, and the lock orders events of one incident as they happened.
     """
     return await emit_many(
-        session, [incident], event_type, at=at, actor=actor, subs=await subscriptions(session)
+        session, [document], event_type, at=at, actor=actor, subs=await subscriptions(session)
     )
 
 
 async def emit_many(
     session: AsyncSession,
-    incidents: Sequence[Incident],
+    documents: Sequence[dict[str, Any]],
     event_type: EventType,
     *,
     at: datetime,
@@ -91,18 +98,19 @@ async def emit_many(
         return 0
     created_at = utcnow()
     rows: list[dict[str, Any]] = []
-    for incident in incidents:
-        service_id = str(incident.service_id)
-        targets = [sub_id for sub_id, _, services in subs if not services or service_id in services]
+    for document in documents:
+        service_id = document["service_id"]
+        targets = [sub.id for sub in subs if not sub.service_ids or service_id in sub.service_ids]
         if not targets:
             continue
         event_id = uuid.uuid4()
-        body = _event_body(incident, event_type, event_id, at, actor or SYSTEM)
+        body = _event_body(document, event_type, event_id, at, actor or SYSTEM)
+        incident_id = uuid.UUID(document["id"])
         rows.extend(
             {
                 "id": uuid.uuid4(),
                 "subscription_id": sub_id,
-                "incident_id": incident.id,
+                "incident_id": incident_id,
                 "event_id": event_id,
                 "event_type": event_type.value,
                 "body": body,
@@ -123,24 +131,6 @@ async def emit_many(
 
 
 _INSERT_DELIVERIES = insert(WebhookDelivery).returning(col(WebhookDelivery.id))
-
-
-async def record_change(
-    session: AsyncSession,
-    incident: Incident,
-    *,
-    type: str,
-    event_type: EventType,
-    at: datetime,
-    actor: dict[str, Any] | None = None,
-    details: dict[str, Any] | None = None,
-) -> TimelineEntry:
-    """A state change on the incident's timeline and its outbound event, in one transaction."""
-    entry = timeline.record(
-        session, incident_id=incident.id, type=type, at=at, actor=actor, details=details
-    )
-    await emit(session, incident, event_type, at=at, actor=actor)
-    return entry
 
 
 async def create_subscription(

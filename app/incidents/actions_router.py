@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body
 from app.auth import Responder
 from app.db import SessionDep
 from app.errors import NotFound
-from app.incidents import lifecycle, service
+from app.incidents import lifecycle
 from app.incidents.action_schemas import (
     EscalateRequest,
     MergeRequest,
@@ -16,14 +16,15 @@ from app.incidents.action_schemas import (
     ReassignRequest,
     SnoozeRequest,
 )
-from app.incidents.schemas import ActionResult, TimelineItem
+from app.incidents.schemas import ActionResult, TimelineItem, to_read
 from app.models import Incident, utcnow
+from app.store.incidents import lock_incident
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
 
 async def _locked(session: SessionDep, incident_id: uuid.UUID) -> Incident:
-    incident = await service.lock_incident(session, incident_id)
+    incident = await lock_incident(session, incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
     return incident
@@ -31,7 +32,7 @@ async def _locked(session: SessionDep, incident_id: uuid.UUID) -> Incident:
 
 def _result(outcome: lifecycle.Outcome, incident: Incident) -> ActionResult:
     return ActionResult(
-        changed=outcome.changed, message=outcome.message, incident=service.to_read(incident)
+        changed=outcome.changed, message=outcome.message, incident=to_read(incident)
     )
 
 
@@ -114,4 +115,4 @@ async def merge_incidents(
     )
     count = len(data.source_incident_ids)
     message = f"merged {count} incident(s) into incident {target.number}"
-    return ActionResult(changed=True, message=message, incident=service.to_read(target))
+    return ActionResult(changed=True, message=message, incident=to_read(target))

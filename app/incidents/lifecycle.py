@@ -8,29 +8,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.errors import Conflict, InvalidInput, NotFound, field_error
 from app.escalation import engine
+from app.escalation.lifecycle import Action, transition
 from app.escalation.snapshot import LevelSnapshot, PolicySnapshot, TargetSnapshot
 from app.events.schemas import EventType
-from app.events.service import record_change
-from app.incidents import timeline, timers
 from app.incidents.action_schemas import EscalateRequest, ReassignRequest
 from app.incidents.service import (
     acknowledge,
-    cancel_pending,
-    lock_incident,
-    record_cancelled,
+    allowed,
+    record_change,
     resolve,
 )
-from app.models import EscalationPolicy, Incident, TimelineEntry, User
+from app.models import EscalationPolicy, Incident, User
 from app.paging.step import EARLY_TOLERANCE, advance
 from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit
+from app.store import outbox, timeline, timers
+from app.store.incidents import lock_incident, lock_incidents, place, stop
+from app.vocabulary import Status
 
 # A reassignment straight to a user pages them through their own rules; after this long with no
 # acknowledgement the chain is recorded as exhausted (the incident stays open).
@@ -44,27 +43,18 @@ class Outcome:
     message: str
 
 
-def _refuse_resolved(incident: Incident, action: str) -> None:
-    if incident.status == "resolved":
-        raise Conflict(f"incident {incident.number} is resolved; it cannot be {action}")
-
-
 async def restart(
     session: AsyncSession, incident: Incident, *, now: datetime, reason: str
-) -> list[dict[str, Any]]:
+) -> list[timeline.Entry]:
     """Back to triggered at level 1, loop 0, now: pending pages are cancelled (their timeline
-    rows are returned, for `record_cancelled`)."""
-    incident.status = "triggered"
+    entries are returned, to record after the change)."""
+    incident.status = Status.TRIGGERED
     incident.acknowledged_at = incident.acknowledged_by = None
     incident.ack_timeout_at = incident.snoozed_until = None
     incident.exhausted = False
-    position = engine.start(now)
-    incident.escalation_level, incident.escalation_loop = position.level, position.loop
-    incident.level_entered_at, incident.next_due_at = position.entered_at, position.due_at
     incident.escalation_epoch += 1  # fresh page idempotency keys: level 1 is paged again
-    incident.step_token += 1
-    incident.updated_at = now
-    cancelled = await cancel_pending(
+    place(incident, engine.start(now), now=now)
+    cancelled = await outbox.cancel_pending(
         session, incident.id, only_unacknowledged=False, at=now, reason=reason
     )
     after_commit(session, step_wakeup(now))
@@ -76,8 +66,7 @@ async def unacknowledge(
     *, session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime
 ) -> Outcome:
     """Return an acknowledged incident to triggered; escalation restarts at level 1 now."""
-    _refuse_resolved(incident, "unacknowledged")
-    if incident.status != "acknowledged":
+    if not allowed(incident, Action.UNACKNOWLEDGE, "unacknowledged").changed:
         return Outcome(False, "not acknowledged; nothing changed")
     cancelled = await restart(session, incident, now=now, reason="escalation restarted by hand")
     await record_change(
@@ -89,7 +78,7 @@ async def unacknowledge(
         actor=actor,
         details={"reason": "unacknowledged by hand", "cancelled_notifications": len(cancelled)},
     )
-    await record_cancelled(session, cancelled)
+    await timeline.append(session, cancelled)
     return Outcome(True, "unacknowledged; escalation restarted at level 1")
 
 
@@ -102,20 +91,19 @@ async def snooze(
     duration_seconds: int,
 ) -> Outcome:
     """Acknowledged and silent until now + duration, then re-triggered at level 1."""
-    _refuse_resolved(incident, "snoozed")
-    if incident.status == "triggered":
+    allowed(incident, Action.SNOOZE, "snoozed")
+    if incident.status == Status.TRIGGERED:
         await acknowledge(session=session, incident=incident, actor=actor, now=now)
     # Silence means every level, `unresolved` ones included: stop the chain, cancel every page.
-    cancelled = await cancel_pending(
+    cancelled = await outbox.cancel_pending(
         session, incident.id, only_unacknowledged=False, at=now, reason="incident snoozed"
     )
-    incident.next_due_at = None
-    incident.step_token += 1
+    stop(incident, now=now)
     until = now + timedelta(seconds=duration_seconds)
     incident.snoozed_until = until
     timers.set_ack_timeout(session, incident, until)
     incident.updated_at = now
-    timeline.record(
+    await timeline.record(
         session,
         incident_id=incident.id,
         type="snoozed",
@@ -127,7 +115,7 @@ async def snooze(
             "cancelled_notifications": len(cancelled),
         },
     )
-    await record_cancelled(session, cancelled)
+    await timeline.append(session, cancelled)
     await session.flush()
     return Outcome(True, f"snoozed until {until.isoformat()}")
 
@@ -159,7 +147,7 @@ async def escalate(
     Idempotent per position: with `from_level`, a request made from a level the incident has
     left does nothing; asking for the level whose timer is running does nothing either.
     """
-    _refuse_resolved(incident, "escalated")
+    allowed(incident, Action.ESCALATE, "escalated")
     policy = PolicySnapshot.from_json(incident.policy_snapshot)
     current = incident.escalation_level
     if data.from_level is not None and data.from_level != current:
@@ -214,7 +202,7 @@ async def reassign(
     data: ReassignRequest,
 ) -> Outcome:
     """Functional escalation: a new snapshot (a policy, or one level paging a user), level 1 now."""
-    _refuse_resolved(incident, "reassigned")
+    allowed(incident, Action.REASSIGN, "reassigned")
     policy_id, snapshot, to = await _reassignment(session, data, urgency=incident.urgency)
     previous = {
         "policy_id": str(incident.policy_id) if incident.policy_id else None,
@@ -233,7 +221,7 @@ async def reassign(
         actor=actor,
         details={"from": previous, "to": to, "cancelled_notifications": len(cancelled)},
     )
-    await record_cancelled(session, cancelled)
+    await timeline.append(session, cancelled)
     return Outcome(True, f"reassigned to {to['name']}; escalation restarted at level 1")
 
 
@@ -242,7 +230,9 @@ async def run_ack_timeout(
 ) -> None:
     """The ack-timeout (or snooze-end) job: fenced by the instant stored on the incident."""
     incident = await lock_incident(session, incident_id)
-    if incident is None or incident.status != "acknowledged" or incident.ack_timeout_at != due_at:
+    if incident is None or incident.ack_timeout_at != due_at:
+        return
+    if not transition(Status(incident.status), Action.ACK_TIMEOUT).changed:
         return
     if due_at - now > EARLY_TOLERANCE:
         after_commit(
@@ -265,7 +255,7 @@ async def run_ack_timeout(
             "cancelled_notifications": len(cancelled),
         },
     )
-    await record_cancelled(session, cancelled)
+    await timeline.append(session, cancelled)
 
 
 async def run_auto_resolve(
@@ -273,7 +263,9 @@ async def run_auto_resolve(
 ) -> None:
     """The auto-resolve job: fenced by the instant stored on the incident."""
     incident = await lock_incident(session, incident_id)
-    if incident is None or incident.status == "resolved" or incident.auto_resolve_at != due_at:
+    if incident is None or incident.auto_resolve_at != due_at:
+        return
+    if not transition(Status(incident.status), Action.RESOLVE).changed:
         return
     if due_at - now > EARLY_TOLERANCE:
         after_commit(
@@ -285,7 +277,7 @@ async def run_auto_resolve(
 
 async def add_note(
     *, session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime, text: str
-) -> TimelineEntry:
+) -> timeline.Recorded:
     """A free-text note on the timeline (resolved incidents take notes too: postmortems)."""
     entry = await record_change(
         session,
@@ -311,14 +303,8 @@ async def merge(
     """Fold duplicates into one incident: sources resolved and linked, alert counts summed."""
     if target_id in source_ids:
         raise field_error("source_incident_ids", "an incident cannot be merged into itself")
-    # Lock every row in id order, so two merges over overlapping incidents never deadlock.
-    rows = await session.scalars(
-        select(Incident)
-        .where(col(Incident.id).in_([target_id, *source_ids]))
-        .order_by(col(Incident.id))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    # Locked in id order, so two merges over overlapping incidents never deadlock.
+    rows = await lock_incidents(session, [target_id, *source_ids])
     by_id = {row.id: row for row in rows}
     target = by_id.get(target_id)
     if target is None:
@@ -326,17 +312,17 @@ async def merge(
     missing = [str(i) for i in source_ids if i not in by_id]
     if missing:
         raise field_error("source_incident_ids", f"unknown incident(s) {', '.join(missing)}")
-    if target.status == "resolved":
+    if target.status == Status.RESOLVED:
         raise Conflict(f"incident {target.number} is resolved; merge into an open incident")
     sources = sorted((by_id[i] for i in source_ids), key=lambda s: s.number or 0)
     for source in sources:
-        _refuse_resolved(source, "merged")
+        allowed(source, Action.MERGE, "merged")
     merged = []
     for source in sources:
         source.merged_into_id = target.id  # first, so the resolved event carries the link
         await resolve(session=session, incident=source, actor=actor, now=now)
         merged.append({"id": str(source.id), "number": source.number, "alerts": source.alert_count})
-        timeline.record(
+        await timeline.record(
             session,
             incident_id=source.id,
             type="merged",
@@ -347,7 +333,7 @@ async def merge(
     added = sum(source.alert_count for source in sources)
     target.alert_count += added
     target.updated_at = now
-    timeline.record(
+    await timeline.record(
         session,
         incident_id=target.id,
         type="merged",

@@ -9,6 +9,8 @@ from app.escalation import engine
 from app.incidents.schemas import IncidentTrigger
 from app.routing.matcher import Route
 from app.routing.service import ROUTING_ACTOR, route_entries
+from app.store.timeline import Entry
+from app.vocabulary import Status
 
 
 @dataclass(frozen=True)
@@ -17,7 +19,7 @@ class Opening:
 
     id: uuid.UUID
     row: dict[str, Any]
-    entries: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
 
     @property
     def pages(self) -> bool:
@@ -27,7 +29,7 @@ class Opening:
     @property
     def suppressed(self) -> bool:
         """A routing rule suppressed it: recorded as resolved, nobody paged."""
-        return bool(self.row["status"] == "resolved")
+        return bool(self.row["status"] == Status.RESOLVED)
 
 
 def open_incident(
@@ -56,7 +58,7 @@ def open_incident(
         "title": data.title,
         "severity": data.severity.value,
         "urgency": route.urgency,
-        "status": "resolved" if suppressed else "triggered",
+        "status": Status.RESOLVED if suppressed else Status.TRIGGERED,
         "source": data.source,
         "dedup_key": dedup_key,
         "details": data.details,
@@ -74,30 +76,25 @@ def open_incident(
         "created_at": now,
         "updated_at": now,
     }
-    triggered = {
-        "incident_id": incident_id,
-        "type": "triggered",
-        "at": now,
-        "actor": actor,
-        "details": {
+    triggered = Entry(
+        incident_id,
+        "triggered",
+        now,
+        actor,
+        {
             "title": data.title,
             "severity": data.severity.value,
             "source": data.source,
             "policy": policy_name,
         },
-    }
-    entries = [triggered, *route_entries(incident_id=incident_id, route=route, at=now)]
+    )
+    routed = route_entries(incident_id=incident_id, route=route, at=now)
+    entries = [triggered, *(Entry(**entry) for entry in routed)]
     return Opening(incident_id, row, entries)
 
 
 def deduplicated_entry(
     *, incident_id: uuid.UUID, title: str, source: str, actor: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    """The timeline row of one more alert on an open incident."""
-    return {
-        "incident_id": incident_id,
-        "type": "deduplicated",
-        "at": now,
-        "actor": actor,
-        "details": {"title": title, "source": source},
-    }
+) -> Entry:
+    """The timeline entry of one more alert on an open incident."""
+    return Entry(incident_id, "deduplicated", now, actor, {"title": title, "source": source})

@@ -9,16 +9,19 @@ from fastapi import APIRouter, Query, Response
 from app.auth import AnyPrincipal, Principal, Responder
 from app.db import SessionDep
 from app.errors import Forbidden, NotFound, field_error
-from app.incidents import service, timeline
+from app.incidents import service
 from app.incidents.schemas import (
     ActionResult,
     IncidentPage,
     IncidentRead,
-    IncidentStatus,
     IncidentTrigger,
     TimelineItem,
+    to_read,
 )
 from app.models import Incident, utcnow
+from app.store import timeline
+from app.store.incidents import lock_incident
+from app.vocabulary import Status
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
@@ -48,14 +51,14 @@ async def trigger_incident(
     )
     if not result.created:
         response.status_code = 200
-    return service.to_read(result.incident)
+    return to_read(result.incident)
 
 
 @router.get("")
 async def list_incidents(
     session: SessionDep,
     principal: AnyPrincipal,
-    status: Annotated[list[IncidentStatus] | None, Query()] = None,
+    status: Annotated[list[Status] | None, Query()] = None,
     service_id: Annotated[list[uuid.UUID] | None, Query()] = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
@@ -75,12 +78,12 @@ async def list_incidents(
         limit=limit,
         cursor=cursor,
     )
-    return IncidentPage(items=[service.to_read(r) for r in rows], next_cursor=next_cursor)
+    return IncidentPage(items=[to_read(r) for r in rows], next_cursor=next_cursor)
 
 
 async def _get(session: SessionDep, incident_id: uuid.UUID, *, lock: bool = False) -> Incident:
     incident = (
-        await service.lock_incident(session, incident_id)
+        await lock_incident(session, incident_id)
         if lock
         else await session.get(Incident, incident_id)
     )
@@ -95,7 +98,7 @@ async def get_incident(
 ) -> IncidentRead:
     incident = await _get(session, incident_id)
     _can_read(principal, incident)
-    return service.to_read(incident)
+    return to_read(incident)
 
 
 @router.get("/{incident_id}/timeline")
@@ -117,7 +120,7 @@ async def acknowledge_incident(
         session=session, incident=incident, actor=principal.actor(), now=utcnow()
     )
     message = "acknowledged" if changed else "already acknowledged; nothing changed"
-    return ActionResult(changed=changed, message=message, incident=service.to_read(incident))
+    return ActionResult(changed=changed, message=message, incident=to_read(incident))
 
 
 @router.post("/{incident_id}/resolve")
@@ -129,4 +132,4 @@ async def resolve_incident(
         session=session, incident=incident, actor=principal.actor(), now=utcnow()
     )
     message = "resolved" if changed else "already resolved; nothing changed"
-    return ActionResult(changed=changed, message=message, incident=service.to_read(incident))
+    return ActionResult(changed=changed, message=message, incident=to_read(incident))

@@ -3,33 +3,16 @@
 import json
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from app import jsonsafe
+from app.models import Incident
 from app.schemas import STRICT
+from app.vocabulary import Severity, Status, Urgency
 
 MAX_DETAILS_BYTES = 64 * 1024
-
-
-class Severity(StrEnum):
-    CRITICAL = "critical"
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-
-
-class Urgency(StrEnum):
-    HIGH = "high"
-    LOW = "low"
-
-
-class IncidentStatus(StrEnum):
-    TRIGGERED = "triggered"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
 
 
 class IncidentTrigger(BaseModel):
@@ -78,7 +61,7 @@ class IncidentRead(BaseModel):
     number: int
     service_id: uuid.UUID
     title: str
-    status: IncidentStatus
+    status: Status
     severity: Severity
     urgency: Urgency
     dedup_key: str
@@ -115,3 +98,40 @@ class TimelineItem(BaseModel):
 class IncidentPage(BaseModel):
     items: list[IncidentRead]
     next_cursor: str | None
+
+
+def to_read(incident: Incident) -> IncidentRead:
+    """The API view of an incident."""
+    snapshot = incident.policy_snapshot or {}
+    assert incident.number is not None
+    return IncidentRead(
+        id=incident.id,
+        number=incident.number,
+        service_id=incident.service_id,
+        title=incident.title,
+        status=incident.status,
+        severity=incident.severity,
+        urgency=incident.urgency,
+        dedup_key=incident.dedup_key,
+        source=incident.source,
+        details=incident.details,
+        alert_count=incident.alert_count,
+        escalation=EscalationRead(
+            level=incident.escalation_level,
+            loop=incident.escalation_loop,
+            next_due_at=incident.next_due_at,
+            exhausted=incident.exhausted,
+            policy_id=incident.policy_id,
+            policy_name=snapshot.get("name", ""),
+        ),
+        created_at=incident.created_at,
+        updated_at=incident.updated_at,
+        acknowledged_at=incident.acknowledged_at,
+        acknowledged_by=incident.acknowledged_by,
+        resolved_at=incident.resolved_at,
+        resolved_by=incident.resolved_by,
+        snoozed_until=incident.snoozed_until,
+        ack_timeout_at=incident.ack_timeout_at,
+        auto_resolve_at=incident.auto_resolve_at,
+        merged_into_id=incident.merged_into_id,
+    )

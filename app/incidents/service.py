@@ -6,82 +6,33 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.errors import Conflict, field_error
 from app.escalation import engine
-from app.escalation.snapshot import PolicySnapshot, Status
+from app.escalation.lifecycle import Action, Transition, transition
+from app.escalation.snapshot import PolicySnapshot
 from app.events.schemas import EventType
-from app.events.service import emit, record_change
-from app.incidents import timeline, timers
+from app.events.service import emit
 from app.incidents.opening import deduplicated_entry, open_incident
-from app.incidents.schemas import EscalationRead, IncidentRead, IncidentTrigger
-from app.models import OPEN_STATUSES, Incident, Notification, Service, TimelineEntry
+from app.incidents.schemas import IncidentTrigger
+from app.models import Incident, Notification, Service
 from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit
 from app.routing import service as routing
-
-_OPEN_DEDUP_WHERE = text("status IN ('triggered', 'acknowledged')")
+from app.store import outbox, timeline, timers
+from app.store.documents import document
+from app.store.incidents import add_alert, insert_incidents, stop
+from app.vocabulary import Status
 
 
 @dataclass(frozen=True)
 class Triggered:
     incident: Incident
     created: bool
-
-
-def to_read(incident: Incident) -> IncidentRead:
-    """The API view of an incident."""
-    snapshot = incident.policy_snapshot or {}
-    assert incident.number is not None
-    return IncidentRead(
-        id=incident.id,
-        number=incident.number,
-        service_id=incident.service_id,
-        title=incident.title,
-        status=incident.status,
-        severity=incident.severity,
-        urgency=incident.urgency,
-        dedup_key=incident.dedup_key,
-        source=incident.source,
-        details=incident.details,
-        alert_count=incident.alert_count,
-        escalation=EscalationRead(
-            level=incident.escalation_level,
-            loop=incident.escalation_loop,
-            next_due_at=incident.next_due_at,
-            exhausted=incident.exhausted,
-            policy_id=incident.policy_id,
-            policy_name=snapshot.get("name", ""),
-        ),
-        created_at=incident.created_at,
-        updated_at=incident.updated_at,
-        acknowledged_at=incident.acknowledged_at,
-        acknowledged_by=incident.acknowledged_by,
-        resolved_at=incident.resolved_at,
-        resolved_by=incident.resolved_by,
-        snoozed_until=incident.snoozed_until,
-        ack_timeout_at=incident.ack_timeout_at,
-        auto_resolve_at=incident.auto_resolve_at,
-        merged_into_id=incident.merged_into_id,
-    )
-
-
-async def _add_alert(
-    session: AsyncSession, *, service_id: uuid.UUID, dedup_key: str, now: datetime
-) -> uuid.UUID | None:
-    query = (
-        update(Incident)
-        .where(col(Incident.service_id) == service_id, col(Incident.dedup_key) == dedup_key)
-        .where(col(Incident.status).in_(OPEN_STATUSES))
-        .values(alert_count=col(Incident.alert_count) + 1, updated_at=now)
-        .returning(col(Incident.id))
-    )
-    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def trigger(
@@ -95,7 +46,7 @@ async def trigger(
     """Open an incident, or add the alert to the open one with the same dedup key."""
     dedup_key = data.dedup_key or uuid.uuid4().hex
     for _ in range(3):
-        existing = await _add_alert(session, service_id=service_id, dedup_key=dedup_key, now=now)
+        existing = await add_alert(session, service_id=service_id, dedup_key=dedup_key, now=now)
         if existing is not None:
             entry = deduplicated_entry(
                 incident_id=existing,
@@ -104,7 +55,7 @@ async def trigger(
                 actor=actor,
                 now=now,
             )
-            session.add(TimelineEntry(**entry))
+            await timeline.append(session, [entry])
             incident = await session.get(Incident, existing, populate_existing=True)
             assert incident is not None
             return Triggered(incident, created=False)
@@ -125,101 +76,66 @@ async def trigger(
             actor=actor,
             now=now,
         )
-        inserted = await session.execute(
-            insert(Incident)
-            .values(**opening.row)
-            .on_conflict_do_nothing(
-                index_elements=["service_id", "dedup_key"], index_where=_OPEN_DEDUP_WHERE
-            )
-            .returning(col(Incident.id))
-        )
-        if inserted.scalar_one_or_none() is None:
+        if not await insert_incidents(session, [opening.row]):
             continue  # a concurrent trigger opened it first: add the alert to that one
         new_id = opening.id
-        session.add_all(TimelineEntry(**entry) for entry in opening.entries)
+        await timeline.append(session, opening.entries)
         if opening.pages:
             after_commit(session, step_wakeup(now))
         incident = await session.get(Incident, new_id)
         assert incident is not None
         if not opening.suppressed:
             timers.on_triggered(session, incident.id, incident.auto_resolve_at)
-            await emit(session, incident, EventType.TRIGGERED, at=now, actor=actor)
+            await emit(session, document(incident), EventType.TRIGGERED, at=now, actor=actor)
         return Triggered(incident, created=True)
     raise Conflict("the incident changed state while the alert was recorded; retry")
 
 
-async def cancel_pending(
+async def record_change(
     session: AsyncSession,
-    incident_id: uuid.UUID,
+    incident: Incident,
     *,
-    only_unacknowledged: bool,
+    type: str,
+    event_type: EventType,
     at: datetime,
-    reason: str,
-) -> list[dict[str, Any]]:
-    """Cancel the incident's pending pages; one `notification_cancelled` row each, to record
-    with `record_cancelled` after the change that cancelled them."""
-    query = (
-        update(Notification)
-        .where(col(Notification.incident_id) == incident_id, col(Notification.status) == "pending")
-        .values(status="cancelled")
-        .returning(
-            col(Notification.id),
-            col(Notification.user_id),
-            col(Notification.level),
-            col(Notification.loop),
-            col(Notification.channel),
-        )
+    actor: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> timeline.Recorded:
+    """A state change on the incident's timeline and its outbound event, in one transaction."""
+    entry = await timeline.record(
+        session, incident_id=incident.id, type=type, at=at, actor=actor, details=details
     )
-    if only_unacknowledged:
-        query = query.where(col(Notification.condition) == "unacknowledged")
-    return [
-        timeline.cancelled_page(
-            incident_id=incident_id,
-            at=at,
-            notification_id=notification_id,
-            user_id=user_id,
-            level=level,
-            loop=loop,
-            channel=channel,
-            reason=reason,
-        )
-        for notification_id, user_id, level, loop, channel in await session.execute(query)
-    ]
+    await emit(session, document(incident), event_type, at=at, actor=actor)
+    return entry
 
 
-async def record_cancelled(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Put cancelled pages on the timeline, after the entries already added to the session."""
-    if rows:
-        await session.flush()
-        await timeline.record_many(session, rows)
-
-
-async def lock_incident(session: AsyncSession, incident_id: uuid.UUID) -> Incident | None:
-    """The incident row, locked for update."""
-    return await session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
+def allowed(incident: Incident, action: Action, done: str) -> Transition:
+    """What `action` does to the (locked) incident; a Conflict if a resolved one refuses it."""
+    move = transition(Status(incident.status), action)
+    if move.refused:
+        raise Conflict(f"incident {incident.number} is resolved; it cannot be {done}")
+    return move
 
 
 async def acknowledge(
     *, session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime
 ) -> bool:
     """Stop paging: no page decided before this commits goes out. False if already acked."""
-    if incident.status == "resolved":
-        raise Conflict(f"incident {incident.number} is resolved; it cannot be acknowledged")
-    if incident.status == "acknowledged":
+    move = allowed(incident, Action.ACKNOWLEDGE, "acknowledged")
+    if not move.changed:
         return False
-    incident.status = "acknowledged"
+    incident.status = move.to
     incident.acknowledged_at = now
     incident.acknowledged_by = actor
     incident.updated_at = now
     await timers.on_acknowledged(session, incident, actor, now)
-    cancelled = await cancel_pending(
+    cancelled = await outbox.cancel_pending(
         session, incident.id, only_unacknowledged=True, at=now, reason="incident acknowledged"
     )
     snapshot = PolicySnapshot.from_json(incident.policy_snapshot)
     level = snapshot.level(incident.escalation_level)
     if not engine.holds(level.condition, Status.ACKNOWLEDGED):
-        incident.next_due_at = None
-        incident.step_token += 1
+        stop(incident, now=now)
     await record_change(
         session,
         incident,
@@ -229,7 +145,7 @@ async def acknowledge(
         actor=actor,
         details={"cancelled_notifications": len(cancelled)},
     )
-    await record_cancelled(session, cancelled)
+    await timeline.append(session, cancelled)
     await session.flush()
     return True
 
@@ -238,16 +154,16 @@ async def resolve(
     *, session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime
 ) -> bool:
     """Stop everything and free the dedup key. False if already resolved."""
-    if incident.status == "resolved":
+    move = allowed(incident, Action.RESOLVE, "resolved")
+    if not move.changed:
         return False
-    incident.status = "resolved"
+    incident.status = move.to
     incident.resolved_at = now
     incident.resolved_by = actor
     incident.updated_at = now
     timers.on_resolved(incident)
-    incident.next_due_at = None
-    incident.step_token += 1
-    cancelled = await cancel_pending(
+    stop(incident, now=now)
+    cancelled = await outbox.cancel_pending(
         session, incident.id, only_unacknowledged=False, at=now, reason="incident resolved"
     )
     await record_change(
@@ -259,7 +175,7 @@ async def resolve(
         actor=actor,
         details={"cancelled_notifications": len(cancelled)},
     )
-    await record_cancelled(session, cancelled)
+    await timeline.append(session, cancelled)
     await session.flush()
     return True
 

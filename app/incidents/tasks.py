@@ -5,9 +5,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from app.incidents.lifecycle import run_ack_timeout, run_auto_resolve
-from app.incidents.timers import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB
 from app.jobs import Ctx, in_transaction
 from app.models import utcnow
+from app.store.timers import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB
 
 
 async def _timer(

@@ -34,13 +34,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.db import driver_connection as driver
 from app.errors import is_connection_error
 from app.events.schemas import EventType
 from app.events.service import emit_many, listening, subscriptions
-from app.incidents import timers
 from app.incidents.opening import Opening, deduplicated_entry, open_incident
 from app.incidents.schemas import IncidentTrigger
-from app.incidents.timeline import record_many
 from app.integrations import deadletter
 from app.integrations.ingest import Event, apply
 from app.models import (
@@ -49,12 +48,14 @@ from app.models import (
     Service,
     utcnow,
 )
-from app.paging.rawsql import driver
 from app.paging.wake import step_wakeup
 from app.policies.service import read_policy, snapshot_of
 from app.queue import after_commit, forget_jobs, jobs_asked
 from app.routing.matcher import for_urgency
 from app.routing.service import RoutingContext, routing_context
+from app.store import timeline, timers
+from app.store.documents import document
+from app.store.incidents import insert_incidents
 
 BATCH = 500
 # pg_advisory lock id of the inbox drainer ("stairway inbox" folded into a bigint).
@@ -80,28 +81,6 @@ LEFT JOIN LATERAL (
 ORDER BY e.id
 """
 _DELETE = "DELETE FROM inbound_events WHERE id = ANY($1::bigint[])"
-# The new incidents of a batch, numbered in the order given, one statement whatever their count
-# (a VALUES list per batch size would be a new prepared statement for each size). A key opened
-# by another path meanwhile is skipped; RETURNING tells.
-_INSERT_INCIDENTS = """
-INSERT INTO incidents (id, service_id, title, severity, urgency, status, source, dedup_key,
-  details, alert_count, policy_id, policy_snapshot, escalation_level, escalation_loop,
-  next_due_at, step_token, exhausted, escalation_epoch, max_level_reached, auto_resolve_at,
-  first_acknowledged_by, acknowledged_by, resolved_at, resolved_by, created_at, updated_at)
-SELECT r.id, r.service_id, r.title, r.severity, r.urgency, r.status, r.source, r.dedup_key,
-  r.details::jsonb, 1, r.policy_id, r.policy_snapshot::jsonb, r.level, r.loop,
-  r.next_due_at, 0, false, 0, 0, r.auto_resolve_at,
-  'null', 'null', r.resolved_at, COALESCE(r.resolved_by, 'null')::jsonb, r.at, r.at
-FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-  $8::text[], $9::text[], $10::uuid[], $11::text[], $12::int[], $13::int[],
-  $14::timestamptz[], $15::timestamptz[], $16::timestamptz[], $17::text[], $18::timestamptz[])
-  WITH ORDINALITY AS r(id, service_id, title, severity, urgency, status, source, dedup_key,
-  details, policy_id, policy_snapshot, level, loop, next_due_at, auto_resolve_at, resolved_at,
-  resolved_by, at, n)
-ORDER BY r.n
-ON CONFLICT (service_id, dedup_key) WHERE status IN ('triggered', 'acknowledged') DO NOTHING
-RETURNING id
-"""
 
 
 @dataclass(frozen=True)
@@ -319,7 +298,7 @@ async def _apply_triggers_together(session: AsyncSession, events: Sequence[Queue
     openings: list[Opening] = []
     alerts: Counter[uuid.UUID] = Counter()
     last_alert_at: dict[uuid.UUID, datetime] = {}
-    entries: list[dict[str, Any]] = []
+    entries: list[timeline.Entry] = []
     for queued in events:
         if queued.service_id not in services:
             continue  # the service was deleted after the event was accepted
@@ -361,7 +340,7 @@ async def _apply_triggers_together(session: AsyncSession, events: Sequence[Queue
         entries.extend(opening.entries)
         if not opening.suppressed:
             open_by_key[key] = opening.id
-    if openings and await _insert_incidents(session, openings) != len(openings):
+    if openings and await insert_incidents(session, [o.row for o in openings]) != len(openings):
         return False
     if alerts:
         await session.execute(
@@ -371,42 +350,9 @@ async def _apply_triggers_together(session: AsyncSession, events: Sequence[Queue
                 for i, n in sorted(alerts.items())
             ],
         )
-    await record_many(session, entries)
+    await timeline.append(session, entries)
     await _after_opening(session, openings)
     return True
-
-
-def _json_or_none(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
-
-
-async def _insert_incidents(session: AsyncSession, openings: Sequence[Opening]) -> int:
-    """Insert the openings' incident rows; how many were inserted."""
-    rows = [o.row for o in openings]
-    # Incidents of one policy share its snapshot: encoded once per distinct snapshot object.
-    snapshots = {id(r["policy_snapshot"]): json.dumps(r["policy_snapshot"]) for r in rows}
-    columns: list[list[Any]] = [
-        [r["id"] for r in rows],
-        [r["service_id"] for r in rows],
-        [r["title"] for r in rows],
-        [r["severity"] for r in rows],
-        [r["urgency"] for r in rows],
-        [r["status"] for r in rows],
-        [r["source"] for r in rows],
-        [r["dedup_key"] for r in rows],
-        [json.dumps(r["details"]) for r in rows],
-        [r["policy_id"] for r in rows],
-        [snapshots[id(r["policy_snapshot"])] for r in rows],
-        [r["escalation_level"] for r in rows],
-        [r["escalation_loop"] for r in rows],
-        [r["next_due_at"] for r in rows],
-        [r["auto_resolve_at"] for r in rows],
-        [r["resolved_at"] for r in rows],
-        [_json_or_none(r["resolved_by"]) for r in rows],
-        [r["created_at"] for r in rows],
-    ]
-    inserted = await (await driver(session)).fetch(_INSERT_INCIDENTS, *columns)
-    return len(inserted)
 
 
 async def _after_opening(session: AsyncSession, openings: Sequence[Opening]) -> None:
@@ -424,6 +370,7 @@ async def _after_opening(session: AsyncSession, openings: Sequence[Opening]) -> 
         await session.scalars(select(Incident).where(col(Incident.id).in_(list(paged))))
     ).all()
     for incident in sorted(incidents, key=lambda i: i.number or 0):
-        actor = paged[incident.id].entries[0]["actor"]
+        actor = paged[incident.id].entries[0].actor
         at = incident.created_at
-        await emit_many(session, [incident], EventType.TRIGGERED, at=at, actor=actor, subs=subs)
+        documents = [document(incident)]
+        await emit_many(session, documents, EventType.TRIGGERED, at=at, actor=actor, subs=subs)

@@ -12,11 +12,11 @@ from pydantic import BaseModel, Field
 
 from app.auth import Admin
 from app.db import SessionDep
+from app.db import driver_connection as driver
 from app.errors import NotFound
 from app.integrations import deadletter
 from app.integrations.inbox import inbox_wakeup
 from app.models import utcnow
-from app.paging.rawsql import driver
 from app.queue import after_commit
 from app.schemas import Page
 

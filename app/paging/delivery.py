@@ -1,7 +1,7 @@
 """Delivering due outbox rows in batches: lock, re-check, send concurrently, record every outcome.
 
 One wake-up job per 10 ms bucket (`schedule_delivery`) claims every page due by then, a batch
-per transaction (`app/paging/claims.py`). The incidents of a batch stay share-locked until the
+per transaction (`app/paging/outbox.py`). The incidents of a batch stay share-locked until the
 providers have answered for every page of it, so a page never goes out after an acknowledgement
 commits: the ack's FOR UPDATE waits for the batch, and a batch skips an incident an ack already
 holds (its pages are cancelled by the ack, or claimed again shortly). An ack therefore waits at
@@ -10,10 +10,9 @@ pages are all sent at once under one deadline.
 """
 
 import asyncio
-import json
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,11 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import metrics
 from app.config import Settings
 from app.escalation.engine import should_deliver
-from app.escalation.snapshot import Condition, Status
-from app.incidents.timeline import SYSTEM
+from app.escalation.snapshot import Condition
 from app.notify.base import DeliveryResult, Page, Provider
 from app.notify.registry import send_page, shown_address
-from app.paging import claims
 from app.paging.outcomes import (
     Settled,
     after_attempt,
@@ -38,6 +35,8 @@ from app.paging.outcomes import (
 from app.paging.pages import PageRenderer
 from app.queue import JobSpec, after_commit, due_work_job
 from app.queue import fresh as new_id
+from app.store import outbox, timeline
+from app.vocabulary import Status
 
 __all__ = [
     "BATCH",
@@ -63,7 +62,6 @@ LEVEL_FAILED_JOB = "level_failed"
 EARLY_TOLERANCE = timedelta(milliseconds=20)
 # Pages per transaction, all sent at once: bounded so an ack waits at most one delivery timeout.
 BATCH = 100
-_SYSTEM_JSON = json.dumps(SYSTEM)
 # Pages in flight at once per batch: enough that slow destinations do not hold up the rest,
 # few enough that an acknowledgement behind a full batch waits at most ~2 delivery timeouts.
 SEND_CONCURRENCY = 32
@@ -143,9 +141,9 @@ async def deliver_batch(
 ) -> Delivered:
     """Deliver up to `limit` due pages and record them (caller commits)."""
     cutoff = now + EARLY_TOLERANCE
-    claim = await claims.claim(session, cutoff=cutoff, limit=limit)
+    claim = await outbox.claim(session, cutoff=cutoff, limit=limit)
     if not claim.pages:
-        busy = await claims.left_behind(session, cutoff=cutoff)
+        busy = await outbox.left_behind(session, cutoff=cutoff)
         return Delivered(0, more=False, busy=busy)
     settings = ctx.settings
     renderer = PageRenderer(
@@ -158,30 +156,30 @@ async def deliver_batch(
     bases: list[dict[str, Any]] = []
     sends: list[tuple[int, Page]] = []
     for index, row in enumerate(claim.pages):
-        incident = claim.incidents[row["incident_id"]]
+        incident = claim.incidents[row.incident_id]
         base = page_details(
-            notification_id=row["id"],
-            level=row["level"],
-            loop=row["loop"],
-            channel=row["channel"],
-            address=row["address"],
-            user_id=row["user_id"],
+            notification_id=row.id,
+            level=row.level,
+            loop=row.loop,
+            channel=row.channel,
+            address=row.address,
+            user_id=row.user_id,
         )
         bases.append(base)
-        if row["user_id"] is None and row["target_type"] != "webhook":
+        if row.user_id is None and row.target_type != "webhook":
             # Its person was deleted after it was decided: no page goes out that nobody may act on.
-            settled.append(cancelled(base, attempts=row["attempts"], reason="user deleted"))
+            settled.append(cancelled(base, attempts=row.attempts, reason="user deleted"))
         elif should_deliver(
-            status=Status(incident["status"]),
-            condition=Condition(row["condition"]),
-            acknowledged_at=incident["acknowledged_at"],
-            created_at=row["created_at"],
+            status=Status(incident.status),
+            condition=Condition(row.condition),
+            acknowledged_at=incident.acknowledged_at,
+            created_at=row.created_at,
         ):
             settled.append(None)
-            sends.append((index, renderer.page(row, incident, attempt=row["attempts"] + 1)))
+            sends.append((index, renderer.page(row, incident, attempt=row.attempts + 1)))
         else:
             settled.append(
-                cancelled(base, attempts=row["attempts"], reason=f"incident {incident['status']}")
+                cancelled(base, attempts=row.attempts, reason=f"incident {incident.status}")
             )
     results = await _send_all([page for _, page in sends], ctx)
     handed = Counter(
@@ -196,7 +194,7 @@ async def deliver_batch(
         if result is None:
             continue  # not started before the deadline: still pending, for the next batch
         settled[index] = after_attempt(
-            bases[index], result, attempts=row["attempts"], now=now, settings=settings
+            bases[index], result, attempts=row.attempts, now=now, settings=settings
         )
     outcomes = [(row, s) for row, s in zip(claim.pages, settled, strict=True) if s is not None]
     await _record(session, outcomes, now)
@@ -207,15 +205,15 @@ async def deliver_batch(
 
 
 async def _record(
-    session: AsyncSession, outcomes: list[tuple[Mapping[str, Any], Settled]], now: datetime
+    session: AsyncSession, outcomes: list[tuple[outbox.ClaimedPage, Settled]], now: datetime
 ) -> None:
     updates, entries = [], []
     tally: Counter[tuple[str, str]] = Counter()
     for row, outcome in outcomes:
-        channel = row["channel"]
+        channel = row.channel
         updates.append(
-            claims.RowUpdate(
-                row["id"],
+            outbox.RowUpdate(
+                row.id,
                 outcome.status,
                 outcome.attempts,
                 due_at=outcome.retry_at,
@@ -224,19 +222,19 @@ async def _record(
             )
         )
         entries.append(
-            claims.Entry(row["incident_id"], outcome.entry_type, json.dumps(outcome.details))
+            timeline.Entry(row.incident_id, outcome.entry_type, now, details=outcome.details)
         )
         if outcome.metric is not None:
             tally[channel, outcome.metric] += 1
         if outcome.retry_at is not None:
             schedule_delivery(session, outcome.retry_at)
         if outcome.level_failed:
-            after_commit(session, level_failed_job(row["incident_id"], row["level"], row["loop"]))
+            after_commit(session, level_failed_job(row.incident_id, row.level, row.loop))
         if outcome.last_error is not None:
             log.warning(
                 "page not delivered",
-                extra={"incident_id": str(row["incident_id"]), **outcome.details},
+                extra={"incident_id": str(row.incident_id), **outcome.details},
             )
-    await claims.settle(session, updates=updates, entries=entries, at=now, actor_json=_SYSTEM_JSON)
+    await outbox.settle(session, updates=updates, entries=entries)
     for (channel, outcome_name), count in tally.items():
         metrics.PAGES.labels(channel, outcome_name).inc(count)

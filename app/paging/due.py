@@ -4,29 +4,30 @@ Claims skip rows another transaction holds (another batch, an acknowledgement), 
 side by side never wait on each other; a claim that saw such rows looks again shortly.
 """
 
-import functools
-import json
 import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app import metrics
-from app.escalation.snapshot import PolicySnapshot
 from app.events.schemas import EventType
 from app.events.service import emit_many, listening, subscriptions
-from app.models import Incident, utcnow
-from app.paging.rawsql import driver
-from app.paging.step import EARLY_TOLERANCE, State, Writes, decide, persist
+from app.models import utcnow
+from app.paging.step import EARLY_TOLERANCE, Writes, decide, persist
 from app.paging.targets import plan_many
 from app.paging.wake import wakeups
 from app.queue import after_commit
+from app.store.documents import document
+from app.store.incidents import (
+    State,
+    claim_due,
+    next_due,
+    read_incidents,
+    write_positions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,52 +39,14 @@ RECHECK_AFTER = timedelta(milliseconds=100)
 # transaction of ~10 statements) costs the same for 1 step as for 50.
 CLAIM_GAP = timedelta(milliseconds=50)
 
-_STATE = """
-SELECT id, status, urgency, policy_snapshot::text, escalation_level, escalation_loop,
-  level_entered_at, next_due_at, step_token, escalation_epoch, max_level_reached, exhausted
-FROM incidents
-"""
-# Oldest due first; rows another transaction holds are skipped, never waited for.
-_CLAIM = (
-    _STATE
-    + """WHERE next_due_at <= $1 AND status <> 'resolved'
-ORDER BY next_due_at LIMIT $2 FOR UPDATE SKIP LOCKED"""
-)
-# The earliest pending step: due already if another transaction holds it locked.
-_NEXT = (
-    "SELECT min(next_due_at) FROM incidents WHERE next_due_at IS NOT NULL AND status <> 'resolved'"
-)
-_UPDATE = """
-UPDATE incidents i SET escalation_level = u.level, escalation_loop = u.loop,
-  level_entered_at = u.entered_at, next_due_at = u.due_at, step_token = u.token,
-  max_level_reached = u.max_level, exhausted = u.exhausted, updated_at = $9
-FROM unnest($1::uuid[], $2::int[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::int[],
-  $7::int[], $8::bool[]) AS u(id, level, loop, entered_at, due_at, token, max_level, exhausted)
-WHERE i.id = u.id
-"""
 
-
-@functools.lru_cache(maxsize=512)
-def _policy(snapshot: str) -> PolicySnapshot:
-    # Incidents of one policy version share the same snapshot text: parse it once.
-    return PolicySnapshot.from_json(json.loads(snapshot))
-
-
-def _state(row: Any) -> tuple[State, str]:
-    v: tuple[Any, ...] = tuple(row)
-    policy = _policy(v[3])
-    return State(v[0], v[1], v[2], policy, v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]), v[3]
-
-
-async def apply_steps(
-    session: AsyncSession, claimed: Sequence[tuple[State, str]], *, now: datetime
-) -> None:
+async def apply_steps(session: AsyncSession, claimed: Sequence[State], *, now: datetime) -> None:
     """Fire the due step of every claimed (locked) incident at `now`.
 
     Each step is entered at its own due time, so lateness never accumulates. Targets are
     resolved once per (policy snapshot, urgency) as of `now`, the instant the batch reaches them.
     """
-    wanted = {(text, state.urgency): (state.policy, state.urgency) for state, text in claimed}
+    wanted = {(s.snapshot_text, s.urgency): (s.policy, s.urgency) for s in claimed}
     plans = await plan_many(session, wanted, now)
     unreachable = {
         key: frozenset(n for n, plan in levels.items() if not plan.pages)
@@ -91,9 +54,9 @@ async def apply_steps(
     }
     # After the claim, so pages written here postdate this transaction's start (chains.py).
     writes, outcomes = Writes(created_at=utcnow()), []
-    for state, text in claimed:
+    for state in claimed:
         assert state.due_at is not None
-        key = (text, state.urgency)
+        key = (state.snapshot_text, state.urgency)
         metrics.STEP_LATENESS.observe(max(0.0, (now - state.due_at).total_seconds()))
         outcomes.append(
             decide(
@@ -106,18 +69,7 @@ async def apply_steps(
             )
         )
     await persist(session, writes)
-    await (await driver(session)).execute(
-        _UPDATE,
-        [o.state.id for o in outcomes],
-        [o.position.level for o in outcomes],
-        [o.position.loop for o in outcomes],
-        [o.position.entered_at for o in outcomes],
-        [o.position.due_at for o in outcomes],
-        [o.state.token + 1 for o in outcomes],
-        [o.max_level for o in outcomes],
-        [o.exhausted for o in outcomes],
-        now,
-    )
+    await write_positions(session, outcomes, now=now)
     for job in wakeups(o.position.due_at for o in outcomes if o.position.due_at is not None):
         after_commit(session, job)
     await _emit_escalated(session, [o.state.id for o in outcomes if o.escalated], now)
@@ -127,7 +79,7 @@ async def apply_steps(
             "steps": len(outcomes),
             "pages": len(writes.pages),
             "max_lateness_ms": round(
-                max((now - s.due_at).total_seconds() for s, _ in claimed if s.due_at) * 1000
+                max((now - s.due_at).total_seconds() for s in claimed if s.due_at) * 1000
             ),
         },
     )
@@ -140,9 +92,8 @@ async def _emit_escalated(session: AsyncSession, ids: list[uuid.UUID], now: date
     if not subs:
         return
     # The event carries the incident as it is after the step.
-    query = select(Incident).where(col(Incident.id).in_(ids)).order_by(col(Incident.id))
-    incidents = (await session.scalars(query)).all()
-    await emit_many(session, incidents, EventType.ESCALATED, at=now, subs=subs)
+    documents = [document(incident) for incident in await read_incidents(session, ids)]
+    await emit_many(session, documents, EventType.ESCALATED, at=now, subs=subs)
 
 
 @dataclass(frozen=True)
@@ -157,12 +108,10 @@ class Batch:
 
 async def run_due_steps(*, session: AsyncSession, now: datetime, limit: int = BATCH) -> Batch:
     """Claim up to `limit` due incidents and fire their steps."""
-    conn = await driver(session)
-    rows = await conn.fetch(_CLAIM, now + EARLY_TOLERANCE, limit)
-    if rows:
-        await apply_steps(session, [_state(r) for r in rows], now=now)
-    next_due: datetime | None = await conn.fetchval(_NEXT)
-    return Batch(len(rows) == limit, next_due)
+    claimed = await claim_due(session, cutoff=now + EARLY_TOLERANCE, limit=limit)
+    if claimed:
+        await apply_steps(session, claimed, now=now)
+    return Batch(len(claimed) == limit, await next_due(session))
 
 
 def next_claim(batch: Batch, *, now: datetime, until: datetime) -> datetime | None:

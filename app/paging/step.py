@@ -11,80 +11,34 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.escalation import engine
-from app.escalation.snapshot import PolicySnapshot, Status
+from app.escalation.snapshot import PolicySnapshot
 from app.events.schemas import EventType
 from app.events.service import emit
-from app.incidents import timeline
-from app.incidents.service import lock_incident
-from app.models import Incident, Notification, utcnow
-from app.paging.chains import NewChain, supersede_older_chains
+from app.models import Incident, utcnow
 from app.paging.delivery import schedule_delivery
-from app.paging.rawsql import driver
 from app.paging.targets import LevelPlan, plan_levels
 from app.paging.wake import step_wakeup
 from app.queue import after_commit
+from app.store import outbox, timeline
+from app.store.chains import NewChain, supersede_older_chains
+from app.store.documents import document
+from app.store.incidents import Moved, State, lock_incident, place, state_of
+from app.store.timeline import SYSTEM
+from app.vocabulary import Status
 
 log = logging.getLogger(__name__)
 
 # A step claimed earlier than this before its due time (clock skew between hosts) waits.
 EARLY_TOLERANCE = timedelta(milliseconds=20)
-_PAGE_COLUMNS = (
-    "id",
-    "incident_id",
-    "level",
-    "loop",
-    "condition",
-    "target_type",
-    "user_id",
-    "contact_method_id",
-    "channel",
-    "address",
-    "idempotency_key",
-    "due_at",
-)
-# The idempotency key makes a retried step's pages conflict: they are not written twice.
-_INSERT_PAGES = """
-INSERT INTO notifications (id, incident_id, level, loop, condition, target_type, user_id,
-  contact_method_id, channel, address, idempotency_key, due_at, status, attempts, created_at)
-SELECT p.*, 'pending', 0, $13
-FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::text[], $6::text[], $7::uuid[],
-  $8::uuid[], $9::text[], $10::text[], $11::text[], $12::timestamptz[]) AS p
-ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING id, due_at
-"""
 
 
-@dataclass(frozen=True)
-class State:
-    """A locked incident's escalation state: what a step reads."""
-
-    id: uuid.UUID
-    status: str
-    urgency: str
-    policy: PolicySnapshot
-    level: int
-    loop: int
-    entered_at: datetime | None
-    due_at: datetime | None
-    token: int
-    epoch: int
-    max_level: int
-    exhausted: bool
-
-
-@dataclass(frozen=True)
-class Outcome:
+@dataclass(frozen=True, slots=True)
+class Outcome(Moved):
     """What a step changed on its incident."""
 
-    state: State
-    position: engine.Position
-    max_level: int
-    exhausted: bool
     # A level was entered from another one: the `incident.escalated` event goes out.
     escalated: bool
 
@@ -95,8 +49,8 @@ class Writes:
 
     # When the pages were decided: after the transaction began (chains.py relies on it).
     created_at: datetime
-    pages: list[dict[str, Any]] = field(default_factory=list)
-    entries: list[dict[str, Any]] = field(default_factory=list)
+    pages: list[outbox.NewPage] = field(default_factory=list)
+    entries: list[timeline.Entry] = field(default_factory=list)
     chains: list[NewChain] = field(default_factory=list)
 
 
@@ -136,13 +90,7 @@ def decide(
                 "on_call": plan.on_call,
             }
             writes.entries.append(
-                timeline.row(
-                    incident_id=state.id,
-                    type="escalated",
-                    at=decision.at,
-                    actor=actor,
-                    details=details,
-                )
+                timeline.Entry(state.id, "escalated", decision.at, actor or SYSTEM, details)
             )
             users = frozenset(page.user_id for page in plan.pages if page.user_id is not None)
             writes.chains.append(
@@ -155,26 +103,17 @@ def decide(
                 "reasons": plans[decision.level].unreachable,
             }
             writes.entries.append(
-                timeline.row(
-                    incident_id=state.id, type="level_skipped", at=decision.at, details=details
-                )
+                timeline.Entry(state.id, "level_skipped", decision.at, details=details)
             )
         elif isinstance(decision, engine.Repeat):
             writes.entries.append(
-                timeline.row(
-                    incident_id=state.id,
-                    type="repeated",
-                    at=decision.at,
-                    details={"loop": decision.loop},
-                )
+                timeline.Entry(state.id, "repeated", decision.at, details={"loop": decision.loop})
             )
         else:
             exhausted = True
             details = {"level": result.position.level, "loop": result.position.loop}
             writes.entries.append(
-                timeline.row(
-                    incident_id=state.id, type="exhausted", at=decision.at, details=details
-                )
+                timeline.Entry(state.id, "exhausted", decision.at, details=details)
             )
     return Outcome(state, result.position, max_level, exhausted, escalated)
 
@@ -190,59 +129,30 @@ def _pages(
     # The key is stable across retries of this step, so a retried step never pages twice.
     prefix = f"{state.id}:{state.epoch}:{decision.loop}:{decision.level}:"
     writes.pages.extend(
-        {
-            "id": uuid.uuid4(),
-            "incident_id": state.id,
-            "level": decision.level,
-            "loop": decision.loop,
-            "condition": condition,
-            "target_type": page.target_type,
-            "user_id": page.user_id,
-            "contact_method_id": page.contact_method_id,
-            "channel": page.channel,
-            "address": page.address,
-            "idempotency_key": f"{prefix}{page.target_index}:{page.rule_key}",
-            "due_at": decision.at + timedelta(seconds=page.delay_seconds),
-        }
+        outbox.NewPage(
+            id=uuid.uuid4(),
+            incident_id=state.id,
+            level=decision.level,
+            loop=decision.loop,
+            condition=condition,
+            target_type=page.target_type,
+            user_id=page.user_id,
+            contact_method_id=page.contact_method_id,
+            channel=page.channel,
+            address=page.address,
+            idempotency_key=f"{prefix}{page.target_index}:{page.rule_key}",
+            due_at=decision.at + timedelta(seconds=page.delay_seconds),
+        )
         for page in plan.pages
     )
 
 
-async def _write_pages(
-    session: AsyncSession, rows: list[dict[str, Any]], created_at: datetime
-) -> None:
-    if not rows:
-        return
-    conn = await driver(session)
-    columns = [[row[name] for row in rows] for name in _PAGE_COLUMNS]
-    written = await conn.fetch(_INSERT_PAGES, *columns, created_at)
-    for _, due_at in written:
-        schedule_delivery(session, due_at)
-
-
 async def persist(session: AsyncSession, writes: Writes) -> None:
     """Write the pages, cancel the chains they supersede, then every timeline entry."""
-    await _write_pages(session, writes.pages, writes.created_at)
+    for due_at in await outbox.insert_pages(session, writes.pages, created_at=writes.created_at):
+        schedule_delivery(session, due_at)
     cancelled = await supersede_older_chains(session, writes.chains)
-    await timeline.record_many(session, writes.entries + cancelled)
-
-
-def state_of(incident: Incident) -> State:
-    """The escalation state of an incident loaded as an ORM object."""
-    return State(
-        id=incident.id,
-        status=incident.status,
-        urgency=incident.urgency,
-        policy=PolicySnapshot.from_json(incident.policy_snapshot),
-        level=incident.escalation_level,
-        loop=incident.escalation_loop,
-        entered_at=incident.level_entered_at,
-        due_at=incident.next_due_at,
-        token=incident.step_token,
-        epoch=incident.escalation_epoch,
-        max_level=incident.max_level_reached,
-        exhausted=incident.exhausted,
-    )
+    await timeline.append(session, writes.entries + cancelled)
 
 
 async def advance(
@@ -258,7 +168,7 @@ async def advance(
 
     With `jump_to`, a person moves the incident to that level at `due_at` instead.
     """
-    # Entries the caller recorded go first: the rows below are written outside the ORM.
+    # The caller's changes reach the database before the rows below, written outside the ORM.
     await session.flush()
     state = state_of(incident)
     plans = await plan_levels(session, state.policy, due_at, urgency=state.urgency)
@@ -285,15 +195,12 @@ async def advance(
             "lateness_ms": round((now - due_at).total_seconds() * 1000),
         },
     )
-    incident.escalation_level, incident.escalation_loop = new.level, new.loop
-    incident.level_entered_at, incident.next_due_at = new.entered_at, new.due_at
+    place(incident, new, now=now)
     incident.max_level_reached, incident.exhausted = outcome.max_level, outcome.exhausted
-    incident.step_token += 1
-    incident.updated_at = now
     if new.due_at is not None:
         after_commit(session, step_wakeup(new.due_at))
     if outcome.escalated:
-        await emit(session, incident, EventType.ESCALATED, at=now, actor=actor)
+        await emit(session, document(incident), EventType.ESCALATED, at=now, actor=actor)
     await session.flush()
 
 
@@ -306,20 +213,9 @@ async def run_level_failed(
         return
     if (incident.escalation_level, incident.escalation_loop) != (level, loop):
         return
-    statuses = set(
-        (
-            await session.scalars(
-                select(col(Notification.status)).where(
-                    col(Notification.incident_id) == incident_id,
-                    col(Notification.level) == level,
-                    col(Notification.loop) == loop,
-                )
-            )
-        ).all()
-    )
-    if statuses != {"failed"}:
+    if await outbox.statuses_at(session, incident_id, level=level, loop=loop) != {"failed"}:
         return
-    timeline.record(
+    await timeline.record(
         session,
         incident_id=incident.id,
         type="level_failed",

@@ -5,18 +5,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from arq.constants import in_progress_key_prefix, job_key_prefix
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app import metrics
 from app.events.delivery import rearm as rearm_events
-from app.incidents.timers import sweep_timers
-from app.models import Incident, Notification, utcnow
+from app.models import utcnow
 from app.paging.delivery import DELIVERIES_JOB, rearm_deliveries
 from app.paging.wake import rearm_steps
 from app.queue import JobSpec
-from app.responders.nonces import purge_expired
+from app.store import outbox
+from app.store.incidents import pending_steps
+from app.store.timers import sweep_timers
 
 BATCH = 2000
 # After Redis lost everything, future timers are re-armed too, up to this many per kind.
@@ -27,23 +26,12 @@ async def overdue_jobs(
     *, session: AsyncSession, before: datetime | None, limit: int = BATCH
 ) -> list[JobSpec]:
     """Every step and page due before `before` (all pending ones when None), soonest first."""
-    step_query = select(col(Incident.next_due_at)).where(
-        col(Incident.next_due_at).is_not(None), col(Incident.status) != "resolved"
-    )
-    page_query = select(col(Notification.due_at)).where(col(Notification.status) == "pending")
-    if before is not None:
-        step_query = step_query.where(col(Incident.next_due_at) < before)
-        page_query = page_query.where(col(Notification.due_at) < before)
-    # Steps are claimed in batches by due time: one wake-up covers every overdue step.
-    steps = await session.scalars(
-        step_query.order_by(col(Incident.next_due_at)).limit(limit if before is None else 1)
-    )
-    jobs = rearm_steps([due_at for due_at in steps if due_at], now=before or utcnow())
-    # Pages too: the deliverer claims every page due by its wake-up.
-    pages = await session.scalars(
-        page_query.order_by(col(Notification.due_at)).limit(limit if before is None else 1)
-    )
-    jobs.extend(rearm_deliveries(list(pages), now=before or utcnow()))
+    # Steps and pages are claimed in batches by due time: one wake-up covers every overdue one.
+    first = limit if before is None else 1
+    steps = await pending_steps(session, before=before, limit=first)
+    jobs = rearm_steps(steps, now=before or utcnow())
+    pages = await outbox.pending_pages(session, before=before, limit=first)
+    jobs.extend(rearm_deliveries(pages, now=before or utcnow()))
     return jobs
 
 
@@ -96,5 +84,4 @@ async def sweep_timers_and_events(
     metrics.SWEEPER_REARMS.labels("timer").inc(timers)
     events = await rearm_events(session=session, cutoff=cutoff, suffix=suffix)
     metrics.SWEEPER_REARMS.labels("event").inc(events)
-    await purge_expired(session=session, now=now)
     return timers + events

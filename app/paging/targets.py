@@ -9,8 +9,8 @@ from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import driver_connection
 from app.escalation.snapshot import PolicySnapshot, TargetSnapshot
-from app.paging.rawsql import driver
 from app.schedules.oncall import OnCall, resolve_on_call
 
 
@@ -72,7 +72,7 @@ FROM notification_rules WHERE user_id = ANY($1::uuid[]) ORDER BY delay_seconds
 async def _users(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, _Reach]:
     if not user_ids:
         return {}
-    conn = await driver(session)
+    conn = await driver_connection(session)
     ids = list(user_ids)
     reach: dict[uuid.UUID, _Reach] = {}
     for user_id, method_id, type_, address, verified in await conn.fetch(_METHODS, ids):

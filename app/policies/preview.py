@@ -13,11 +13,12 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.escalation import engine
-from app.escalation.snapshot import PolicySnapshot, Status
+from app.escalation.snapshot import PolicySnapshot
 from app.paging.delivery import shown_address
 from app.paging.targets import LevelPlan, plan_levels
 from app.policies.service import frozen_snapshot, read_policy
 from app.schedules.oncall import user_names
+from app.vocabulary import Status
 
 
 class PreviewPage(BaseModel):

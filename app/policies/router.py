@@ -7,11 +7,11 @@ from pydantic import AwareDatetime
 
 from app.auth import Admin, Observer
 from app.db import SessionDep
-from app.incidents.schemas import Urgency
 from app.models import utcnow
 from app.policies import service
 from app.policies.preview import PolicyPreview, preview_policy
 from app.policies.schemas import PolicyCreate, PolicyRead, PolicyUpdate
+from app.vocabulary import Urgency
 
 router = APIRouter(prefix="/escalation-policies", tags=["escalation policies"])
 

@@ -12,6 +12,7 @@ from sqlmodel import col
 from app.errors import Conflict
 from app.incidents import service
 from app.models import Incident, User
+from app.store.incidents import lock_incident
 
 ACTIONS = ("acknowledge", "resolve")
 DONE = {"acknowledge": "acknowledged", "resolve": "resolved"}
@@ -59,7 +60,7 @@ async def act(
     now: datetime,
 ) -> ActionResult:
     """Lock the incident and acknowledge or resolve it as the user; a no-op says why."""
-    incident = await service.lock_incident(session, incident_id)
+    incident = await lock_incident(session, incident_id)
     if incident is None:
         return ActionResult(False, "Incident not found; nothing changed.")
     # Read after the incident's lock (incident before user, as a step writing a page does) and

@@ -6,9 +6,9 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from app.incidents.schemas import Urgency
 from app.routing.matcher import check_field, check_pattern
 from app.schemas import READ, STRICT
+from app.vocabulary import Urgency
 
 MAX_RULES = 100
 

@@ -4,18 +4,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.incidents.schemas import IncidentTrigger
 from app.models import EscalationPolicy, MaintenanceWindow, RoutingRule, Service
 from app.repository import get_or_404
 from app.routing import matcher
 from app.routing.schemas import MAX_RULES, RuleCreate, RuleIn, WindowCreate
+from app.vocabulary import Severity, Urgency
 
 
 async def _check_policies(session: AsyncSession, rules: Sequence[RuleIn]) -> None:
@@ -160,6 +160,21 @@ async def delete_window(
     await session.flush()
 
 
+class Trigger(Protocol):
+    """What routing reads of an incoming trigger (an `IncidentTrigger`)."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def severity(self) -> Severity: ...
+    @property
+    def urgency(self) -> Urgency: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def details(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class RoutingContext:
     """What routes a service's new incidents at one instant: its rules and open window."""
@@ -168,7 +183,7 @@ class RoutingContext:
     rules: tuple[matcher.Rule, ...]
     maintenance_window_id: uuid.UUID | None
 
-    def decide(self, data: IncidentTrigger) -> matcher.Route:
+    def decide(self, data: Trigger) -> matcher.Route:
         """The route of one new incident."""
         alert = matcher.Alert(
             severity=data.severity.value,
@@ -226,7 +241,7 @@ async def routing_context(
 
 
 async def route(
-    *, session: AsyncSession, service: Service, data: IncidentTrigger, now: datetime
+    *, session: AsyncSession, service: Service, data: Trigger, now: datetime
 ) -> matcher.Route:
     """How a new incident of `service` is paged (rules, then maintenance windows)."""
     context = await routing_context(session=session, service=service, now=now)

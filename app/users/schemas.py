@@ -8,9 +8,9 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.incidents.schemas import Urgency
 from app.notify import registry
 from app.schemas import READ, STRICT, Name, TimeZone
+from app.vocabulary import Urgency
 
 
 class Role(StrEnum):

@@ -11,10 +11,10 @@ from app.errors import Conflict, field_error
 from app.models import ApiKey, ContactMethod, NotificationRule, User, utcnow
 from app.notify import registry
 from app.outbound import check_destination
-from app.paging.chains import cancel_pages_of_user
 from app.policies.service import policies_naming_user
 from app.repository import apply_changes, flush_unique, get_or_404, get_owned_or_404
 from app.security import new_api_key, new_secret
+from app.store.outbox import cancel_pages_of_user
 from app.users.schemas import (
     ApiKeyCreate,
     ContactMethodCreate,

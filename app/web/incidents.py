@@ -18,7 +18,7 @@ from app.accounts.sessions import Viewer
 from app.db import SessionDep
 from app.errors import Conflict, NotFound, field_error
 from app.escalation.snapshot import PolicySnapshot
-from app.incidents import lifecycle, service, timeline
+from app.incidents import lifecycle, service
 from app.incidents.action_schemas import (
     WEEK_SECONDS,
     EscalateRequest,
@@ -29,7 +29,10 @@ from app.policies.service import list_policies
 from app.schedules.oncall import resolve_on_call
 from app.schedules.service import list_schedules
 from app.services.service import list_services
+from app.store import timeline
+from app.store.incidents import lock_incident
 from app.users.service import list_users
+from app.vocabulary import Status
 from app.web import notice
 from app.web.auth import ActorDep, ViewerDep, actor_of, can_act, now_of
 from app.web.live import MIN_INTERVAL_SECONDS
@@ -128,7 +131,7 @@ async def incident_list(
         "filters": filters,
         "cursor": cursor,
         "next_cursor": next_cursor,
-        "triggered": await service.count_by_status(session=session, status="triggered"),
+        "triggered": await service.count_by_status(session=session, status=Status.TRIGGERED),
         "can_act": can_act(viewer),
         "notice": notice.take(request),
         "statuses": list(STATUSES),
@@ -185,8 +188,8 @@ async def bulk_action(
     changed = 0
     # In id order, so two bulk actions over the same incidents never deadlock.
     for one_id in sorted(set(incident_id)):
-        incident = await service.lock_incident(session, one_id)
-        if incident is None or (action == "acknowledge" and incident.status == "resolved"):
+        incident = await lock_incident(session, one_id)
+        if incident is None or (action == "acknowledge" and incident.status == Status.RESOLVED):
             continue
         act = service.acknowledge if action == "acknowledge" else service.resolve
         changed += await act(session=session, incident=incident, actor=actor_of(viewer), now=now)
@@ -203,7 +206,7 @@ async def _get(session: AsyncSession, incident_id: uuid.UUID) -> Incident:
 
 
 async def _locked(session: AsyncSession, incident_id: uuid.UUID) -> Incident:
-    incident = await service.lock_incident(session, incident_id)
+    incident = await lock_incident(session, incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
     return incident

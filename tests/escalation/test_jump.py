@@ -16,7 +16,8 @@ from app.escalation.engine import (
     on_due,
     start,
 )
-from app.escalation.snapshot import Condition, LevelSnapshot, PolicySnapshot, Status, TargetSnapshot
+from app.escalation.snapshot import Condition, LevelSnapshot, PolicySnapshot, TargetSnapshot
+from app.vocabulary import Status
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(seconds=42)

@@ -13,6 +13,7 @@ from app.events.delivery import rearm
 from app.events.schemas import EventType
 from app.events.service import emit
 from app.models import Incident, WebhookDelivery, utcnow
+from app.store.documents import document
 from tests.factories import Api
 from tests.support import HttpSink, JobTracker
 
@@ -185,7 +186,7 @@ async def test_the_sweeper_rearms_events_whose_job_was_lost(
         row = await session.get(Incident, uuid.UUID(incident["id"]), with_for_update=True)
         assert row is not None
         for kind in (EventType.NOTE_ADDED, EventType.REASSIGNED):
-            assert await emit(session, row, kind, at=utcnow()) == 1
+            assert await emit(session, document(row), kind, at=utcnow()) == 1
 
     async with transaction(app.state.sessions, app.state.enqueue) as session:
         # Only the head of the incident's lane is re-armed; its success hands over to the next.

@@ -2,11 +2,11 @@
 
 from app.config import Settings
 from app.events.delivery import EVENT_JOB
-from app.incidents.timers import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB
 from app.integrations.inbox import INBOX_JOB
 from app.paging.delivery import DELIVERIES_JOB, LEVEL_FAILED_JOB
 from app.paging.wake import STEPS_DUE_JOB
 from app.responders.slack import SLACK_REPLY_JOB
+from app.store.timers import ACK_TIMEOUT_JOB, AUTO_RESOLVE_JOB
 from workers.main import worker_settings
 
 

@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.incidents import service as incidents
-from app.incidents.schemas import IncidentTrigger, Severity
+from app.incidents.schemas import IncidentTrigger
 from app.integrations.heartbeats.schemas import HeartbeatCreate, HeartbeatUpdate
 from app.integrations.ingest import Event, apply
 from app.models import Heartbeat, Service
 from app.repository import flush_unique, get_or_404
+from app.vocabulary import Severity
 
 BATCH = 200
 

@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from app.models import Incident, Service
 from app.queue import JobSpec, after_commit
+from app.vocabulary import Status
 
 # Job names and argument lists are stable: queued jobs outlive deploys.
 ACK_TIMEOUT_JOB = "ack_timeout"
@@ -68,13 +69,13 @@ async def sweep_timers(*, session: AsyncSession, cutoff: datetime, suffix: str) 
     """Enqueue (after commit) every timer overdue before `cutoff`; how many."""
     acks = await session.execute(
         select(col(Incident.id), col(Incident.ack_timeout_at))
-        .where(col(Incident.ack_timeout_at) < cutoff, col(Incident.status) == "acknowledged")
+        .where(col(Incident.ack_timeout_at) < cutoff, col(Incident.status) == Status.ACKNOWLEDGED)
         .order_by(col(Incident.ack_timeout_at))
         .limit(BATCH)
     )
     resolves = await session.execute(
         select(col(Incident.id), col(Incident.auto_resolve_at))
-        .where(col(Incident.auto_resolve_at) < cutoff, col(Incident.status) != "resolved")
+        .where(col(Incident.auto_resolve_at) < cutoff, col(Incident.status) != Status.RESOLVED)
         .order_by(col(Incident.auto_resolve_at))
         .limit(BATCH)
     )
