@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from app.escalation import engine
-from app.incidents.schemas import IncidentTrigger
+from app.incidents.schemas import PRIORITY_OF_SEVERITY, IncidentTrigger
 from app.routing.matcher import Route
 from app.routing.service import ROUTING_ACTOR, route_entries
 
@@ -56,6 +56,7 @@ def open_incident(
         "title": data.title,
         "severity": data.severity.value,
         "urgency": route.urgency,
+        "priority": (data.priority or PRIORITY_OF_SEVERITY[data.severity]).value,
         "status": "resolved" if suppressed else "triggered",
         "source": data.source,
         "dedup_key": dedup_key,

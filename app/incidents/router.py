@@ -18,6 +18,7 @@ from app.incidents.schemas import (
     IncidentTrigger,
     TimelineItem,
 )
+from app.integrations import pipeline, sources
 from app.models import Incident, utcnow
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -43,12 +44,15 @@ async def trigger_incident(
         service_id = data.service_id
     else:
         raise Forbidden("this action needs the responder role")
-    result = await service.trigger(
-        session=session, service_id=service_id, data=data, actor=principal.actor(), now=utcnow()
+    # The generic inbound source, applied in the request: the answer carries the incident.
+    [event] = sources.parse("generic", data)
+    applied = await pipeline.apply(
+        session=session, service_id=service_id, event=event, actor=principal.actor(), now=utcnow()
     )
-    if not result.created:
+    if applied.outcome != "created":
         response.status_code = 200
-    return service.to_read(result.incident)
+    assert applied.incident is not None
+    return service.to_read(applied.incident)
 
 
 @router.get("")

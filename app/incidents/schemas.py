@@ -26,6 +26,25 @@ class Urgency(StrEnum):
     LOW = "low"
 
 
+class Priority(StrEnum):
+    """Opsgenie's priorities, P1 the highest; kept on every incident."""
+
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+    P5 = "P5"
+
+
+# An incident's priority when the sender gave none, from its severity.
+PRIORITY_OF_SEVERITY = {
+    Severity.CRITICAL: Priority.P1,
+    Severity.ERROR: Priority.P2,
+    Severity.WARNING: Priority.P3,
+    Severity.INFO: Priority.P4,
+}
+
+
 class IncidentStatus(StrEnum):
     TRIGGERED = "triggered"
     ACKNOWLEDGED = "acknowledged"
@@ -40,6 +59,9 @@ class IncidentTrigger(BaseModel):
     title: str = Field(min_length=1, max_length=1024)
     severity: Severity = Severity.ERROR
     urgency: Urgency = Urgency.HIGH
+    priority: Priority | None = Field(
+        default=None, description="P1 (highest) to P5; derived from the severity when absent."
+    )
     dedup_key: str | None = Field(default=None, min_length=1, max_length=255)
     source: str = Field(default="", max_length=255)
     details: dict[str, Any] = Field(default_factory=dict)
@@ -81,6 +103,7 @@ class IncidentRead(BaseModel):
     status: IncidentStatus
     severity: Severity
     urgency: Urgency
+    priority: Priority
     dedup_key: str
     source: str
     details: dict[str, Any]

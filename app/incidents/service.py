@@ -46,6 +46,7 @@ def to_read(incident: Incident) -> IncidentRead:
         status=incident.status,
         severity=incident.severity,
         urgency=incident.urgency,
+        priority=incident.priority,
         dedup_key=incident.dedup_key,
         source=incident.source,
         details=incident.details,

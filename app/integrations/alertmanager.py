@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.incidents.schemas import MAX_DETAILS_BYTES, IncidentTrigger
-from app.integrations.ingest import BadPayload, Event
+from app.integrations.ingest import BadPayload, Event, Received
 
 GROUPINGS = ("group", "alert")
 STATUSES = ("firing", "resolved")
@@ -216,3 +216,8 @@ def events(
     if grouping == "alert":
         return alert_events(payload, source=source, extra=extra)
     return [group_event(payload, source=source, extra=extra)]
+
+
+def parse(body: Any, received: Received) -> list[Event]:
+    """The source's parser: the events of an Alertmanager notification."""
+    return events(body, grouping=received.grouping)

@@ -23,13 +23,15 @@ _NOTE_FAILURE = "UPDATE inbound_events SET attempts = $2, last_error = $3 WHERE 
 _SET_ASIDE = """
 WITH gone AS (DELETE FROM inbound_events WHERE id = $1 RETURNING *)
 INSERT INTO inbound_dead_events (id, service_id, action, dedup_key, trigger, actor,
-  received_at, attempts, error, dead_at)
-SELECT id, service_id, action, dedup_key, trigger, actor, received_at, $2, $3, $4 FROM gone
+  received_at, attempts, error, dead_at, request_id)
+SELECT id, service_id, action, dedup_key, trigger, actor, received_at, $2, $3, $4, request_id
+FROM gone
 """
 _RETRY = """
 WITH revived AS (DELETE FROM inbound_dead_events WHERE id = $1 RETURNING *)
-INSERT INTO inbound_events (service_id, action, dedup_key, trigger, actor, received_at)
-SELECT service_id, action, dedup_key, trigger, actor, $2 FROM revived
+INSERT INTO inbound_events (service_id, action, dedup_key, trigger, actor, received_at,
+  request_id)
+SELECT service_id, action, dedup_key, trigger, actor, $2, request_id FROM revived
 RETURNING id
 """
 _DISCARD = "DELETE FROM inbound_dead_events WHERE id = $1 RETURNING id"

@@ -41,8 +41,8 @@ from app.incidents import timers
 from app.incidents.opening import Opening, deduplicated_entry, open_incident
 from app.incidents.schemas import IncidentTrigger
 from app.incidents.timeline import record_many
-from app.integrations import deadletter
-from app.integrations.ingest import Event, apply
+from app.integrations import deadletter, pipeline
+from app.integrations.ingest import Event
 from app.models import (
     OPEN_STATUSES,
     Incident,
@@ -51,9 +51,8 @@ from app.models import (
 )
 from app.paging.rawsql import driver
 from app.paging.wake import step_wakeup
-from app.policies.service import read_policy, snapshot_of
+from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit, forget_jobs, jobs_asked
-from app.routing.matcher import for_urgency
 from app.routing.service import RoutingContext, routing_context
 
 BATCH = 500
@@ -72,7 +71,7 @@ _ADD_ALERTS = (
 _CLAIM = """
 WITH drainer AS (SELECT pg_try_advisory_xact_lock($1) AS locked)
 SELECT d.locked, e.id, e.service_id, e.action, e.dedup_key, e.trigger::text AS trigger,
-       e.actor, e.received_at, e.attempts
+       e.actor, e.received_at, e.attempts, e.request_id
 FROM drainer AS d
 LEFT JOIN LATERAL (
     SELECT * FROM inbound_events WHERE d.locked ORDER BY id LIMIT $2
@@ -84,20 +83,21 @@ _DELETE = "DELETE FROM inbound_events WHERE id = ANY($1::bigint[])"
 # (a VALUES list per batch size would be a new prepared statement for each size). A key opened
 # by another path meanwhile is skipped; RETURNING tells.
 _INSERT_INCIDENTS = """
-INSERT INTO incidents (id, service_id, title, severity, urgency, status, source, dedup_key,
-  details, alert_count, policy_id, policy_snapshot, escalation_level, escalation_loop,
+INSERT INTO incidents (id, service_id, title, severity, urgency, priority, status, source,
+  dedup_key, details, alert_count, policy_id, policy_snapshot, escalation_level, escalation_loop,
   next_due_at, step_token, exhausted, escalation_epoch, max_level_reached, auto_resolve_at,
   first_acknowledged_by, acknowledged_by, resolved_at, resolved_by, created_at, updated_at)
-SELECT r.id, r.service_id, r.title, r.severity, r.urgency, r.status, r.source, r.dedup_key,
-  r.details::jsonb, 1, r.policy_id, r.policy_snapshot::jsonb, r.level, r.loop,
+SELECT r.id, r.service_id, r.title, r.severity, r.urgency, r.priority, r.status, r.source,
+  r.dedup_key, r.details::jsonb, 1, r.policy_id, r.policy_snapshot::jsonb, r.level, r.loop,
   r.next_due_at, 0, false, 0, 0, r.auto_resolve_at,
   'null', 'null', r.resolved_at, COALESCE(r.resolved_by, 'null')::jsonb, r.at, r.at
 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
   $8::text[], $9::text[], $10::uuid[], $11::text[], $12::int[], $13::int[],
-  $14::timestamptz[], $15::timestamptz[], $16::timestamptz[], $17::text[], $18::timestamptz[])
+  $14::timestamptz[], $15::timestamptz[], $16::timestamptz[], $17::text[], $18::timestamptz[],
+  $19::text[])
   WITH ORDINALITY AS r(id, service_id, title, severity, urgency, status, source, dedup_key,
   details, policy_id, policy_snapshot, level, loop, next_due_at, auto_resolve_at, resolved_at,
-  resolved_by, at, n)
+  resolved_by, at, priority, n)
 ORDER BY r.n
 ON CONFLICT (service_id, dedup_key) WHERE status IN ('triggered', 'acknowledged') DO NOTHING
 RETURNING id
@@ -123,10 +123,32 @@ class Queued:
     actor: dict[str, Any]
     received_at: datetime
     attempts: int = 0
+    request_id: uuid.UUID | None = None
 
     @property
     def key(self) -> tuple[uuid.UUID, str]:
         return self.service_id, self.dedup_key
+
+    @property
+    def together(self) -> bool:
+        """Whether it may be applied in a run of triggers."""
+        return self.action == "trigger" and not self.attempts and self.request_id is None
+
+    def event(self) -> Event:
+        """The event as the pipeline applies it."""
+        action: Any = self.action
+        if action == "trigger":
+            data = IncidentTrigger.model_validate_json(self.trigger)
+            return Event(action, self.dedup_key, data, request_id=self.request_id)
+        fields = json.loads(self.trigger)
+        target = fields.get("incident_id")
+        return Event(
+            action,
+            self.dedup_key,
+            incident_id=uuid.UUID(target) if target else None,
+            note=fields.get("note"),
+            request_id=self.request_id,
+        )
 
 
 async def drain_batch(*, session: AsyncSession, limit: int = BATCH) -> Drained:
@@ -146,6 +168,7 @@ async def drain_batch(*, session: AsyncSession, limit: int = BATCH) -> Drained:
             r["actor"],
             r["received_at"],
             r["attempts"],
+            r["request_id"],
         )
         for r in rows
         if r["id"] is not None
@@ -154,8 +177,9 @@ async def drain_batch(*, session: AsyncSession, limit: int = BATCH) -> Drained:
     start = 0
     while start < len(events):
         end = start
-        # Triggers never tried before go together; one that failed before goes alone.
-        while end < len(events) and events[end].action == "trigger" and not events[end].attempts:
+        # Triggers never tried before go together; one that failed before, or whose sender
+        # waits for a receipt, goes alone.
+        while end < len(events) and events[end].together:
             end += 1
         if end > start:
             await batch.triggers(events[start:end])
@@ -245,14 +269,11 @@ class _Batch:
 
 
 async def _apply_one(session: AsyncSession, queued: Queued) -> None:
-    """The ordinary one-event path (the request path of the other integrations)."""
-    action: Any = queued.action
-    data = IncidentTrigger.model_validate_json(queued.trigger) if action == "trigger" else None
-    event = Event(action, queued.dedup_key, data)
-    await apply(
+    """The pipeline's one-event path (what the request path of other sources runs)."""
+    await pipeline.apply(
         session=session,
         service_id=queued.service_id,
-        event=event,
+        event=queued.event(),
         actor=queued.actor,
         now=queued.received_at,
     )
@@ -279,7 +300,7 @@ class _Policies:
         key = (policy_id, urgency)
         if key not in self._snapshots:
             policy = await read_policy(session=self.session, policy_id=policy_id)
-            snapshot = for_urgency(snapshot_of(policy), urgency).to_json()
+            snapshot = frozen_snapshot(policy, urgency=urgency).to_json()
             self._snapshots[key] = (policy.name, snapshot)
         return self._snapshots[key]
 
@@ -404,6 +425,7 @@ async def _insert_incidents(session: AsyncSession, openings: Sequence[Opening]) 
         [r["resolved_at"] for r in rows],
         [_json_or_none(r["resolved_by"]) for r in rows],
         [r["created_at"] for r in rows],
+        [r["priority"] for r in rows],
     ]
     inserted = await (await driver(session)).fetch(_INSERT_INCIDENTS, *columns)
     return len(inserted)
