@@ -16,6 +16,7 @@ from app.incidents.schemas import (
     IncidentRead,
     IncidentStatus,
     IncidentTrigger,
+    Priority,
     TimelineItem,
 )
 from app.integrations import pipeline, sources
@@ -61,6 +62,7 @@ async def list_incidents(
     principal: AnyPrincipal,
     status: Annotated[list[IncidentStatus] | None, Query()] = None,
     service_id: Annotated[list[uuid.UUID] | None, Query()] = None,
+    priority: Annotated[list[Priority] | None, Query()] = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -78,6 +80,7 @@ async def list_incidents(
         since=since,
         limit=limit,
         cursor=cursor,
+        priorities=[p.value for p in priority or []],
     )
     return IncidentPage(items=[service.to_read(r) for r in rows], next_cursor=next_cursor)
 

@@ -66,6 +66,8 @@ async def test_create_acknowledge_note_and_close_by_alias_with_the_opsgenie_clie
     assert incident["source"] == "grafana-eu"
     assert incident["details"]["tags"] == ["payments", "latency"]
     assert incident["details"]["details"] == {"region": "eu-west-1"}
+    assert (await api.get("/incidents", params={"priority": "P2"}))["items"] == [incident]
+    assert (await api.get("/incidents", params={"priority": ["P1", "P3"]}))["items"] == []
 
     # The same alias again counts one more alert on the open incident.
     again = await _call(
