@@ -73,9 +73,7 @@ def upgrade() -> None:
         ["processed_at"],
         unique=False,
     )
-    op.create_index(
-        "ix_incidents_priority_created", "incidents", ["priority", "created_at", "id"]
-    )
+    op.create_index("ix_incidents_priority_created", "incidents", ["priority", "created_at", "id"])
 
 
 def downgrade() -> None:

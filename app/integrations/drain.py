@@ -5,7 +5,9 @@ one dedup key are applied in the order they arrived: a trigger queued before a r
 opened before it is resolved. A run of triggers is applied together: one query for the open
 incidents they may add to, the routing context and policy snapshot once per service and
 policy, and one statement each for the new incidents, the alert counts and the timeline.
-Acknowledge and resolve events take the ordinary one-at-a-time path.
+Every other event (acknowledge, resolve, note, a trigger that failed before or whose sender
+waits for a receipt) takes the pipeline's one-event path, `pipeline.apply`, which the sources
+applied in their request use too.
 
 One event that cannot be applied never stops the others: each run is applied in a savepoint,
 and a run that fails is applied again one event at a time. An event that fails stays queued
