@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app import jsonsafe
 from app.db import SessionDep
 from app.integrations import opsgenie, pipeline, receipts, sources
 from app.integrations.heartbeats import service as heartbeats
@@ -74,6 +75,15 @@ class _Call:
         return self.reply(202, result=result)
 
 
+def _checked_name(field: str, value: str) -> str:
+    """A name from the path, refused (422) if no stored name could hold it (NUL, surrogates)."""
+    try:
+        jsonsafe.check(value)
+    except jsonsafe.UnsafeJson as exc:
+        raise _Refused(422, **opsgenie.invalid([(field, exc.message)])) from exc
+    return value
+
+
 def _secret(request: Request) -> str:
     scheme, _, secret = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "geniekey" or not secret.strip():
@@ -116,7 +126,7 @@ async def _target(
         col(Incident.service_id) == key.service_id
     )
     if identifier_type == "tiny":
-        if not identifier.isdigit() or len(identifier) > 18:
+        if not (identifier.isascii() and identifier.isdigit()) or len(identifier) > 18:
             return None
         query = query.where(col(Incident.number) == int(identifier))
     else:
@@ -172,6 +182,7 @@ async def _act(
                 **opsgenie.invalid([("identifierType", "must be one of id, alias, tiny")]),
             )
         body, size = await _body(request, empty_ok=operation != "notes")
+        identifier = _checked_name("identifier", identifier)
         target = await _target(session, key, identifier, identifier_type)
         named = target or Target(None, identifier[:255])
         received = Received(
@@ -263,6 +274,7 @@ async def _ping(request: Request, session: AsyncSession, name: str) -> Any:
     call = _Call()
     try:
         key = await _key(request, session)
+        name = _checked_name("name", name)
         heartbeat = (
             await session.scalars(
                 select(Heartbeat)

@@ -181,6 +181,17 @@ async def test_opsgenie_shaped_errors_name_the_field(api: Api, client: httpx.Asy
         "/v2/alerts/a/notes", params={"identifierType": "alias"}, json={}, headers=genie
     )
     assert note.json()["errors"] == {"note": "Note can not be empty."}
+    unsafe = await client.post(
+        "/v2/alerts/a%00b/close", params={"identifierType": "alias"}, headers=genie
+    )
+    assert unsafe.status_code == 422, unsafe.text
+    assert list(unsafe.json()["errors"]) == ["identifier"]
+    nul_name = await client.get("/v2/heartbeats/a%00b/ping", headers=genie)
+    assert list(nul_name.json()["errors"]) == ["name"]
+    superscript = await client.post(
+        "/v2/alerts/²/close", params={"identifierType": "tiny"}, headers=genie
+    )
+    assert superscript.status_code == 202
     unknown = await client.get(
         "/v2/alerts/requests/9b8c1a9e-8f0e-4d5c-9d7e-1f2a3b4c5d6e", headers=genie
     )
