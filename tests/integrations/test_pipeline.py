@@ -102,3 +102,41 @@ async def test_a_webhook_event_that_fails_in_its_request_is_queued_retried_and_s
     [incident] = await incidents_of(api, service["id"])
     assert (incident["title"], incident["status"]) == (REFUSED, "triggered")
     assert (await api.get("/inbound-events", params={"status": "queued"}))["items"] == []
+
+
+@pytest.mark.usefixtures("worker")
+async def test_an_opsgenie_request_that_fails_tells_its_fate_in_its_status(
+    api: Api, app: Any, client: httpx.AsyncClient, jobs: JobTracker
+) -> None:
+    service = await paged_service(api, "http://127.0.0.1:9/unused", name="refusing-genie")
+    genie = {"Authorization": f"GenieKey {await integration_key(api, service['id'])}"}
+    async with app.state.engine.begin() as conn:
+        await conn.execute(text(REFUSE))
+        await conn.execute(text(REFUSE_TRIGGER))
+    try:
+        created = await client.post("/v2/alerts", json={"message": REFUSED}, headers=genie)
+        assert created.status_code == 202, created.text
+        status_url = f"/v2/alerts/requests/{created.json()['requestId']}"
+
+        async def told() -> bool:
+            return (await client.get(status_url, headers=genie)).status_code == 200
+
+        await jobs.until(told, timeout=30)
+        data = (await client.get(status_url, headers=genie)).json()["data"]
+        assert (data["isSuccess"], data["action"]) == (False, "Create")
+        assert "incident refused for this test" in data["status"]
+    finally:
+        async with app.state.engine.begin() as conn:
+            for statement in UNREFUSE:
+                await conn.execute(text(statement))
+    [dead] = (await api.get("/inbound-events", params={"status": "dead"}))["items"]
+    await api.post(f"/inbound-events/{dead['id']}/retry", None, status=200)
+
+    async def created_now() -> bool:
+        response = await client.get(status_url, headers=genie)
+        return response.status_code == 200 and response.json()["data"]["isSuccess"]
+
+    await jobs.until(created_now, timeout=30)
+    data = (await client.get(status_url, headers=genie)).json()["data"]
+    [incident] = await incidents_of(api, service["id"])
+    assert (data["status"], data["alertId"]) == ("Created alert", incident["id"])
