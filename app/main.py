@@ -23,6 +23,7 @@ from app.integrations import enqueue
 from app.integrations.events_router import router as inbound_events_router
 from app.integrations.heartbeats.router import router as heartbeats_router
 from app.integrations.inbox import Waker, open_pool
+from app.integrations.opsgenie_router import router as opsgenie_router
 from app.integrations.router import router as integrations_router
 from app.limits import BodySizeLimit, JsonBodyCheck
 from app.notify.registry import build_providers, make_http_client
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(DOCS_ASSETS, docs_assets(), name="docs-assets")
     # Inbound alerts first: routes are matched in order, and these take the storms.
     app.include_router(integrations_router)
+    app.include_router(opsgenie_router)
     api = APIRouter(prefix="/api/v1")
     routers = (users_router, schedules_router, policies_router, services_router, incidents_router)
     for router in routers:

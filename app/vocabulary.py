@@ -32,3 +32,12 @@ class Priority(StrEnum):
     P3 = "P3"
     P4 = "P4"
     P5 = "P5"
+
+
+# An incident's priority when the sender gave none, from its severity.
+PRIORITY_OF_SEVERITY = {
+    Severity.CRITICAL: Priority.P1,
+    Severity.ERROR: Priority.P2,
+    Severity.WARNING: Priority.P3,
+    Severity.INFO: Priority.P4,
+}

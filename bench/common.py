@@ -30,8 +30,8 @@ from app.policies.schemas import Level, PolicyCreate, Target, TargetType
 from app.policies.service import create_policy, snapshot_of
 from app.queue import arq_enqueuer
 from app.redis_url import arq_redis_settings
-from app.services.schemas import ServiceCreate
-from app.services.service import create_service
+from app.services.schemas import IntegrationKeyCreate, ServiceCreate
+from app.services.service import create_integration_key, create_service
 from app.users.schemas import ContactMethodCreate, UserCreate
 from app.users.service import add_contact_method, create_user
 from tests.faults.harness import Stairway
@@ -182,6 +182,16 @@ class Bench:
             )
         await engine.dispose()
         return service.id, snapshot_of(policy)
+
+    async def integration_key(self, service_id: uuid.UUID) -> str:
+        """A new integration key of the service: its secret."""
+        engine = make_engine(self.settings)
+        async with transaction(make_sessionmaker(engine)) as session:
+            _, key = await create_integration_key(
+                session=session, service_id=service_id, data=IntegrationKeyCreate(name="bench")
+            )
+        await engine.dispose()
+        return key
 
     async def seed_escalating(
         self, service_id: uuid.UUID, snapshot: PolicySnapshot, due_times: Sequence[datetime]

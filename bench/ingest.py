@@ -39,9 +39,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
-from app.db import make_engine, make_sessionmaker, transaction
-from app.services.schemas import IntegrationKeyCreate
-from app.services.service import create_integration_key
 from bench.common import ROOT, Bench, parse_args, print_table, run, write_result
 from bench.procs import cpu_seconds, stop, wait_listening
 from tests.faults.harness import free_port
@@ -201,12 +198,7 @@ async def main() -> None:
     db = bench.settings.database_url
     try:
         service_id, _ = await bench.policy_and_service([300])
-        engine = make_engine(bench.settings)
-        async with transaction(make_sessionmaker(engine)) as session:
-            _, key = await create_integration_key(
-                session=session, service_id=service_id, data=IntegrationKeyCreate(name="bench")
-            )
-        await engine.dispose()
+        key = await bench.integration_key(service_id)
         scratch = create_async_engine(db)
         async with scratch.begin() as conn:
             await conn.execute(

@@ -10,7 +10,7 @@ from app.incidents.schemas import IncidentTrigger
 from app.routing.matcher import Route
 from app.routing.service import ROUTING_ACTOR, route_entries
 from app.store.timeline import Entry
-from app.vocabulary import Status
+from app.vocabulary import PRIORITY_OF_SEVERITY, Status
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ def open_incident(
         "title": data.title,
         "severity": data.severity.value,
         "urgency": route.urgency,
+        "priority": (data.priority or PRIORITY_OF_SEVERITY[data.severity]).value,
         "status": Status.RESOLVED if suppressed else Status.TRIGGERED,
         "source": data.source,
         "dedup_key": dedup_key,

@@ -18,10 +18,11 @@ from app.incidents.schemas import (
     TimelineItem,
     to_read,
 )
+from app.integrations import pipeline, sources
 from app.models import Incident, utcnow
 from app.store import timeline
 from app.store.incidents import lock_incident
-from app.vocabulary import Status
+from app.vocabulary import Priority, Status
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
@@ -46,12 +47,15 @@ async def trigger_incident(
         service_id = data.service_id
     else:
         raise Forbidden("this action needs the responder role")
-    result = await service.trigger(
-        session=session, service_id=service_id, data=data, actor=principal.actor(), now=utcnow()
+    # The generic inbound source, applied in the request: the answer carries the incident.
+    [event] = sources.parse("generic", data)
+    applied = await pipeline.apply(
+        session=session, service_id=service_id, event=event, actor=principal.actor(), now=utcnow()
     )
-    if not result.created:
+    if applied.outcome != "created":
         response.status_code = 200
-    return to_read(result.incident)
+    assert applied.incident is not None
+    return to_read(applied.incident)
 
 
 @router.get("")
@@ -60,6 +64,7 @@ async def list_incidents(
     principal: AnyPrincipal,
     status: Annotated[list[Status] | None, Query()] = None,
     service_id: Annotated[list[uuid.UUID] | None, Query()] = None,
+    priority: Annotated[list[Priority] | None, Query()] = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -77,6 +82,7 @@ async def list_incidents(
         since=since,
         limit=limit,
         cursor=cursor,
+        priorities=[p.value for p in priority or []],
     )
     return IncidentPage(items=[to_read(r) for r in rows], next_cursor=next_cursor)
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from app import jsonsafe
 from app.models import Incident
 from app.schemas import STRICT
-from app.vocabulary import Severity, Status, Urgency
+from app.vocabulary import Priority, Severity, Status, Urgency
 
 MAX_DETAILS_BYTES = 64 * 1024
 
@@ -23,6 +23,9 @@ class IncidentTrigger(BaseModel):
     title: str = Field(min_length=1, max_length=1024)
     severity: Severity = Severity.ERROR
     urgency: Urgency = Urgency.HIGH
+    priority: Priority | None = Field(
+        default=None, description="P1 (highest) to P5; derived from the severity when absent."
+    )
     dedup_key: str | None = Field(default=None, min_length=1, max_length=255)
     source: str = Field(default="", max_length=255)
     details: dict[str, Any] = Field(default_factory=dict)
@@ -64,6 +67,7 @@ class IncidentRead(BaseModel):
     status: Status
     severity: Severity
     urgency: Urgency
+    priority: Priority
     dedup_key: str
     source: str
     details: dict[str, Any]
@@ -112,6 +116,7 @@ def to_read(incident: Incident) -> IncidentRead:
         status=incident.status,
         severity=incident.severity,
         urgency=incident.urgency,
+        priority=incident.priority,
         dedup_key=incident.dedup_key,
         source=incident.source,
         details=incident.details,

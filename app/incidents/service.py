@@ -225,6 +225,7 @@ async def list_incidents(
     limit: int,
     cursor: str | None,
     urgencies: list[str] | None = None,
+    priorities: list[str] | None = None,
     involving: Involvement | None = None,
 ) -> tuple[list[Incident], str | None]:
     """Newest first, filtered, one page at a time."""
@@ -235,6 +236,8 @@ async def list_incidents(
         query = query.where(col(Incident.service_id).in_(service_ids))
     if urgencies:
         query = query.where(col(Incident.urgency).in_(urgencies))
+    if priorities:
+        query = query.where(col(Incident.priority).in_(priorities))
     if involving is not None:
         query = query.where(_involving(involving))
     if since is not None:

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.incidents.schemas import MAX_DETAILS_BYTES, IncidentTrigger
-from app.integrations.ingest import BadPayload, Event
+from app.integrations.ingest import BadPayload, Event, Received
 
 STATUSES = ("firing", "resolved")
 SEVERITY_RANK = {"critical": 4, "error": 3, "warning": 2, "info": 1}
@@ -215,3 +215,8 @@ def events(
     if grouping == "alert":
         return alert_events(payload, source=source, extra=extra)
     return [group_event(payload, source=source, extra=extra)]
+
+
+def parse(body: Any, received: Received) -> list[Event]:
+    """The source's parser: the events of an Alertmanager notification."""
+    return events(body, grouping=received.grouping)

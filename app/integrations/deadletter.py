@@ -8,6 +8,7 @@ the request's transaction.
 """
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,16 +24,20 @@ _NOTE_FAILURE = "UPDATE inbound_events SET attempts = $2, last_error = $3 WHERE 
 _SET_ASIDE = """
 WITH gone AS (DELETE FROM inbound_events WHERE id = $1 RETURNING *)
 INSERT INTO inbound_dead_events (id, service_id, action, dedup_key, trigger, actor,
-  received_at, attempts, error, dead_at)
-SELECT id, service_id, action, dedup_key, trigger, actor, received_at, $2, $3, $4 FROM gone
+  received_at, attempts, error, dead_at, request_id)
+SELECT id, service_id, action, dedup_key, trigger, actor, received_at, $2, $3, $4, request_id
+FROM gone
 """
 _RETRY = """
 WITH revived AS (DELETE FROM inbound_dead_events WHERE id = $1 RETURNING *)
-INSERT INTO inbound_events (service_id, action, dedup_key, trigger, actor, received_at)
-SELECT service_id, action, dedup_key, trigger, actor, $2 FROM revived
-RETURNING id
+INSERT INTO inbound_events (service_id, action, dedup_key, trigger, actor, received_at,
+  request_id)
+SELECT service_id, action, dedup_key, trigger, actor, $2, request_id FROM revived
+RETURNING id, service_id, action, dedup_key
 """
-_DISCARD = "DELETE FROM inbound_dead_events WHERE id = $1 RETURNING id"
+_DISCARD = (
+    "DELETE FROM inbound_dead_events WHERE id = $1 RETURNING id, service_id, action, dedup_key"
+)
 # The trigger as text: a stored value need not be one the API could encode as JSON again.
 _COLUMNS = """id, service_id, action, dedup_key, trigger::text AS trigger, received_at,
   attempts, {error} AS error, {dead_at} AS dead_at"""
@@ -57,6 +62,16 @@ class StoredEvent:
     attempts: int
     error: str | None
     dead_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A dead event an admin acted on: its id where it now is (the inbox's after a retry)."""
+
+    id: int
+    service_id: uuid.UUID
+    action: str
+    dedup_key: str
 
 
 def describe(exc: BaseException) -> str:
@@ -98,13 +113,14 @@ async def listed(conn: Any, *, dead: bool, after_id: int, limit: int) -> list[St
     return [StoredEvent(**dict(r)) for r in rows]
 
 
-async def retry(conn: Any, *, event_id: int, now: datetime) -> int | None:
-    """Put a dead event back into the inbox, accepted anew at `now`; its new id, or None if
-    there is no such dead event."""
-    new_id: int | None = await conn.fetchval(_RETRY, event_id, now)
-    return new_id
+async def retry(conn: Any, *, event_id: int, now: datetime) -> Moved | None:
+    """Put a dead event back into the inbox, accepted anew at `now` (with a new id), or None
+    if there is no such dead event."""
+    row = await conn.fetchrow(_RETRY, event_id, now)
+    return Moved(**dict(row)) if row is not None else None
 
 
-async def discard(conn: Any, *, event_id: int) -> bool:
-    """Drop a dead event for good; False if there is no such dead event."""
-    return await conn.fetchval(_DISCARD, event_id) is not None
+async def discard(conn: Any, *, event_id: int) -> Moved | None:
+    """Drop a dead event for good (what it was), or None if there is no such dead event."""
+    row = await conn.fetchrow(_DISCARD, event_id)
+    return Moved(**dict(row)) if row is not None else None

@@ -5,7 +5,9 @@ one dedup key are applied in the order they arrived: a trigger queued before a r
 opened before it is resolved. A run of triggers is applied together: one query for the open
 incidents they may add to, the routing context and policy snapshot once per service and
 policy, and one statement each for the new incidents, the alert counts and the timeline.
-Acknowledge and resolve events take the ordinary one-at-a-time path.
+Every other event (acknowledge, resolve, note, a trigger that failed before or whose sender
+waits for a receipt) takes the pipeline's one-event path, `pipeline.apply`, which the sources
+applied in their request use too.
 
 One event that cannot be applied never stops the others: each run is applied in a savepoint,
 and a run that fails is applied again one event at a time. An event that fails stays queued
@@ -40,8 +42,8 @@ from app.events.schemas import EventType
 from app.events.service import emit_many, listening, subscriptions
 from app.incidents.opening import Opening, deduplicated_entry, open_incident
 from app.incidents.schemas import IncidentTrigger
-from app.integrations import deadletter
-from app.integrations.ingest import Event, apply
+from app.integrations import deadletter, pipeline
+from app.integrations.ingest import Event
 from app.models import (
     OPEN_STATUSES,
     Incident,
@@ -49,9 +51,8 @@ from app.models import (
     utcnow,
 )
 from app.paging.wake import step_wakeup
-from app.policies.service import read_policy, snapshot_of
+from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit, forget_jobs, jobs_asked
-from app.routing.matcher import for_urgency
 from app.routing.service import RoutingContext, routing_context
 from app.store import timeline, timers
 from app.store.documents import document
@@ -73,7 +74,7 @@ _ADD_ALERTS = (
 _CLAIM = """
 WITH drainer AS (SELECT pg_try_advisory_xact_lock($1) AS locked)
 SELECT d.locked, e.id, e.service_id, e.action, e.dedup_key, e.trigger::text AS trigger,
-       e.actor, e.received_at, e.attempts
+       e.actor, e.received_at, e.attempts, e.request_id
 FROM drainer AS d
 LEFT JOIN LATERAL (
     SELECT * FROM inbound_events WHERE d.locked ORDER BY id LIMIT $2
@@ -102,10 +103,32 @@ class Queued:
     actor: dict[str, Any]
     received_at: datetime
     attempts: int = 0
+    request_id: uuid.UUID | None = None
 
     @property
     def key(self) -> tuple[uuid.UUID, str]:
         return self.service_id, self.dedup_key
+
+    @property
+    def together(self) -> bool:
+        """Whether it may be applied in a run of triggers."""
+        return self.action == "trigger" and not self.attempts and self.request_id is None
+
+    def event(self) -> Event:
+        """The event as the pipeline applies it."""
+        action: Any = self.action
+        if action == "trigger":
+            data = IncidentTrigger.model_validate_json(self.trigger)
+            return Event(action, self.dedup_key, data, request_id=self.request_id)
+        fields = json.loads(self.trigger)
+        target = fields.get("incident_id")
+        return Event(
+            action,
+            self.dedup_key,
+            incident_id=uuid.UUID(target) if target else None,
+            note=fields.get("note"),
+            request_id=self.request_id,
+        )
 
 
 async def drain_batch(*, session: AsyncSession, limit: int = BATCH) -> Drained:
@@ -125,6 +148,7 @@ async def drain_batch(*, session: AsyncSession, limit: int = BATCH) -> Drained:
             r["actor"],
             r["received_at"],
             r["attempts"],
+            r["request_id"],
         )
         for r in rows
         if r["id"] is not None
@@ -133,8 +157,9 @@ async def drain_batch(*, session: AsyncSession, limit: int = BATCH) -> Drained:
     start = 0
     while start < len(events):
         end = start
-        # Triggers never tried before go together; one that failed before goes alone.
-        while end < len(events) and events[end].action == "trigger" and not events[end].attempts:
+        # Triggers never tried before go together; one that failed before, or whose sender
+        # waits for a receipt, goes alone.
+        while end < len(events) and events[end].together:
             end += 1
         if end > start:
             await batch.triggers(events[start:end])
@@ -224,14 +249,11 @@ class _Batch:
 
 
 async def _apply_one(session: AsyncSession, queued: Queued) -> None:
-    """The ordinary one-event path (the request path of the other integrations)."""
-    action: Any = queued.action
-    data = IncidentTrigger.model_validate_json(queued.trigger) if action == "trigger" else None
-    event = Event(action, queued.dedup_key, data)
-    await apply(
+    """The pipeline's one-event path (what the request path of other sources runs)."""
+    await pipeline.apply(
         session=session,
         service_id=queued.service_id,
-        event=event,
+        event=queued.event(),
         actor=queued.actor,
         now=queued.received_at,
     )
@@ -258,7 +280,7 @@ class _Policies:
         key = (policy_id, urgency)
         if key not in self._snapshots:
             policy = await read_policy(session=self.session, policy_id=policy_id)
-            snapshot = for_urgency(snapshot_of(policy), urgency).to_json()
+            snapshot = frozen_snapshot(policy, urgency=urgency).to_json()
             self._snapshots[key] = (policy.name, snapshot)
         return self._snapshots[key]
 

@@ -16,8 +16,8 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from app.errors import AppError, error_body
-from app.integrations import inbox, pagerduty
-from app.integrations.ingest import BadPayload, admit, read_json
+from app.integrations import inbox, pagerduty, sources
+from app.integrations.ingest import BadPayload, Received, admit, read_json
 from app.models import utcnow
 from app.request_ids import HEADER, request_id
 from app.security import hash_key
@@ -69,7 +69,7 @@ async def answer(state: Any, raw: bytes) -> Answer:
         return admission
     body, key_hash = admission
     try:
-        event = pagerduty.parse_event(body, body_bytes=len(raw))
+        [event] = sources.parse("pagerduty", body, Received(body_bytes=len(raw)))
     except BadPayload as exc:
         return Answer(400, pagerduty.invalid(exc.errors))
     now = utcnow()

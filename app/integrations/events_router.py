@@ -5,11 +5,13 @@ import logging
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.recorder import record_event
 from app.auth import Admin
 from app.db import SessionDep
 from app.db import driver_connection as driver
@@ -23,6 +25,8 @@ from app.schemas import Page
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/inbound-events", tags=["integrations"])
 
+# Audit entries of retries and discards: the resource is the event's service.
+AUDIT_RESOURCE = "inbound_event"
 EventId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
@@ -65,6 +69,31 @@ def _read(event: deadletter.StoredEvent, status: InboundStatus) -> InboundEventR
     )
 
 
+def _audit(
+    session: AsyncSession,
+    action: str,
+    event_id: int,
+    moved: deadletter.Moved,
+    actor: dict[str, Any],
+) -> None:
+    """The audit entry of an admin's retry or discard: the event's service is the resource."""
+    details: dict[str, Any] = {
+        "event_id": event_id,
+        "action": moved.action,
+        "dedup_key": moved.dedup_key,
+    }
+    if action == "retry":
+        details["new_id"] = moved.id
+    record_event(
+        session,
+        action=action,
+        resource_type=AUDIT_RESOURCE,
+        resource_id=moved.service_id,
+        details=details,
+        actor=actor,
+    )
+
+
 @router.get("")
 async def list_inbound_events(
     session: SessionDep,
@@ -90,20 +119,23 @@ async def retry_inbound_event(
 ) -> InboundEventRetried:
     """Put a dead event back into the inbox, accepted anew now (after the events before it)."""
     now = utcnow()
-    new_id = await deadletter.retry(await driver(session), event_id=event_id, now=now)
-    if new_id is None:
+    moved = await deadletter.retry(await driver(session), event_id=event_id, now=now)
+    if moved is None:
         raise NotFound(f"dead inbound event {event_id} not found")
     log.info(
         "dead inbound event retried",
-        extra={"event_id": event_id, "new_id": new_id, "by": principal.actor()},
+        extra={"event_id": event_id, "new_id": moved.id, "by": principal.actor()},
     )
+    _audit(session, "retry", event_id, moved, principal.actor())
     after_commit(session, inbox_wakeup(now))
-    return InboundEventRetried(id=new_id, retried_id=event_id)
+    return InboundEventRetried(id=moved.id, retried_id=event_id)
 
 
 @router.delete("/{event_id}", status_code=204)
 async def discard_inbound_event(event_id: EventId, session: SessionDep, principal: Admin) -> None:
     """Drop a dead event for good."""
-    if not await deadletter.discard(await driver(session), event_id=event_id):
+    moved = await deadletter.discard(await driver(session), event_id=event_id)
+    if moved is None:
         raise NotFound(f"dead inbound event {event_id} not found")
     log.info("dead inbound event discarded", extra={"event_id": event_id, "by": principal.actor()})
+    _audit(session, "discard", event_id, moved, principal.actor())

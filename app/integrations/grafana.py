@@ -3,7 +3,7 @@
 from typing import Any
 
 from app.integrations import alertmanager
-from app.integrations.ingest import Event
+from app.integrations.ingest import Event, Received
 
 # Kept in the incident details when present (per alert, or for the whole notification).
 EXTRA_FIELDS: alertmanager.Fields = {
@@ -20,6 +20,8 @@ EXTRA_FIELDS: alertmanager.Fields = {
 }
 
 
-def events(body: Any, *, grouping: str) -> list[Event]:
-    """The events a Grafana webhook notification stands for."""
-    return alertmanager.events(body, grouping=grouping, source="grafana", extra=EXTRA_FIELDS)
+def parse(body: Any, received: Received) -> list[Event]:
+    """The source's parser: the events a Grafana webhook notification stands for."""
+    return alertmanager.events(
+        body, grouping=received.grouping, source="grafana", extra=EXTRA_FIELDS
+    )

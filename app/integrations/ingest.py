@@ -1,8 +1,7 @@
-"""What every inbound integration shares: the key lookup, the rate limit, applying an event."""
+"""What every inbound source shares at the door: the event, the key lookup, the rate limit."""
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -11,12 +10,12 @@ from sqlmodel import col
 
 from app import jsonsafe
 from app.config import Settings
-from app.incidents import service as incidents
 from app.incidents.schemas import IncidentTrigger
 from app.integrations.ratelimit import Verdict, limiter_on
-from app.models import OPEN_STATUSES, Incident, IntegrationKey
+from app.models import Incident, IntegrationKey
 
-Action = Literal["trigger", "acknowledge", "resolve"]
+Action = Literal["trigger", "acknowledge", "resolve", "note"]
+Outcome = Literal["created", "deduplicated", "changed", "unchanged", "dropped", "queued"]
 
 
 class BadPayload(Exception):
@@ -41,9 +40,42 @@ class KeyInfo:
 
 @dataclass(frozen=True)
 class Event:
+    """What a parser makes of a body: one thing to do to the incident of `dedup_key` (or, when
+    the sender named it, to the incident `incident_id`)."""
+
     action: Action
     dedup_key: str
     trigger: IncidentTrigger | None = None
+    incident_id: uuid.UUID | None = None
+    note: str | None = None  # the text of a `note` event
+    # The sender's handle on this event, to ask later how it went (`app/integrations/receipts.py`).
+    request_id: uuid.UUID | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The event's fields as the inbox keeps them (a trigger's, or the target and note)."""
+        if self.trigger is not None:
+            return self.trigger.model_dump(mode="json", exclude={"service_id"})
+        fields = {"incident_id": str(self.incident_id) if self.incident_id else None}
+        return {k: v for k, v in {**fields, "note": self.note}.items() if v}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """An incident a sender named (by id or number), or the dedup key it named."""
+
+    incident_id: uuid.UUID | None
+    dedup_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What a parser knows besides the body."""
+
+    grouping: str = "group"  # the integration key's alert grouping (group or alert)
+    body_bytes: int | None = None  # size of the raw body, when the body was read from one
+    operation: str = "create"  # what the sender's route asks (Opsgenie: create, close, ...)
+    target: Target | None = None  # the alert the route named (Opsgenie identifiers)
+    request_id: uuid.UUID | None = None  # the sender's handle on the events (Opsgenie)
 
 
 @dataclass(frozen=True)
@@ -51,7 +83,8 @@ class Applied:
     action: Action
     dedup_key: str
     incident_id: uuid.UUID | None
-    outcome: Literal["created", "deduplicated", "changed", "unchanged", "dropped"]
+    outcome: Outcome
+    incident: Incident | None = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """The per-event part of an integration's answer."""
@@ -98,46 +131,3 @@ async def find_key(session: AsyncSession, key_hash: str) -> KeyInfo | None:
         )
     ).first()
     return KeyInfo(*row) if row is not None else None
-
-
-async def _open_incident(
-    session: AsyncSession, service_id: uuid.UUID, dedup_key: str
-) -> Incident | None:
-    query = (
-        select(Incident)
-        .where(col(Incident.service_id) == service_id, col(Incident.dedup_key) == dedup_key)
-        .where(col(Incident.status).in_(OPEN_STATUSES))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return (await session.scalars(query)).first()
-
-
-async def apply(
-    *,
-    session: AsyncSession,
-    service_id: uuid.UUID,
-    event: Event,
-    actor: dict[str, Any],
-    now: datetime,
-) -> Applied:
-    """Apply one event with PagerDuty's dedup semantics on `service_id`.
-
-    A trigger opens an incident or adds to the open one with its dedup key; acknowledge and
-    resolve act on that open incident, and are accepted and dropped when none is open.
-    """
-    if event.action == "trigger":
-        assert event.trigger is not None
-        result = await incidents.trigger(
-            session=session, service_id=service_id, data=event.trigger, actor=actor, now=now
-        )
-        outcome: Any = "created" if result.created else "deduplicated"
-        return Applied(event.action, event.dedup_key, result.incident.id, outcome)
-    incident = await _open_incident(session, service_id, event.dedup_key)
-    if incident is None:
-        return Applied(event.action, event.dedup_key, None, "dropped")
-    act = incidents.acknowledge if event.action == "acknowledge" else incidents.resolve
-    changed = await act(session=session, incident=incident, actor=actor, now=now)
-    return Applied(
-        event.action, event.dedup_key, incident.id, "changed" if changed else "unchanged"
-    )

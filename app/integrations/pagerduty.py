@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.incidents.schemas import IncidentTrigger
-from app.integrations.ingest import BadPayload, Event
+from app.integrations.ingest import BadPayload, Event, Received
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -128,6 +128,11 @@ def parse_event(body: dict[str, Any], *, body_bytes: int | None = None) -> Event
     except ValidationError as exc:
         raise BadPayload([("payload.custom_details", _first_message(exc))]) from exc
     return Event("trigger", key, trigger)
+
+
+def events(body: Any, received: Received) -> list[Event]:
+    """The source's parser: one alert event (the routing key was checked at the door)."""
+    return [parse_event(body, body_bytes=received.body_bytes)]
 
 
 def _first_message(exc: ValidationError) -> str:

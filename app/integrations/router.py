@@ -1,11 +1,14 @@
-"""Inbound alert endpoints: PagerDuty Events API v2, Alertmanager and Grafana webhooks.
+"""Inbound alert endpoints: PagerDuty Events API v2, and every webhook source of the table.
 
-Webhook events are applied in the request's transaction; PagerDuty events are queued in the
-inbox (`app/integrations/enqueue.py`). Either way the 2xx is sent once the write is committed:
-an acknowledged event is in PostgreSQL, never only in memory.
+Each webhook source in `app/integrations/sources.py` is served at
+`POST /integrations/{name}/{integration_key}`; its events are applied in the request or queued
+in the inbox, as the table says (`app/integrations/pipeline.py`). PagerDuty events are queued
+(`app/integrations/enqueue.py`). Either way the 2xx is sent once the write is committed: an
+acknowledged event is in PostgreSQL, never only in memory.
 """
 
-from collections.abc import Callable
+import sys
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -13,8 +16,8 @@ from fastapi.responses import JSONResponse
 
 from app.db import SessionDep
 from app.errors import AppError, NotFound
-from app.integrations import alertmanager, enqueue, grafana, pagerduty
-from app.integrations.ingest import BadPayload, Event, admit, apply, find_key, read_json
+from app.integrations import enqueue, pagerduty, pipeline, sources
+from app.integrations.ingest import BadPayload, Received, admit, find_key, read_json
 from app.models import utcnow
 from app.security import hash_key
 
@@ -73,12 +76,7 @@ async def enqueue_change_event(request: Request, session: SessionDep) -> JSONRes
 IntegrationKeyPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-async def _webhook(
-    request: Request,
-    session: SessionDep,
-    secret: str,
-    parse: Callable[[Any, str], list[Event]],
-) -> dict[str, Any]:
+async def _webhook(request: Request, session: SessionDep, secret: str, name: str) -> dict[str, Any]:
     key_hash = hash_key(secret)
     verdict = await admit(request.app.state, key_hash)
     if not verdict.allowed:
@@ -89,15 +87,22 @@ async def _webhook(
     key = await find_key(session, key_hash)
     if key is None:
         raise NotFound("unknown integration key")
+    raw = await request.body()
     try:
-        events = parse(read_json(await request.body()), key.alert_grouping)
+        received = Received(grouping=key.alert_grouping, body_bytes=len(raw))
+        events = sources.parse(name, read_json(raw), received)
     except BadPayload as exc:
         raise _bad_webhook(exc) from exc
-    now = utcnow()
-    applied = [
-        await apply(session=session, service_id=key.service_id, event=e, actor=key.actor(), now=now)
-        for e in events
-    ]
+    now, actor = utcnow(), key.actor()
+    if sources.SOURCES[name].delivery is sources.Delivery.INBOX:
+        applied = [
+            await pipeline.queue(session, service_id=key.service_id, event=e, actor=actor, now=now)
+            for e in events
+        ]
+    else:
+        applied = await pipeline.accept(
+            session=session, service_id=key.service_id, events=events, actor=actor, now=now
+        )
     return {"status": "accepted", "events": [a.to_json() for a in applied]}
 
 
@@ -109,25 +114,27 @@ WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post(
-    "/integrations/alertmanager/{integration_key}", status_code=202, responses=WEBHOOK_RESPONSES
-)
-async def alertmanager_webhook(
-    integration_key: IntegrationKeyPath, request: Request, session: SessionDep
-) -> dict[str, Any]:
-    """Prometheus Alertmanager webhook receiver (payload version 4)."""
-    return await _webhook(
-        request, session, integration_key, lambda b, g: alertmanager.events(b, grouping=g)
-    )
+def _webhook_route(
+    name: str,
+) -> Callable[[IntegrationKeyPath, Request, SessionDep], Awaitable[dict[str, Any]]]:
+    async def receive(
+        integration_key: IntegrationKeyPath, request: Request, session: SessionDep
+    ) -> dict[str, Any]:
+        return await _webhook(request, session, integration_key, name)
+
+    # The route's description is the first line of the parser module's docstring.
+    module = sys.modules[sources.SOURCES[name].parse.__module__]
+    receive.__doc__ = (module.__doc__ or f"The {name} webhook.").splitlines()[0]
+    return receive
 
 
-@router.post(
-    "/integrations/grafana/{integration_key}", status_code=202, responses=WEBHOOK_RESPONSES
-)
-async def grafana_webhook(
-    integration_key: IntegrationKeyPath, request: Request, session: SessionDep
-) -> dict[str, Any]:
-    """Grafana alerting webhook contact point."""
-    return await _webhook(
-        request, session, integration_key, lambda b, g: grafana.events(b, grouping=g)
-    )
+for _name, _source in sources.SOURCES.items():
+    if _source.webhook:
+        router.add_api_route(
+            f"/integrations/{_name}/{{integration_key}}",
+            _webhook_route(_name),
+            methods=["POST"],
+            status_code=202,
+            responses=WEBHOOK_RESPONSES,
+            name=f"{_name}_webhook",
+        )

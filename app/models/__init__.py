@@ -7,7 +7,7 @@ from app.models.audit import AuditEntry
 from app.models.auth import ApiKey
 from app.models.base import utcnow
 from app.models.calendars import CalendarFeed
-from app.models.inbound import DeadInboundEvent, InboundEvent
+from app.models.inbound import DeadInboundEvent, InboundEvent, InboundReceipt
 from app.models.incidents import (
     OPEN_STATUSES,
     Incident,
@@ -41,6 +41,7 @@ __all__ = [
     "EscalationTarget",
     "Heartbeat",
     "InboundEvent",
+    "InboundReceipt",
     "Incident",
     "InstanceSecret",
     "IntegrationKey",

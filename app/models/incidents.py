@@ -31,6 +31,7 @@ class Incident(SQLModel, table=True):
         Index("ix_incidents_created", "created_at", "id"),
         # The console's status filters (open, triggered, ...), newest first.
         Index("ix_incidents_status_created", "status", "created_at", "id"),
+        Index("ix_incidents_priority_created", "priority", "created_at", "id"),
         Index(
             "ix_incidents_ack_timeout",
             "ack_timeout_at",
@@ -52,6 +53,8 @@ class Incident(SQLModel, table=True):
     title: str = Field(max_length=1024)
     severity: str = Field(max_length=16)
     urgency: str = Field(default="high", max_length=8)
+    # P1 (highest) to P5: given by the sender (Opsgenie) or derived from the severity.
+    priority: str = Field(default="P3", max_length=2, sa_column_kwargs={"server_default": "P3"})
     status: str = Field(default="triggered", max_length=16, index=True)
     source: str = Field(default="", max_length=255)
     dedup_key: str = Field(max_length=255)

@@ -22,6 +22,7 @@ class IncidentRow:
     status: str
     severity: str
     urgency: str
+    priority: str
     dedup_key: str
     source: str
     details: dict[str, Any]
@@ -74,6 +75,7 @@ def incident_document(row: IncidentRow) -> dict[str, Any]:
         "status": row.status,
         "severity": row.severity,
         "urgency": row.urgency,
+        "priority": row.priority,
         "dedup_key": row.dedup_key,
         "source": row.source,
         "details": row.details,

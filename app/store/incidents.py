@@ -34,20 +34,21 @@ def fenced(token: int) -> int:
 # list per batch size would be a new prepared statement for each size). A key another trigger
 # opened meanwhile is skipped; RETURNING tells.
 _INSERT = """
-INSERT INTO incidents (id, service_id, title, severity, urgency, status, source, dedup_key,
-  details, alert_count, policy_id, policy_snapshot, escalation_level, escalation_loop,
+INSERT INTO incidents (id, service_id, title, severity, urgency, priority, status, source,
+  dedup_key, details, alert_count, policy_id, policy_snapshot, escalation_level, escalation_loop,
   next_due_at, step_token, exhausted, escalation_epoch, max_level_reached, auto_resolve_at,
   first_acknowledged_by, acknowledged_by, resolved_at, resolved_by, created_at, updated_at)
-SELECT r.id, r.service_id, r.title, r.severity, r.urgency, r.status, r.source, r.dedup_key,
-  r.details::jsonb, 1, r.policy_id, r.policy_snapshot::jsonb, r.level, r.loop,
+SELECT r.id, r.service_id, r.title, r.severity, r.urgency, r.priority, r.status, r.source,
+  r.dedup_key, r.details::jsonb, 1, r.policy_id, r.policy_snapshot::jsonb, r.level, r.loop,
   r.next_due_at, 0, false, 0, 0, r.auto_resolve_at,
   'null', 'null', r.resolved_at, COALESCE(r.resolved_by, 'null')::jsonb, r.at, r.at
 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
   $8::text[], $9::text[], $10::uuid[], $11::text[], $12::int[], $13::int[],
-  $14::timestamptz[], $15::timestamptz[], $16::timestamptz[], $17::text[], $18::timestamptz[])
+  $14::timestamptz[], $15::timestamptz[], $16::timestamptz[], $17::text[], $18::timestamptz[],
+  $19::text[])
   WITH ORDINALITY AS r(id, service_id, title, severity, urgency, status, source, dedup_key,
   details, policy_id, policy_snapshot, level, loop, next_due_at, auto_resolve_at, resolved_at,
-  resolved_by, at, n)
+  resolved_by, at, priority, n)
 ORDER BY r.n
 ON CONFLICT (service_id, dedup_key) WHERE status IN ('triggered', 'acknowledged') DO NOTHING
 RETURNING id
@@ -81,6 +82,7 @@ async def insert_incidents(session: AsyncSession, rows: Sequence[Mapping[str, An
         [r["resolved_at"] for r in rows],
         [_json_or_none(r["resolved_by"]) for r in rows],
         [r["created_at"] for r in rows],
+        [r["priority"] for r in rows],
     ]
     inserted = await (await driver_connection(session)).fetch(_INSERT, *columns)
     return len(inserted)

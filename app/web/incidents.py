@@ -32,7 +32,7 @@ from app.services.service import list_services
 from app.store import timeline
 from app.store.incidents import lock_incident
 from app.users.service import list_users
-from app.vocabulary import Status
+from app.vocabulary import Priority, Status
 from app.web import notice
 from app.web.auth import ActorDep, ViewerDep, actor_of, can_act, now_of
 from app.web.live import MIN_INTERVAL_SECONDS
@@ -48,6 +48,7 @@ STATUSES = {
     "resolved": ["resolved"],
     "any": [],
 }
+PRIORITIES = tuple(p.value for p in Priority)
 SINCE = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 SNOOZE_PRESETS = ((900, "15 min"), (3600, "1 hour"), (4 * 3600, "4 hours"), (86400, "1 day"))
 PING_SECONDS = 15
@@ -62,6 +63,7 @@ class Filters:
     service: uuid.UUID | None = None
     urgency: str = ""
     since: str = ""
+    priority: str = ""
 
     def query(self, **extra: str) -> str:
         """The filters as a query string (defaults left out)."""
@@ -70,24 +72,29 @@ class Filters:
             "mine": "1" if self.mine else "",
             "service": str(self.service) if self.service else "",
             "urgency": self.urgency,
+            "priority": self.priority,
             "since": self.since,
             **extra,
         }
         return urlencode({k: v for k, v in values.items() if v})
 
 
-def _filters(status: str, mine: str, service_id: str, urgency: str, since: str) -> Filters:
+def _filters(
+    status: str, mine: str, service_id: str, urgency: str, since: str, priority: str = ""
+) -> Filters:
     if status not in STATUSES:
         raise field_error("status", f"must be one of {', '.join(STATUSES)}")
     if urgency not in ("", "high", "low"):
         raise field_error("urgency", "must be high or low")
+    if priority not in ("", *PRIORITIES):
+        raise field_error("priority", f"must be one of {', '.join(PRIORITIES)}")
     if since not in ("", *SINCE):
         raise field_error("since", f"must be one of {', '.join(SINCE)}")
     try:
         service = uuid.UUID(service_id) if service_id else None
     except ValueError as exc:
         raise field_error("service", "not a service id") from exc
-    return Filters(status, mine in ("1", "on", "true"), service, urgency, since)
+    return Filters(status, mine in ("1", "on", "true"), service, urgency, since, priority)
 
 
 async def _involvement(session: AsyncSession, viewer: Viewer, now: datetime) -> service.Involvement:
@@ -108,9 +115,10 @@ async def incident_list(
     service_id: Annotated[str, Query(alias="service", max_length=40)] = "",
     urgency: Annotated[str, Query(max_length=5)] = "",
     since: Annotated[str, Query(max_length=5)] = "",
+    priority: Annotated[str, Query(max_length=5)] = "",
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    filters = _filters(status, mine, service_id, urgency, since)
+    filters = _filters(status, mine, service_id, urgency, since, priority)
     now = now_of(request)
     rows, next_cursor = await service.list_incidents(
         session=session,
@@ -120,6 +128,7 @@ async def incident_list(
         limit=PAGE_SIZE,
         cursor=cursor,
         urgencies=[filters.urgency] if filters.urgency else None,
+        priorities=[filters.priority] if filters.priority else None,
         involving=await _involvement(session, viewer, now) if filters.mine else None,
     )
     services = await list_services(session=session)
@@ -136,6 +145,7 @@ async def incident_list(
         "notice": notice.take(request),
         "statuses": list(STATUSES),
         "since_choices": list(SINCE),
+        "priorities": PRIORITIES,
     }
     live_refresh = request.headers.get("hx-request") and not request.headers.get("hx-boosted")
     template = "incidents/_list.html" if live_refresh else "incidents/list.html"

@@ -176,6 +176,22 @@ async def test_a_poison_event_between_good_events_of_three_services_is_set_aside
     )
     assert again.status_code == 404
     assert "stairway_inbound_dead_events 0.0" in (await client.get("/metrics")).text
+    # Both acts are in the audit log: who, and which event.
+    audit = (await api.get("/audit", params={"resource_type": "inbound_event"}))["items"]
+    assert [(e["action"], e["resource_id"]) for e in audit] == [
+        ("discard", services[2]["id"]),
+        ("retry", services[1]["id"]),
+    ]
+    discarded, retried_entry = audit
+    assert discarded["changes"] == {
+        "event_id": second["id"],
+        "action": "trigger",
+        "dedup_key": "deep-2",
+    }
+    assert retried_entry["changes"]["event_id"] == first["id"]
+    assert retried_entry["changes"]["new_id"] == retried["id"]
+    assert [e["actor"]["type"] for e in audit] == ["user", "user"]
+    assert [e["actor"]["name"] for e in audit] == ["Root", "Root"]
 
 
 async def test_dead_events_are_for_admins_only(api: Api) -> None:

@@ -265,6 +265,21 @@ async def test_filters_narrow_the_list(page: Page, console: Console, world: Worl
     await expect(page.get_by_role("link", name="#1 Urgent thing")).to_be_visible()
 
 
+async def test_priority_is_shown_and_filters_the_list(
+    page: Page, console: Console, world: World
+) -> None:
+    await world.api.trigger(world.service_id, title="Checkout down", priority="P1", urgency="low")
+    await world.api.trigger(world.service_id, title="Disk 80%", severity="warning", urgency="low")
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await expect(page.get_by_title("priority P3")).to_be_visible()  # from its severity
+    await page.get_by_label("Priority").select_option("P1")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_role("link", name="#1 Checkout down")).to_be_visible()
+    await expect(page.get_by_role("link", name="#2 Disk 80%")).to_have_count(0)
+    await page.get_by_role("link", name="#1 Checkout down").click()
+    await expect(page.locator("#incident-summary").get_by_text("priority P1")).to_be_visible()
+
+
 async def test_actions_on_the_incident_page(page: Page, console: Console, world: World) -> None:
     await world.enqueue(console, "Main incident")
     incident = await _incident(console, "Main incident")

@@ -12,20 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.incidents import service as incidents
-from app.incidents.schemas import IncidentTrigger
+from app.integrations import pipeline, sources
 from app.integrations.heartbeats.schemas import HeartbeatCreate, HeartbeatUpdate
-from app.integrations.ingest import Event, apply
+from app.integrations.heartbeats.signals import Signal
 from app.models import Heartbeat, Service
 from app.repository import flush_unique, get_or_404
-from app.vocabulary import Severity
 
 BATCH = 200
-
-
-def dedup_key(heartbeat_id: uuid.UUID) -> str:
-    """The dedup key of a heartbeat's incident: one open incident per heartbeat."""
-    return f"heartbeat:{heartbeat_id}"
 
 
 def actor(heartbeat: Heartbeat) -> dict[str, Any]:
@@ -80,13 +73,7 @@ async def delete(*, session: AsyncSession, heartbeat_id: uuid.UUID) -> None:
 async def ping(*, session: AsyncSession, heartbeat: Heartbeat, now: datetime) -> Heartbeat:
     """Record a ping (the row is locked); a ping after a miss resolves the incident it opened."""
     if heartbeat.status == "down":
-        await apply(
-            session=session,
-            service_id=heartbeat.service_id,
-            event=Event("resolve", dedup_key(heartbeat.id)),
-            actor=actor(heartbeat),
-            now=now,
-        )
+        await _signal(session, Signal("recovered", heartbeat), now)
     heartbeat.status = "up"
     heartbeat.last_ping_at = now
     heartbeat.due_at = now + timedelta(seconds=heartbeat.interval_seconds)
@@ -106,27 +93,17 @@ async def check(*, session: AsyncSession, now: datetime) -> int:
     missed = list((await session.scalars(query)).all())
     for heartbeat in missed:
         heartbeat.status = "down"
-        await incidents.trigger(
-            session=session,
-            service_id=heartbeat.service_id,
-            data=IncidentTrigger(
-                title=f"Heartbeat {heartbeat.name!r} missed: no ping within "
-                f"{heartbeat.interval_seconds}s",
-                severity=Severity.CRITICAL,
-                dedup_key=dedup_key(heartbeat.id),
-                source="heartbeat",
-                details={
-                    "heartbeat_id": str(heartbeat.id),
-                    "name": heartbeat.name,
-                    "interval_seconds": heartbeat.interval_seconds,
-                    "last_ping_at": heartbeat.last_ping_at.isoformat()
-                    if heartbeat.last_ping_at
-                    else None,
-                    "due_at": heartbeat.due_at.isoformat() if heartbeat.due_at else None,
-                },
-            ),
-            actor=actor(heartbeat),
-            now=now,
-        )
+        await _signal(session, Signal("missed", heartbeat), now)
     await session.flush()
     return len(missed)
+
+
+async def _signal(session: AsyncSession, signal: Signal, now: datetime) -> None:
+    heartbeat = signal.heartbeat
+    await pipeline.accept(
+        session=session,
+        service_id=heartbeat.service_id,
+        events=sources.parse("heartbeat", signal),
+        actor=actor(heartbeat),
+        now=now,
+    )
