@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # REST API (/api/v1): a token bucket per API or integration key (rate 0 disables it).
     api_rate_per_second: float = 20.0
     api_burst: int = 200
+    # What an API key stands for (user, role, expiry) is kept this long per API process: a key
+    # revoked, or a user deleted or demoted, by another process is refused within this time
+    # (at once by the process that committed the change; an expiry instant is exact). 0: no cache.
+    api_key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     heartbeat_check_interval_seconds: int = 2
     action_link_ttl_seconds: int = 24 * 3600
     # "required": new contact methods are paged only once verified (a code sent through the

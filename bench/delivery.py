@@ -13,7 +13,6 @@ instant.
 """
 
 import asyncio
-import os
 import pstats
 import subprocess
 import sys
@@ -37,7 +36,6 @@ from app.paging.delivery import delivery_wakeup
 from app.queue import arq_enqueuer
 from app.redis_url import arq_redis_settings
 from bench.common import (
-    ROOT,
     Bench,
     parse_args,
     print_table,
@@ -45,8 +43,8 @@ from bench.common import (
     summary_ms,
     write_result,
 )
-from bench.procs import cpu_seconds, stop, wait_listening
-from tests.faults.harness import Proc, free_port
+from bench.procs import cpu_seconds, serve, stop
+from tests.faults.harness import Proc
 
 TARGET_PAGES_PER_SECOND = 1000
 CHUNK = 1000
@@ -167,19 +165,8 @@ async def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     bench = await Bench.create(args, "delivery", workdir)
     profile_path = workdir / "worker.prof" if args.profile else None
-    port = free_port()
-    sink = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "uvicorn", "bench.sink_server:app"),
-            *("--host", "127.0.0.1", "--port", str(port)),
-            *("--no-access-log", "--log-level", "warning"),
-        ],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        cwd=ROOT,
-    )
-    sink_url = f"http://127.0.0.1:{port}"
+    sink, sink_url = await asyncio.to_thread(serve, "bench.sink_server:app")
     try:
-        await asyncio.to_thread(wait_listening, port, sink)
         service_id, snapshot = await bench.policy_and_service([3600])
         page_ids = await seed(
             bench,

@@ -42,9 +42,8 @@ from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.services.schemas import IntegrationKeyCreate
 from app.services.service import create_integration_key
-from bench.common import ROOT, Bench, parse_args, print_table, run, write_result
-from bench.procs import cpu_seconds, stop, wait_listening
-from tests.faults.harness import free_port
+from bench.common import Bench, parse_args, print_table, run, serve_bare_insert, write_result
+from bench.procs import cpu_seconds, stop
 
 NEW_TARGET_RATIO = 0.5
 NEW_TARGET_P99_MS = 100.0
@@ -207,34 +206,10 @@ async def main() -> None:
                 session=session, service_id=service_id, data=IntegrationKeyCreate(name="bench")
             )
         await engine.dispose()
-        scratch = create_async_engine(db)
-        async with scratch.begin() as conn:
-            await conn.execute(
-                text(
-                    "CREATE TABLE bare_events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-                    " dedup_key text NOT NULL, summary text NOT NULL, body jsonb NOT NULL,"
-                    " received_at timestamptz NOT NULL DEFAULT now())"
-                )
-            )
-        await scratch.dispose()
 
         # 1. The ceiling, alone on the machine.
-        port = free_port()
-        bare = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "uvicorn", "bench.bare_insert:app"),
-                *("--host", "127.0.0.1", "--port", str(port)),
-                *("--no-access-log", "--log-level", "warning"),
-            ],
-            env={
-                **os.environ,
-                "PYTHONPATH": str(ROOT),
-                "BARE_DSN": db.replace("+asyncpg", ""),
-            },
-            cwd=ROOT,
-        )
-        await asyncio.to_thread(wait_listening, port, bare)
-        url = f"http://127.0.0.1:{port}/v2/enqueue"
+        bare, bare_url = await serve_bare_insert(db)
+        url = f"{bare_url}/v2/enqueue"
         ceiling = await measure(url, script, args, key=key, mode="new", pids={"bare": bare.pid})
         ceiling["stored"] = await scalar(
             db, "SELECT count(*) FROM bare_events WHERE dedup_key LIKE 'run-%'"

@@ -207,28 +207,30 @@ async def acknowledge(
         raise Conflict(f"incident {incident.number} is resolved; it cannot be acknowledged")
     if incident.status == "acknowledged":
         return False
-    incident.status = "acknowledged"
-    incident.acknowledged_at = now
-    incident.acknowledged_by = actor
-    incident.updated_at = now
-    await timers.on_acknowledged(session, incident, actor, now)
-    cancelled = await cancel_pending(
-        session, incident.id, only_unacknowledged=True, at=now, reason="incident acknowledged"
-    )
-    snapshot = PolicySnapshot.from_json(incident.policy_snapshot)
-    level = snapshot.level(incident.escalation_level)
-    if not engine.holds(level.condition, Status.ACKNOWLEDGED):
-        incident.next_due_at = None
-        incident.step_token += 1
-    await record_change(
-        session,
-        incident,
-        type="acknowledged",
-        event_type=EventType.ACKNOWLEDGED,
-        at=now,
-        actor=actor,
-        details={"cancelled_notifications": len(cancelled)},
-    )
+    # The incident is locked: its row is written once, at the end, not before every query.
+    with session.no_autoflush:
+        incident.status = "acknowledged"
+        incident.acknowledged_at = now
+        incident.acknowledged_by = actor
+        incident.updated_at = now
+        await timers.on_acknowledged(session, incident, actor, now)
+        cancelled = await cancel_pending(
+            session, incident.id, only_unacknowledged=True, at=now, reason="incident acknowledged"
+        )
+        snapshot = PolicySnapshot.from_json(incident.policy_snapshot)
+        level = snapshot.level(incident.escalation_level)
+        if not engine.holds(level.condition, Status.ACKNOWLEDGED):
+            incident.next_due_at = None
+            incident.step_token += 1
+        await record_change(
+            session,
+            incident,
+            type="acknowledged",
+            event_type=EventType.ACKNOWLEDGED,
+            at=now,
+            actor=actor,
+            details={"cancelled_notifications": len(cancelled)},
+        )
     await record_cancelled(session, cancelled)
     await session.flush()
     return True
@@ -240,25 +242,26 @@ async def resolve(
     """Stop everything and free the dedup key. False if already resolved."""
     if incident.status == "resolved":
         return False
-    incident.status = "resolved"
-    incident.resolved_at = now
-    incident.resolved_by = actor
-    incident.updated_at = now
-    timers.on_resolved(incident)
-    incident.next_due_at = None
-    incident.step_token += 1
-    cancelled = await cancel_pending(
-        session, incident.id, only_unacknowledged=False, at=now, reason="incident resolved"
-    )
-    await record_change(
-        session,
-        incident,
-        type="resolved",
-        event_type=EventType.RESOLVED,
-        at=now,
-        actor=actor,
-        details={"cancelled_notifications": len(cancelled)},
-    )
+    with session.no_autoflush:  # as in `acknowledge`: one write of the locked row
+        incident.status = "resolved"
+        incident.resolved_at = now
+        incident.resolved_by = actor
+        incident.updated_at = now
+        timers.on_resolved(incident)
+        incident.next_due_at = None
+        incident.step_token += 1
+        cancelled = await cancel_pending(
+            session, incident.id, only_unacknowledged=False, at=now, reason="incident resolved"
+        )
+        await record_change(
+            session,
+            incident,
+            type="resolved",
+            event_type=EventType.RESOLVED,
+            at=now,
+            actor=actor,
+            details={"cancelled_notifications": len(cancelled)},
+        )
     await record_cancelled(session, cancelled)
     await session.flush()
     return True
