@@ -154,7 +154,8 @@ class Bench:
                 # The benchmarks measure the engine, not the per-key rate limits.
                 "STAIRWAY_API_RATE_PER_SECOND": "0",
                 "STAIRWAY_INGEST_RATE_PER_SECOND": "0",
-                "STAIRWAY_WORKER_POLL_DELAY_SECONDS": "0.05",
+                # The product's poll delay, not the fault harness's.
+                "STAIRWAY_WORKER_POLL_DELAY_SECONDS": str(Settings().worker_poll_delay_seconds),
                 # The product's default, not the fault tests' 1 s (which makes them quick).
                 "STAIRWAY_DELIVERY_TIMEOUT_SECONDS": "5",
                 "STAIRWAY_SWEEPER_GRACE_SECONDS": "2",

@@ -8,7 +8,11 @@ pause and the next. Latency is the sink's receive time minus the instant the tri
 arrived (the alert is accepted then: committed to PostgreSQL). The reference in the same run is
 a bare POST of the same client to the same sink (the floor of any page's last hop).
 
+The workers run at the CPU priority `stairway worker` takes by default (STAIRWAY_WORKER_NICE);
+`--worker-nice 0` runs them at the API's priority instead.
+
     python -m bench.page_latency [--triggers 100 --workers 2 --pause-seconds 0.3]
+                                 [--worker-nice N]
 """
 
 import asyncio
@@ -20,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.services.schemas import IntegrationKeyCreate
 from app.services.service import create_integration_key
@@ -58,8 +63,10 @@ def trigger(route: str, *, key: str, service_id: str, dedup_key: str) -> dict[st
 
 
 async def main() -> None:
-    args = parse_args(__doc__ or "", triggers=100, workers=2, pause_seconds=0.3)
+    args = parse_args(__doc__ or "", triggers=100, workers=2, pause_seconds=0.3, worker_nice=-1)
+    worker_nice = Settings().worker_nice if args.worker_nice < 0 else args.worker_nice
     bench = await Bench.create(args, "page_latency", Path(tempfile.mkdtemp(prefix="bench-")))
+    bench.stairway.extra_env["STAIRWAY_WORKER_NICE"] = str(worker_nice)
     latencies: dict[str, list[float]] = {route: [] for route in ROUTES}
     answered: dict[str, list[float]] = {route: [] for route in ROUTES}
     bare: list[float] = []
@@ -118,6 +125,7 @@ async def main() -> None:
     result = {
         "triggers": args.triggers,
         "worker_processes": args.workers,
+        "worker_nice": worker_nice,
         "load_average_before": load_before,
         "accepted_to_page": {route: summary_ms(latencies[route]) for route in ROUTES},
         "accepted_to_page_all": summary_ms(every),
@@ -146,7 +154,8 @@ async def main() -> None:
         ("CPU cores used at idle", cpu),
         ("load average before", load_before),
     ]
-    print_table(f"trigger to page at idle, {args.workers} workers, {args.triggers} triggers", rows)
+    title = f"trigger to page at idle, {args.workers} workers at nice {worker_nice}"
+    print_table(f"{title}, {args.triggers} triggers", rows)
     write_result("page_latency", result)
 
 

@@ -5,7 +5,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -51,6 +51,8 @@ from app.queue import (
     DELIVER_JOB,
     LEVEL_FAILED_JOB,
     STEP_JOB,
+    Enqueue,
+    JobSpec,
     arq_enqueuer,
 )
 from app.redis_url import (
@@ -75,6 +77,8 @@ BUSY_TRIES = 3
 # In a worker's ctx, set once it was told to stop: batch jobs hand their backlog on and return.
 # An Event shared by reference, since arq gives each job a copy of the ctx made at its start.
 STOPPING = "stopping"
+# In a worker's ctx: the worker's `poke` (read the queue now), for the enqueue of its jobs.
+POKE = "poke"
 BUSY_JITTER_SECONDS = 0.02
 
 
@@ -366,7 +370,7 @@ def make_startup(settings: Settings) -> Callable[[Ctx], Awaitable[None]]:
             engine=engine,
             sessions=sessions,
             http=client,
-            enqueue=arq_enqueuer(ctx["redis"]),
+            enqueue=_poking(arq_enqueuer(ctx["redis"]), ctx.get(POKE)),
             deliverer=Deliverer(),
             delivery=DeliveryContext(
                 build_providers(client, settings, ctx["redis"]), settings, link_secret
@@ -446,8 +450,52 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _poking(enqueue: Enqueue, poke: Callable[[], None] | None) -> Enqueue:
+    """Enqueue, and have this worker look at its queue at once when a job is due now."""
+    if poke is None:
+        return enqueue
+
+    async def enqueue_and_poke(jobs: Sequence[JobSpec]) -> None:
+        await enqueue(jobs)
+        now = utcnow()
+        if any(job.defer_until is None or job.defer_until <= now for job in jobs):
+            poke()
+
+    return enqueue_and_poke
+
+
 class StairwayWorker(Worker):
-    """An arq worker whose batch jobs hand their backlog on once it is told to stop."""
+    """An arq worker whose batch jobs hand their backlog on once it is told to stop, and
+    that starts a job it queued itself for now at once (`poke`) rather than at its next poll.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._poke: asyncio.Task[None] | None = None
+        self._poke_again = False
+        self.ctx[POKE] = self.poke
+
+    def poke(self) -> None:
+        """Read the queue now: a step's pages or a drained event's incident are due at once,
+        and waiting for the next poll would add up to a poll delay to each hop of a page."""
+        self._poke_again = True
+        if self._poke is None or self._poke.done():
+            self._poke = asyncio.ensure_future(self._poked())
+
+    async def _poked(self) -> None:
+        while self._poke_again:
+            self._poke_again = False
+            try:
+                await self._poll_iteration()
+            except Exception:
+                # The regular poll meets the same trouble and handles it (Redis retries).
+                log.warning("reading the queue early failed", exc_info=True)
+                return
+
+    async def close(self) -> None:
+        if self._poke is not None:
+            self._poke.cancel()
+        await super().close()
 
     def handle_sig_wait_for_completion(self, signum: Any) -> None:
         self.ctx.setdefault(STOPPING, asyncio.Event()).set()
