@@ -171,6 +171,7 @@ async def main() -> None:
         workers=2,
         steps_per_second=500,
         lead_seconds=5.0,
+        acks_room=ACKS_PER_SECOND_ROOM,
         profile_api="",
     )
     bench = await Bench.create(args, "ack_throughput", Path(tempfile.mkdtemp(prefix="bench-")))
@@ -183,7 +184,7 @@ async def main() -> None:
             [LEVEL1_SECONDS, 3600], sink_url=sink_url
         )
         later = datetime.now(UTC) + timedelta(days=1)
-        waiting = int(ACKS_PER_SECOND_ROOM * (args.warmup + args.duration))
+        waiting = int(args.acks_room * (args.warmup + args.duration))
         ack_ids = await bench.seed_escalating(service_id, snapshot, [later] * waiting, arm=False)
         key = await responder_key(bench)
         bare, bare_url = await serve_bare_insert(db)
