@@ -42,6 +42,7 @@ from app.db import make_engine, make_sessionmaker, transaction
 from app.users.schemas import ApiKeyCreate, Role, UserCreate
 from app.users.service import create_api_key, create_user
 from bench.common import (
+    API_START_SECONDS,
     Bench,
     load_average,
     parse_args,
@@ -189,7 +190,7 @@ async def main() -> None:
         key = await responder_key(bench)
         bare, bare_url = await serve_bare_insert(db)
         bench.stairway.extra_env["STAIRWAY_ACCESS_LOG"] = "false"
-        api = await bench.stairway.start_api()
+        api = await bench.stairway.start_api(timeout=API_START_SECONDS)
         workers = [bench.stairway.start_worker() for _ in range(args.workers)]
         await workers_ready(bench, args.workers)
         pids = {"api": api.popen.pid, "bare": bare.pid}

@@ -42,7 +42,15 @@ from app.config import Settings
 from app.db import make_engine, make_sessionmaker, transaction
 from app.services.schemas import IntegrationKeyCreate
 from app.services.service import create_integration_key
-from bench.common import Bench, parse_args, print_table, run, serve_bare_insert, write_result
+from bench.common import (
+    API_START_SECONDS,
+    Bench,
+    parse_args,
+    print_table,
+    run,
+    serve_bare_insert,
+    write_result,
+)
 from bench.procs import cpu_seconds, stop
 
 NEW_TARGET_RATIO = 0.5
@@ -223,7 +231,7 @@ async def main() -> None:
         # Like the bare endpoint: no line per request in the access log.
         bench.stairway.extra_env["STAIRWAY_ACCESS_LOG"] = "false"
         bench.stairway.extra_env["STAIRWAY_WORKER_NICE"] = str(worker_nice)
-        api = await bench.stairway.start_api()
+        api = await bench.stairway.start_api(timeout=API_START_SECONDS)
         pids = {"api": api.popen.pid}
         for n in range(args.workers):
             pids[f"worker{n + 1}"] = bench.stairway.start_worker().popen.pid

@@ -29,6 +29,7 @@ from app.db import make_engine, make_sessionmaker, transaction
 from app.services.schemas import IntegrationKeyCreate
 from app.services.service import create_integration_key
 from bench.common import (
+    API_START_SECONDS,
     Bench,
     load_average,
     parse_args,
@@ -78,7 +79,7 @@ async def main() -> None:
                 session=session, service_id=service_id, data=IntegrationKeyCreate(name="bench")
             )
         await engine.dispose()
-        api = await bench.stairway.start_api()
+        api = await bench.stairway.start_api(timeout=API_START_SECONDS)
         workers = [bench.stairway.start_worker() for _ in range(args.workers)]
         pids = {"api": api.popen.pid} | {
             f"worker{n + 1}": w.popen.pid for n, w in enumerate(workers)
