@@ -1,20 +1,24 @@
 """Bearer API keys and role checks."""
 
+import itertools
+import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from sqlalchemy import or_, select, update
+from sqlalchemy import event, or_, select, update
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlmodel import col
 
 from app.api_limits import enforce
 from app.audit.recorder import set_actor
+from app.config import Settings
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized
-from app.models import ApiKey, IntegrationKey, User, utcnow
+from app.models import ApiKey, IntegrationKey, Service, User, utcnow
 from app.security import hash_key
 
 ROLE_RANK = {"observer": 1, "responder": 2, "admin": 3}
@@ -55,6 +59,8 @@ def _bearer(request: Request) -> str:
 
 # last_used_at is refreshed at most this often, so a busy key is not a write per request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# Marks the last-used write, which changes no grant (see `_note_grant_statements`).
+_TOUCH = "stairway_key_touch"
 
 
 async def _touch(
@@ -69,6 +75,7 @@ async def _touch(
         .where(col(model.id) == key_id)
         .where(or_(col(model.last_used_at).is_(None), col(model.last_used_at) < stale))
         .values(last_used_at=now)
+        .execution_options(**{_TOUCH: True})
     )
 
 
@@ -76,10 +83,85 @@ def _due(last_used_at: datetime | None, now: datetime) -> bool:
     return last_used_at is None or last_used_at < now - LAST_USED_RESOLUTION
 
 
-async def authenticate(*, session: SessionDep, token: str) -> Principal | None:
-    """The principal a key belongs to, or None for an unknown, revoked or expired key."""
-    digest = hash_key(token)
-    now = utcnow()
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a live (unrevoked) key stands for, as read from PostgreSQL."""
+
+    principal: Principal
+    model: type[ApiKey] | type[IntegrationKey]
+    key_id: uuid.UUID
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+class GrantCache:
+    """Grants by key hash, each used for `ttl_seconds` after it was read, then read again.
+
+    Every request of a busy key would otherwise read the same rows again. Cleared whenever this
+    process commits a change to a key, a user or a service, so only another process's change
+    waits for the TTL; an expiry instant is checked on every use.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._grants: dict[str, tuple[float, Grant]] = {}
+
+    def get(self, digest: str, *, ttl_seconds: float) -> Grant | None:
+        """The grant read less than `ttl_seconds` ago, if any."""
+        entry = self._grants.get(digest)
+        if entry is None or self.clock() - entry[0] >= ttl_seconds:
+            return None
+        return entry[1]
+
+    def put(self, digest: str, grant: Grant, *, read_at: float | None = None) -> None:
+        if len(self._grants) >= self.MAX_ENTRIES:
+            self._grants.clear()  # many keys in use: start over rather than grow
+        self._grants[digest] = (self.clock() if read_at is None else read_at, grant)
+
+    def touched(self, digest: str, at: datetime) -> None:
+        """This process wrote the key's last-used time."""
+        entry = self._grants.get(digest)
+        if entry is not None:
+            self._grants[digest] = (entry[0], replace(entry[1], last_used_at=at))
+
+    def clear(self) -> None:
+        self._grants.clear()
+
+
+GRANTS = GrantCache()
+_GRANT_MODELS = (ApiKey, IntegrationKey, User, Service)
+_GRANTS_CHANGED = "grants_changed"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_grant_changes(session: Session, _context: Any) -> None:
+    changed = itertools.chain(session.new, session.dirty, session.deleted)
+    if any(isinstance(obj, _GRANT_MODELS) for obj in changed):
+        session.info[_GRANTS_CHANGED] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_grant_statements(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete) or state.execution_options.get(_TOUCH):
+        return
+    if any(mapper.class_ in _GRANT_MODELS for mapper in state.all_mappers):
+        state.session.info[_GRANTS_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_grants(session: Session) -> None:
+    if session.info.pop(_GRANTS_CHANGED, False):
+        GRANTS.clear()
+
+
+@event.listens_for(Session, "after_rollback")
+def _keep_grants(session: Session) -> None:
+    session.info.pop(_GRANTS_CHANGED, None)
+
+
+async def _read_grant(session: SessionDep, digest: str) -> Grant | None:
     row = (
         await session.execute(
             select(
@@ -87,18 +169,17 @@ async def authenticate(*, session: SessionDep, token: str) -> Principal | None:
                 col(User.id),
                 col(User.name),
                 col(User.role),
+                col(ApiKey.expires_at),
                 col(ApiKey.last_used_at),
             )
             .join(User, col(User.id) == col(ApiKey.user_id))
             .where(col(ApiKey.key_hash) == digest, col(ApiKey.revoked_at).is_(None))
-            .where(or_(col(ApiKey.expires_at).is_(None), col(ApiKey.expires_at) > now))
         )
     ).first()
     if row is not None:
-        key_id, user_id, name, role, last_used_at = row
-        if _due(last_used_at, now):
-            await _touch(session, ApiKey, key_id, now)
-        return Principal(role=role, name=name, user_id=user_id, key_id=key_id)
+        key_id, user_id, name, role, expires_at, last_used_at = row
+        principal = Principal(role=role, name=name, user_id=user_id, key_id=key_id)
+        return Grant(principal, ApiKey, key_id, expires_at, last_used_at)
     integ = (
         await session.execute(
             select(
@@ -111,15 +192,42 @@ async def authenticate(*, session: SessionDep, token: str) -> Principal | None:
     ).first()
     if integ is not None:
         key_id, name, service_id, last_used_at = integ
-        if _due(last_used_at, now):
-            await _touch(session, IntegrationKey, key_id, now)
-        return Principal(role="integration", name=name, service_id=service_id, key_id=key_id)
+        principal = Principal(role="integration", name=name, service_id=service_id, key_id=key_id)
+        return Grant(principal, IntegrationKey, key_id, None, last_used_at)
     return None
+
+
+async def authenticate(
+    *, session: SessionDep, token: str, cache_seconds: float = 0.0
+) -> Principal | None:
+    """The principal a key belongs to, or None for an unknown, revoked or expired key.
+
+    `cache_seconds`: how long a grant read from PostgreSQL may be used again (`GRANTS`).
+    """
+    digest = hash_key(token)
+    now = utcnow()
+    grant = GRANTS.get(digest, ttl_seconds=cache_seconds) if cache_seconds > 0 else None
+    if grant is None:
+        read_at = GRANTS.clock()
+        grant = await _read_grant(session, digest)
+        if grant is None:
+            return None
+        if cache_seconds > 0:
+            GRANTS.put(digest, grant, read_at=read_at)
+    if grant.expires_at is not None and grant.expires_at <= now:
+        return None
+    if _due(grant.last_used_at, now):
+        await _touch(session, grant.model, grant.key_id, now)
+        GRANTS.touched(digest, now)
+    return grant.principal
 
 
 async def get_principal(request: Request, response: Response, session: SessionDep) -> Principal:
     """The authenticated caller (401 otherwise), within its key's rate limit (429 otherwise)."""
-    principal = await authenticate(session=session, token=_bearer(request))
+    settings: Settings = request.app.state.settings
+    principal = await authenticate(
+        session=session, token=_bearer(request), cache_seconds=settings.api_key_cache_seconds
+    )
     if principal is None:
         raise Unauthorized("invalid API key", headers={"WWW-Authenticate": "Bearer"})
     await enforce(request, response, str(principal.key_id))

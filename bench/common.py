@@ -5,6 +5,7 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import uuid
 from collections.abc import Sequence
@@ -34,11 +35,14 @@ from app.services.schemas import IntegrationKeyCreate, ServiceCreate
 from app.services.service import create_integration_key, create_service
 from app.users.schemas import ContactMethodCreate, UserCreate
 from app.users.service import add_contact_method, create_user
+from bench.procs import serve
 from tests.faults.harness import Stairway
 from tests.support import HttpSink
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+# A busy machine (other suites, other benchmarks) can take this long to start an API process.
+API_START_SECONDS = 120.0
 
 
 def parse_args(description: str, **defaults: Any) -> argparse.Namespace:
@@ -50,6 +54,8 @@ def parse_args(description: str, **defaults: Any) -> argparse.Namespace:
     parser.add_argument(
         "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     )
+    # The smoke tests run each benchmark in a database of their own, beside a real run.
+    parser.add_argument("--database-name", default="", help="default: stairway_bench_<name>")
     for name, value in defaults.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     return parser.parse_args()
@@ -87,15 +93,31 @@ def summary_ms(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+def results_dir() -> Path:
+    """Where results go: bench/results, or $STAIRWAY_BENCH_RESULTS (the smoke tests' tmp dir)."""
+    return Path(os.environ.get("STAIRWAY_BENCH_RESULTS") or RESULTS)
+
+
+def load_average() -> tuple[float, float, float]:
+    """The 1, 5 and 15 minute load averages: how busy the machine was around the run."""
+    one, five, fifteen = os.getloadavg()
+    return round(one, 2), round(five, 2), round(fifteen, 2)
+
+
 def write_result(name: str, result: dict[str, Any]) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    results = results_dir()
+    results.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": name,
         "at": datetime.now().astimezone().isoformat(),
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "load_average_at_end": load_average(),
+        },
         **result,
     }
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (results / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 def print_table(title: str, rows: Sequence[tuple[str, Any]]) -> None:
@@ -116,7 +138,8 @@ class Bench:
 
     @classmethod
     async def create(cls, args: argparse.Namespace, name: str, workdir: Path) -> "Bench":
-        database_url = await fresh_database(args.database_url, f"stairway_bench_{name}")
+        database_name = getattr(args, "database_name", "") or f"stairway_bench_{name}"
+        database_url = await fresh_database(args.database_url, database_name)
         queue = f"stairway:bench:{name}:{uuid.uuid4().hex[:6]}"
         settings = Settings(database_url=database_url, redis_url=args.redis_url, queue_name=queue)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -133,7 +156,8 @@ class Bench:
                 # The benchmarks measure the engine, not the per-key rate limits.
                 "STAIRWAY_API_RATE_PER_SECOND": "0",
                 "STAIRWAY_INGEST_RATE_PER_SECOND": "0",
-                "STAIRWAY_WORKER_POLL_DELAY_SECONDS": "0.05",
+                # The product's poll delay, not the fault harness's.
+                "STAIRWAY_WORKER_POLL_DELAY_SECONDS": str(Settings().worker_poll_delay_seconds),
                 # The product's default, not the fault tests' 1 s (which makes them quick).
                 "STAIRWAY_DELIVERY_TIMEOUT_SECONDS": "5",
                 "STAIRWAY_SWEEPER_GRACE_SECONDS": "2",
@@ -149,9 +173,10 @@ class Bench:
         await self.sink.stop()
 
     async def policy_and_service(
-        self, delays: Sequence[int], name: str = "bench"
+        self, delays: Sequence[int], name: str = "bench", sink_url: str = ""
     ) -> tuple[uuid.UUID, PolicySnapshot]:
-        """One user per level, each with a webhook to the sink; returns service id, snapshot."""
+        """One user per level, each with a webhook to the sink (the in-process one unless
+        `sink_url` names another); returns service id, snapshot."""
         engine = make_engine(self.settings)
         async with transaction(make_sessionmaker(engine)) as session:
             levels = []
@@ -164,9 +189,13 @@ class Bench:
                     session=session,
                     user_id=user.id,
                     data=ContactMethodCreate(
-                        type="webhook", address=self.sink.url(f"/level{number}")
+                        type="webhook",
+                        address=f"{sink_url}/level{number}"
+                        if sink_url
+                        else self.sink.url(f"/level{number}"),
                     ),
                     allow_private=True,  # the sink listens on loopback
+                    trusted=True,  # paged at once, as an operator-vouched method is
                 )
                 levels.append(
                     Level(
@@ -194,9 +223,15 @@ class Bench:
         return key
 
     async def seed_escalating(
-        self, service_id: uuid.UUID, snapshot: PolicySnapshot, due_times: Sequence[datetime]
+        self,
+        service_id: uuid.UUID,
+        snapshot: PolicySnapshot,
+        due_times: Sequence[datetime],
+        *,
+        arm: bool = True,
     ) -> list[uuid.UUID]:
-        """Incidents already at level 1 whose level-2 step comes due at the given instants."""
+        """Incidents already at level 1 whose level-2 step comes due at the given instants
+        (`arm`: with the wake-ups queued, as the writers of those steps would have left)."""
         engine = make_engine(self.settings)
         first_delay = timedelta(seconds=snapshot.levels[0].escalate_after_seconds)
         ids = [uuid.uuid4() for _ in due_times]
@@ -229,6 +264,8 @@ class Bench:
             for start in range(0, len(rows), 1000):
                 await conn.execute(insert(Incident).values(rows[start : start + 1000]))
         await engine.dispose()
+        if not arm:
+            return ids
         pool = await create_pool(
             arq_redis_settings(self.settings.redis_url), default_queue_name=self.settings.queue_name
         )
@@ -258,6 +295,23 @@ class Bench:
             ]
         await engine.dispose()
         return result
+
+
+async def serve_bare_insert(database_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    """The ceiling: `bench/bare_insert.py` in its own process, on a fresh `bare_events` table."""
+    engine = create_async_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP TABLE IF EXISTS bare_events"))
+        await conn.execute(
+            text(
+                "CREATE TABLE bare_events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+                " dedup_key text NOT NULL, summary text NOT NULL, body jsonb NOT NULL,"
+                " received_at timestamptz NOT NULL DEFAULT now())"
+            )
+        )
+    await engine.dispose()
+    env = {"BARE_DSN": database_url.replace("+asyncpg", "")}
+    return await asyncio.to_thread(serve, "bench.bare_insert:app", env)
 
 
 def run(main: Any) -> None:

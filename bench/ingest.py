@@ -39,9 +39,19 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
-from bench.common import ROOT, Bench, parse_args, print_table, run, write_result
-from bench.procs import cpu_seconds, stop, wait_listening
-from tests.faults.harness import free_port
+from app.db import make_engine, make_sessionmaker, transaction
+from app.services.schemas import IntegrationKeyCreate
+from app.services.service import create_integration_key
+from bench.common import (
+    API_START_SECONDS,
+    Bench,
+    parse_args,
+    print_table,
+    run,
+    serve_bare_insert,
+    write_result,
+)
+from bench.procs import cpu_seconds, stop
 
 NEW_TARGET_RATIO = 0.5
 NEW_TARGET_P99_MS = 100.0
@@ -198,35 +208,16 @@ async def main() -> None:
     db = bench.settings.database_url
     try:
         service_id, _ = await bench.policy_and_service([300])
-        key = await bench.integration_key(service_id)
-        scratch = create_async_engine(db)
-        async with scratch.begin() as conn:
-            await conn.execute(
-                text(
-                    "CREATE TABLE bare_events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-                    " dedup_key text NOT NULL, summary text NOT NULL, body jsonb NOT NULL,"
-                    " received_at timestamptz NOT NULL DEFAULT now())"
-                )
+        engine = make_engine(bench.settings)
+        async with transaction(make_sessionmaker(engine)) as session:
+            _, key = await create_integration_key(
+                session=session, service_id=service_id, data=IntegrationKeyCreate(name="bench")
             )
-        await scratch.dispose()
+        await engine.dispose()
 
         # 1. The ceiling, alone on the machine.
-        port = free_port()
-        bare = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "uvicorn", "bench.bare_insert:app"),
-                *("--host", "127.0.0.1", "--port", str(port)),
-                *("--no-access-log", "--log-level", "warning"),
-            ],
-            env={
-                **os.environ,
-                "PYTHONPATH": str(ROOT),
-                "BARE_DSN": db.replace("+asyncpg", ""),
-            },
-            cwd=ROOT,
-        )
-        await asyncio.to_thread(wait_listening, port, bare)
-        url = f"http://127.0.0.1:{port}/v2/enqueue"
+        bare, bare_url = await serve_bare_insert(db)
+        url = f"{bare_url}/v2/enqueue"
         ceiling = await measure(url, script, args, key=key, mode="new", pids={"bare": bare.pid})
         ceiling["stored"] = await scalar(
             db, "SELECT count(*) FROM bare_events WHERE dedup_key LIKE 'run-%'"
@@ -240,7 +231,7 @@ async def main() -> None:
         # Like the bare endpoint: no line per request in the access log.
         bench.stairway.extra_env["STAIRWAY_ACCESS_LOG"] = "false"
         bench.stairway.extra_env["STAIRWAY_WORKER_NICE"] = str(worker_nice)
-        api = await bench.stairway.start_api()
+        api = await bench.stairway.start_api(timeout=API_START_SECONDS)
         pids = {"api": api.popen.pid}
         for n in range(args.workers):
             pids[f"worker{n + 1}"] = bench.stairway.start_worker().popen.pid

@@ -3,9 +3,14 @@
 import os
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
+from tests.faults.harness import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -42,3 +47,20 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+def serve(app: str, env: Mapping[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Serve `module:app` with uvicorn in a process of its own on a free loopback port (no
+    access log), once it listens; returns the process and its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", app),
+            *("--host", "127.0.0.1", "--port", str(port)),
+            *("--no-access-log", "--log-level", "warning"),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        cwd=ROOT,
+    )
+    wait_listening(port, proc)
+    return proc, f"http://127.0.0.1:{port}"

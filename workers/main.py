@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from arq import cron, func
@@ -16,11 +16,12 @@ from app.instance import ACTION_LINKS, instance_secret
 from app.integrations import tasks as integrations
 from app.integrations.heartbeats.tasks import heartbeat_check
 from app.jobs import STOPPING, Ctx
+from app.models import utcnow
 from app.notify.registry import build_providers, make_http_client
 from app.paging import tasks as paging
 from app.paging.delivery import DeliveryContext
 from app.process import keep_out_of_full_collections
-from app.queue import arq_enqueuer
+from app.queue import Enqueue, JobSpec, arq_enqueuer
 from app.redis_url import (
     WORKER_COMMAND_RETRIES,
     arq_redis_settings,
@@ -32,6 +33,8 @@ from app.schedules.tasks import oncall_notices
 from workers.sweeper import sweeper
 
 log = logging.getLogger(__name__)
+# In a worker's ctx: the worker's `poke` (read the queue now), for the enqueue of its jobs.
+POKE = "poke"
 # Every job by its name (stable: queued jobs outlive deploys), from each domain's tasks module.
 TASKS = {
     **paging.TASKS,
@@ -56,7 +59,7 @@ def make_startup(settings: Settings) -> Callable[[Ctx], Awaitable[None]]:
             engine=engine,
             sessions=sessions,
             http=client,
-            enqueue=arq_enqueuer(ctx["redis"]),
+            enqueue=_poking(arq_enqueuer(ctx["redis"]), ctx.get(POKE)),
             deliverer=paging.Deliverer(),
             delivery=DeliveryContext(
                 build_providers(client, settings, ctx["redis"]), settings, link_secret
@@ -124,8 +127,52 @@ def worker_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _poking(enqueue: Enqueue, poke: Callable[[], None] | None) -> Enqueue:
+    """Enqueue, and have this worker look at its queue at once when a job is due now."""
+    if poke is None:
+        return enqueue
+
+    async def enqueue_and_poke(jobs: Sequence[JobSpec]) -> None:
+        await enqueue(jobs)
+        now = utcnow()
+        if any(job.defer_until is None or job.defer_until <= now for job in jobs):
+            poke()
+
+    return enqueue_and_poke
+
+
 class StairwayWorker(Worker):
-    """An arq worker whose batch jobs hand their backlog on once it is told to stop."""
+    """An arq worker whose batch jobs hand their backlog on once it is told to stop, and
+    that starts a job it queued itself for now at once (`poke`) rather than at its next poll.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._poke: asyncio.Task[None] | None = None
+        self._poke_again = False
+        self.ctx[POKE] = self.poke
+
+    def poke(self) -> None:
+        """Read the queue now: a step's pages or a drained event's incident are due at once,
+        and waiting for the next poll would add up to a poll delay to each hop of a page."""
+        self._poke_again = True
+        if self._poke is None or self._poke.done():
+            self._poke = asyncio.ensure_future(self._poked())
+
+    async def _poked(self) -> None:
+        while self._poke_again:
+            self._poke_again = False
+            try:
+                await self._poll_iteration()
+            except Exception:
+                # The regular poll meets the same trouble and handles it (Redis retries).
+                log.warning("reading the queue early failed", exc_info=True)
+                return
+
+    async def close(self) -> None:
+        if self._poke is not None:
+            self._poke.cancel()
+        await super().close()
 
     def handle_sig_wait_for_completion(self, signum: Any) -> None:
         self.ctx.setdefault(STOPPING, asyncio.Event()).set()

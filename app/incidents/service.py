@@ -124,27 +124,29 @@ async def acknowledge(
     move = allowed(incident, Action.ACKNOWLEDGE, "acknowledged")
     if not move.changed:
         return False
-    incident.status = move.to
-    incident.acknowledged_at = now
-    incident.acknowledged_by = actor
-    incident.updated_at = now
-    await timers.on_acknowledged(session, incident, actor, now)
-    cancelled = await outbox.cancel_pending(
-        session, incident.id, only_unacknowledged=True, at=now, reason="incident acknowledged"
-    )
-    snapshot = PolicySnapshot.from_json(incident.policy_snapshot)
-    level = snapshot.level(incident.escalation_level)
-    if not engine.holds(level.condition, Status.ACKNOWLEDGED):
-        stop(incident, now=now)
-    await record_change(
-        session,
-        incident,
-        type="acknowledged",
-        event_type=EventType.ACKNOWLEDGED,
-        at=now,
-        actor=actor,
-        details={"cancelled_notifications": len(cancelled)},
-    )
+    # The incident is locked: its row is written once, at the end, not before every query.
+    with session.no_autoflush:
+        incident.status = move.to
+        incident.acknowledged_at = now
+        incident.acknowledged_by = actor
+        incident.updated_at = now
+        await timers.on_acknowledged(session, incident, actor, now)
+        cancelled = await outbox.cancel_pending(
+            session, incident.id, only_unacknowledged=True, at=now, reason="incident acknowledged"
+        )
+        snapshot = PolicySnapshot.from_json(incident.policy_snapshot)
+        level = snapshot.level(incident.escalation_level)
+        if not engine.holds(level.condition, Status.ACKNOWLEDGED):
+            stop(incident, now=now)
+        await record_change(
+            session,
+            incident,
+            type="acknowledged",
+            event_type=EventType.ACKNOWLEDGED,
+            at=now,
+            actor=actor,
+            details={"cancelled_notifications": len(cancelled)},
+        )
     await timeline.append(session, cancelled)
     await session.flush()
     return True
@@ -157,24 +159,25 @@ async def resolve(
     move = allowed(incident, Action.RESOLVE, "resolved")
     if not move.changed:
         return False
-    incident.status = move.to
-    incident.resolved_at = now
-    incident.resolved_by = actor
-    incident.updated_at = now
-    timers.on_resolved(incident)
-    stop(incident, now=now)
-    cancelled = await outbox.cancel_pending(
-        session, incident.id, only_unacknowledged=False, at=now, reason="incident resolved"
-    )
-    await record_change(
-        session,
-        incident,
-        type="resolved",
-        event_type=EventType.RESOLVED,
-        at=now,
-        actor=actor,
-        details={"cancelled_notifications": len(cancelled)},
-    )
+    with session.no_autoflush:  # as in `acknowledge`: one write of the locked row
+        incident.status = move.to
+        incident.resolved_at = now
+        incident.resolved_by = actor
+        incident.updated_at = now
+        timers.on_resolved(incident)
+        stop(incident, now=now)
+        cancelled = await outbox.cancel_pending(
+            session, incident.id, only_unacknowledged=False, at=now, reason="incident resolved"
+        )
+        await record_change(
+            session,
+            incident,
+            type="resolved",
+            event_type=EventType.RESOLVED,
+            at=now,
+            actor=actor,
+            details={"cancelled_notifications": len(cancelled)},
+        )
     await timeline.append(session, cancelled)
     await session.flush()
     return True

@@ -118,10 +118,13 @@ async def record(pool: FairPool, *, key_hash: str, event: Event, received_at: da
 
 
 class Waker:
-    """Wakes the inbox worker at most once per `WAKE_DELAY`, per API process.
+    """Wakes the inbox worker at once for an event after a quiet spell, and otherwise at most
+    once per `WAKE_DELAY`, per API process.
 
     A wake-up runs no earlier than its instant, so it sees every event committed before
-    then: an event committed while a wake-up is still ahead needs no wake-up of its own.
+    then: an event committed while a wake-up is still ahead needs no wake-up of its own. In a
+    storm the events share one wake-up per `WAKE_DELAY` (larger batches); a lone alert is not
+    held back for them.
     """
 
     def __init__(self, enqueue: Enqueue) -> None:
@@ -129,9 +132,14 @@ class Waker:
         self._pending_until: datetime | None = None
 
     async def wake(self, now: datetime) -> None:
-        if self._pending_until is not None and now < self._pending_until:
+        pending = self._pending_until
+        if pending is not None and now < pending:
             return
-        job = inbox_wakeup(now + WAKE_DELAY)
+        if pending is not None and now - pending < WAKE_DELAY:
+            at = pending + WAKE_DELAY  # events keep coming: share the next wake-up
+        else:
+            at = now  # after a quiet spell: at once
+        job = inbox_wakeup(at)
         self._pending_until = job.defer_until
         await self._enqueue([job])
 

@@ -46,8 +46,9 @@ async def on_acknowledged(
     """Remember the first response (reports) and arm the service's ack timeout."""
     if incident.first_acknowledged_at is None:
         incident.first_acknowledged_at, incident.first_acknowledged_by = now, actor
-    service = await session.get(Service, incident.service_id)
-    seconds = service.ack_timeout_seconds if service is not None else None
+    seconds = await session.scalar(
+        select(col(Service.ack_timeout_seconds)).where(col(Service.id) == incident.service_id)
+    )
     incident.snoozed_until = None
     set_ack_timeout(session, incident, now + timedelta(seconds=seconds) if seconds else None)
 

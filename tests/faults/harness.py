@@ -128,8 +128,9 @@ class Stairway:
             [STAIRWAY, "migrate"], env=self.env(), cwd=self.workdir, check=True, capture_output=True
         )
 
-    async def start_api(self, port: int = 0) -> Proc:
-        """An API process, on `port` if given (several APIs behind one balancer)."""
+    async def start_api(self, port: int = 0, timeout: float = 90.0) -> Proc:
+        """An API process, on `port` if given (several APIs behind one balancer), listening
+        within `timeout` seconds."""
         proc = self._spawn("api", port=port)
 
         async def up() -> bool:
@@ -141,7 +142,7 @@ class Stairway:
             except httpx.TransportError:
                 return False
 
-        await eventually(up, 90, "the API to listen")
+        await eventually(up, timeout, "the API to listen")
         return proc
 
     def start_worker(self) -> Proc:
