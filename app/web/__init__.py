@@ -24,9 +24,10 @@ CONSOLE_PREFIXES = ("/sign-in", "/sign-out", "/incidents", "/oncall", "/profile"
 ROUTERS = (signin.router, incidents.router, oncall.router, profile.router)
 
 # No inline script or style anywhere: htmx is configured from a <meta> tag. Alert images may
-# come from any https host; event streams and forms stay on this site.
+# come from any http(s) host (a Grafana inside the network is often plain http), never from
+# data: URLs; event streams and forms stay on this site.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' http: https:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 HEADERS = {
