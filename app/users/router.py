@@ -12,7 +12,7 @@ from app.models import User, utcnow
 from app.repository import get_or_404
 from app.schedules import feeds
 from app.schedules.schemas import CalendarFeedCreated
-from app.users import chat_links, service, verification
+from app.users import chat_links, service, testpage, verification
 from app.users.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -157,7 +157,11 @@ async def verify_contact_method(
     return confirmation.method
 
 
-@router.post("/{user_id}/contact-methods/{method_id}/test", response_model=TestPageSent)
+@router.post(
+    "/{user_id}/contact-methods/{method_id}/test",
+    response_model=TestPageSent,
+    responses={429: {"description": "A test page went to this contact method just now"}},
+)
 async def send_test_page(
     user_id: uuid.UUID,
     method_id: uuid.UUID,
@@ -167,14 +171,15 @@ async def send_test_page(
 ) -> TestPageSent:
     """Send a test page through the method's real provider and show what it answered."""
     _owner_or_admin(principal, user_id)
-    result = await verification.send_test(
+    trial = await testpage.send_test_page(
         session=session,
         providers=request.app.state.providers,
         user_id=user_id,
         method_id=method_id,
+        fallback_secret=request.app.state.link_secret,
         now=utcnow(),
     )
-    return TestPageSent(outcome=result.outcome.value, detail=result.detail)
+    return TestPageSent(outcome=trial.outcome, detail=trial.response)
 
 
 @router.post(

@@ -58,8 +58,10 @@ async def test_a_test_page_reaches_the_webhook_and_shows_sent(
     await page.get_by_role("button", name="Send test page to pager bridge").click()
     [received] = await pager.wait_count("/page-ada", 1)
     body = received.json()
-    assert body["event"] == "incident.page"
-    assert body["incident"]["test"] is True
+    # A notice, not an incident: nothing to acknowledge, nothing in the incident list.
+    assert body["event"] == "notice.test"
+    assert body["notice"]["title"] == "Test page for Ada Lovelace"
+    assert "incident" not in body
     assert body["user"]["name"] == "Ada Lovelace"
     # Signed like every real page, with the secret the page showed once.
     assert verify_signature(secret, received.body, received.headers["x-stairway-signature"])
