@@ -20,7 +20,7 @@ from app.errors import AppError, NotFound
 from app.models import ContactMethod, User
 from app.notify import registry
 from app.repository import get_or_404
-from app.users import service, testpage
+from app.users import service, testpage, verification
 from app.users.schemas import (
     ApiKeyCreate,
     ContactMethodCreate,
@@ -152,16 +152,23 @@ async def add_contact_method(
     typed = {"type": type, "address": address.strip(), "label": label.strip()}
     try:
         data = ContactMethodCreate.model_validate(typed)
-        allow = bool(settings_of(request).allow_private_webhook_targets)
+        settings = settings_of(request)
         method = await service.add_contact_method(
-            session=session, user_id=viewer.user_id, data=data, allow_private=allow
+            session=session,
+            user_id=viewer.user_id,
+            data=data,
+            allow_private=bool(settings.allow_private_webhook_targets),
+            trusted=settings.contact_verification == "trusted",
         )
     except (ValidationError, AppError) as exc:
         problem = Problem("contact", _message(exc), typed)
         return await _page(request, session, viewer, problem=problem)
     name = method.label or method.type
     if not method.signing_secret:
-        return notice.redirect_with("/profile", f"Added {name}.")
+        unverified = " Send it a code to verify it: until then it is not paged."
+        return notice.redirect_with(
+            "/profile", f"Added {name}." + ("" if method.verified_at else unverified)
+        )
     secret = ShownOnce(
         title=f"Signing secret of {name}",
         value=method.signing_secret,
@@ -197,6 +204,56 @@ async def test_contact_method(
     name = method.label or method.type
     message = f"Test page to {name}: {trial.verdict}. {trial.response}"
     return notice.redirect_with("/profile", message)
+
+
+@router.post("/profile/contact-methods/{method_id}/verification")
+async def send_verification_code(
+    request: Request, session: SessionDep, viewer: CsrfViewerDep, method_id: uuid.UUID
+) -> Response:
+    sent = await verification.send_code(
+        session=session,
+        providers=request.app.state.providers,
+        settings=settings_of(request),
+        user_id=viewer.user_id,
+        method_id=method_id,
+        now=now_of(request),
+    )
+    name = sent.method.label or sent.method.type
+    if sent.expires_at is None:
+        return notice.redirect_with(
+            "/profile", f"No code went to {name}: the provider answered {sent.detail}"
+        )
+    minutes = settings_of(request).verification_code_ttl_seconds // 60
+    return notice.redirect_with(
+        f"/profile#contact-{method_id}",
+        f"A code went to {name}. Enter it below within {minutes} minutes.",
+    )
+
+
+@router.post("/profile/contact-methods/{method_id}/verify")
+async def verify_contact_method(
+    request: Request,
+    session: SessionDep,
+    viewer: CsrfViewerDep,
+    method_id: uuid.UUID,
+    code: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    confirmation = await verification.confirm_code(
+        session=session,
+        settings=settings_of(request),
+        user_id=viewer.user_id,
+        method_id=method_id,
+        code=code,
+        now=now_of(request),
+    )
+    if confirmation.refused is not None:
+        # Shown, not raised: the attempt it counted is committed with the page.
+        problem = Problem(f"verify-{method_id}", f"code: {confirmation.refused}")
+        return await _page(request, session, viewer, problem=problem)
+    method = confirmation.method
+    return notice.redirect_with(
+        "/profile", f"{method.label or method.type} is verified: pages now go to it."
+    )
 
 
 @router.post("/profile/notification-rules")

@@ -38,6 +38,8 @@ from tests.support import HttpSink
 CHROMIUM = os.environ.get("STAIRWAY_TEST_CHROMIUM", "/usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
 SCREENSHOTS = Path(__file__).parent / "screenshots"
+# Every page is screenshotted at these sizes (a laptop, a phone).
+SIZES = {"wide": (1280, 800), "phone": (390, 844)}
 PASSWORD = "correct horse battery staple"
 OIDC_CLIENT_ID = "stairway-console"
 OIDC_ROLE_MAP = {"sre-leads": "admin", "sre": "responder"}

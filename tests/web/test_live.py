@@ -9,7 +9,7 @@ import httpx
 from playwright.async_api import Browser, expect
 
 from app.config import Settings
-from tests.web.conftest import PASSWORD, Console, World, sign_in
+from tests.web.conftest import PASSWORD, SCREENSHOTS, SIZES, Console, World, sign_in
 
 
 async def test_a_browser_signed_out_elsewhere_stops_receiving_live_updates(
@@ -31,6 +31,10 @@ async def test_a_browser_signed_out_elsewhere_stops_receiving_live_updates(
     # The stream ended before it asked for the change that woke it: the list was not refreshed.
     await expect(phone.get_by_role("link", name="#2 After sign-out")).to_have_count(0)
     await expect(phone.get_by_role("link", name="Sign in again")).to_be_visible()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for size, (width, height) in SIZES.items():
+        await phone.set_viewport_size({"width": width, "height": height})
+        await phone.screenshot(path=SCREENSHOTS / f"incidents-signed-out-{size}.png")
     await phone.context.close()
     await laptop.context.close()
 

@@ -1,6 +1,7 @@
 """/profile in a real browser: contact methods and test pages through the real provider,
 notification rules, time zone, API keys shown once, and the person's signed-in browsers."""
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -86,7 +87,9 @@ async def test_a_test_email_goes_through_the_smtp_provider(
     address = unique_email("ada-pager")  # the mail sink serves the whole test session
     await page.get_by_label("Address").fill(address)
     await page.get_by_role("button", name="Add contact method").click()
-    await expect(page.get_by_role("status")).to_have_text("Added email.")
+    await expect(page.get_by_role("status")).to_have_text(
+        "Added email. Send it a code to verify it: until then it is not paged."
+    )
     await page.get_by_role("button", name="Send test page to email").click()
     [mail] = await smtp.wait_for(address)
     assert "Test page for Ada Lovelace" in str(mail.message()["subject"])
@@ -110,6 +113,47 @@ async def test_a_failing_destination_shows_the_providers_answer(
     await expect(trial).to_contain_text("failed")
     await expect(trial).to_contain_text('HTTP 410 {"ok":false}')
     assert len(pager.at("/gone")) == 1
+
+
+async def test_a_contact_method_is_verified_with_the_code_it_received(
+    page: Page, console: Console, pager: HttpSink
+) -> None:
+    await make_user(console, "ada@example.com")
+    await sign_in(page, console, "ada@example.com")
+    await visit(page, f"{console.url}/profile")
+    await _add_webhook(page, pager.url("/verify-me"), "pager bridge")
+    await visit(page, f"{console.url}/profile")
+    row = page.locator("#contact li").filter(has_text="pager bridge")
+    await expect(row.get_by_text("not verified")).to_be_visible()
+    await expect(row).to_contain_text("Not paged until verified.")
+
+    await page.get_by_role("button", name="Send code to pager bridge").click()
+    [received] = await pager.wait_count("/verify-me", 1)
+    notice = received.json()["notice"]
+    assert notice["kind"] == "verification"
+    code = re.findall(r"\b\d{6}\b", notice["text"])[0]
+    await expect(page.get_by_role("status")).to_contain_text(
+        "A code went to pager bridge. Enter it below within 15 minutes."
+    )
+    await expect(row).to_contain_text("A code was sent; it is good until")
+
+    wrong = "000000" if code != "000000" else "111111"
+    await page.get_by_label("Code for pager bridge").fill(wrong)
+    await row.get_by_role("button", name="Verify").click()
+    await expect(page.get_by_role("alert")).to_have_text("code: wrong code (4 attempts left)")
+    await expect(page.get_by_label("Code for pager bridge")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+
+    await page.get_by_label("Code for pager bridge").fill(code)
+    await row.get_by_role("button", name="Verify").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        "pager bridge is verified: pages now go to it."
+    )
+    await expect(row.locator(".badge.verified")).to_have_text("verified")
+    await expect(row).to_contain_text("with a code")
+    await expect(page.get_by_role("button", name="Send code to pager bridge")).to_have_count(0)
+    await expect(page.get_by_label("Code for pager bridge")).to_have_count(0)
 
 
 async def test_a_second_test_page_at_once_is_refused(
@@ -158,7 +202,9 @@ async def test_notification_rules_by_urgency(page: Page, console: Console, pager
     await page.get_by_role("button", name="Add rule").click()
     await expect(page.get_by_role("status")).to_have_text("Notification rule added.")
     high = rules.locator("ol.rules").nth(0)
-    await expect(high.get_by_role("listitem")).to_have_text(["After 2m: bridge webhook Remove"])
+    await expect(high.get_by_role("listitem")).to_have_text(
+        ["After 2m: bridge webhook not verified: skipped Remove"]
+    )
     await expect(rules).to_contain_text(
         "No rule for low-urgency incidents: you will not be paged for them."
     )
