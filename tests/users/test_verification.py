@@ -236,9 +236,7 @@ async def test_a_test_page_goes_through_the_real_provider_and_shows_its_answer(
     assert int(again.headers["retry-after"]) >= 1
     audit = await api.get("/audit", params={"resource_type": "contact_method"})
     tested = [e for e in audit["items"] if e["action"] == "tested"]
-    assert [(e["resource_id"], e["changes"]["outcome"]) for e in tested] == [
-        (method["id"], "sent")
-    ]
+    assert [(e["resource_id"], e["changes"]["outcome"]) for e in tested] == [(method["id"], "sent")]
     assert tested[0]["actor"]["id"] == ada["id"]
 
     blocked_chat = "7010099"
