@@ -25,6 +25,18 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10
 
 
+# Where the code is sent from: only the holder of the chat account can send it there.
+HOW_TO_LINK = {
+    "telegram": "Send /link {code} to the Stairway bot in Telegram.",
+    "mattermost": "Type /stairway link {code} in Mattermost.",
+}
+
+
+def how_to_link(kind: str, code: str) -> str:
+    """What to do with a link code, as the profile and the API say it."""
+    return HOW_TO_LINK[kind].format(code=code)
+
+
 @dataclass(frozen=True, slots=True)
 class LinkCode:
     code: str
@@ -100,3 +112,9 @@ async def unlink(*, session: AsyncSession, user_id: uuid.UUID, kind: str) -> Non
     for identity in await session.scalars(query):
         await session.delete(identity)
     await session.flush()
+
+
+async def accounts_of(*, session: AsyncSession, user_id: uuid.UUID) -> dict[str, ChatIdentity]:
+    """The user's chat accounts by kind: linked (`linked_at`) or waiting for a code."""
+    query = select(ChatIdentity).where(col(ChatIdentity.user_id) == user_id)
+    return {identity.kind: identity for identity in await session.scalars(query)}

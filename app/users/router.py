@@ -213,12 +213,6 @@ async def delete_calendar_feed(
     await feeds.delete_feed(session=session, user_id=user_id)
 
 
-LINK_HOW = {
-    ChatKind.TELEGRAM: "Send /link {code} to the Stairway bot in Telegram.",
-    ChatKind.MATTERMOST: "Type /stairway link {code} in Mattermost.",
-}
-
-
 @router.post("/{user_id}/chat-links/{kind}", status_code=201)
 async def start_chat_link(
     user_id: uuid.UUID,
@@ -236,7 +230,7 @@ async def start_chat_link(
         now=utcnow(),
         ttl_seconds=request.app.state.settings.chat_link_code_ttl_seconds,
     )
-    how = LINK_HOW[kind].format(code=link.code)
+    how = chat_links.how_to_link(kind.value, link.code)
     return ChatLinkCode(kind=kind, code=link.code, expires_at=link.expires_at, how=how)
 
 

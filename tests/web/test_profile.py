@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from app.security import verify_signature
+from tests.notify.services import TELEGRAM_WEBHOOK_SECRET
 from tests.provider_support import MailSink
 from tests.support import HttpSink
 from tests.web.conftest import PASSWORD, Console, make_user, sign_in, unique_email, visit
@@ -154,6 +155,75 @@ async def test_a_contact_method_is_verified_with_the_code_it_received(
     await expect(row).to_contain_text("with a code")
     await expect(page.get_by_role("button", name="Send code to pager bridge")).to_have_count(0)
     await expect(page.get_by_label("Code for pager bridge")).to_have_count(0)
+
+
+async def test_the_calendar_feed_url_is_shown_once_and_can_be_replaced_or_turned_off(
+    page: Page, console: Console
+) -> None:
+    await make_user(console, "ada@example.com")
+    await sign_in(page, console, "ada@example.com")
+    await visit(page, f"{console.url}/profile")
+    await page.get_by_role("button", name="Make a calendar URL").click()
+    shown = page.get_by_role("region", name="Calendar feed URL")
+    first = await shown.get_by_label("Copy it now").input_value()
+    assert first.startswith(f"{console.url}/calendars/cal_")
+    async with httpx.AsyncClient() as client:
+        feed = await client.get(first)
+        assert feed.status_code == 200
+        assert feed.headers["content-type"].startswith("text/calendar")
+        await visit(page, f"{console.url}/profile")
+        assert first not in await page.content()  # shown once
+        await page.get_by_role("button", name="New calendar URL").click()
+        second = await shown.get_by_label("Copy it now").input_value()
+        assert second != first
+        assert (await client.get(first)).status_code == 404
+        assert (await client.get(second)).status_code == 200
+        await visit(page, f"{console.url}/profile")
+        await page.get_by_role("button", name="Turn the feed off").click()
+        await expect(page.get_by_role("status")).to_have_text(
+            "Calendar feed turned off: its URL no longer works."
+        )
+        assert (await client.get(second)).status_code == 404
+    await expect(page.get_by_role("button", name="Make a calendar URL")).to_be_visible()
+
+
+async def test_a_telegram_account_is_linked_by_the_code_it_sends(
+    page: Page, console: Console
+) -> None:
+    await make_user(console, "ada@example.com")
+    await sign_in(page, console, "ada@example.com")
+    await visit(page, f"{console.url}/profile")
+    chat = page.locator("#chat li").filter(has_text="Telegram")
+    await expect(chat).to_contain_text("not linked")
+    await page.get_by_role("button", name="Link Telegram: get a code").click()
+    shown = page.get_by_role("region", name="Telegram link code")
+    code = await shown.get_by_label("Copy it now").input_value()
+    await expect(shown).to_contain_text(f"Send /link {code} to the Stairway bot in Telegram.")
+    # The bot's webhook hears the code from the account (as Telegram delivers it).
+    sender = {"id": 515151, "is_bot": False, "first_name": "Ada"}
+    update = {
+        "update_id": 9001,
+        "message": {
+            "message_id": 1,
+            "from": sender,
+            "chat": {"id": 515151, "type": "private"},
+            "text": f"/link {code}",
+        },
+    }
+    async with httpx.AsyncClient(base_url=console.url) as client:
+        heard = await client.post(
+            "/integrations/telegram/webhook",
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_WEBHOOK_SECRET},
+        )
+    assert heard.status_code == 200, heard.text
+    await visit(page, f"{console.url}/profile")
+    await expect(chat.locator(".badge.verified")).to_have_text("linked")
+    await page.get_by_role("button", name="Unlink Telegram").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        "Telegram account unlinked: its buttons act as nobody."
+    )
+    await expect(chat).to_contain_text("not linked")
 
 
 async def test_a_second_test_page_at_once_is_refused(
