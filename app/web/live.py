@@ -162,9 +162,11 @@ def changes(
     feed: IncidentFeed = request.app.state.feed
 
     async def stream() -> AsyncIterator[dict[str, str]]:
+        clock = asyncio.get_running_loop().time
         async with feed.subscribe() as subscription:
             # Whatever changed between the page's render and this subscription: refresh once.
             yield {"event": "changed", "data": "subscribed"}
+            checked_at = clock()
             while True:
                 try:
                     changed, everything = await asyncio.wait_for(
@@ -172,10 +174,14 @@ def changes(
                     )
                 except TimeoutError:
                     changed, everything = set(), False
-                if not await _session_live(request, viewer):
-                    yield {"event": "signed-out", "data": "the session has ended"}
-                    return
-                if everything or (changed and wanted(changed)):
+                refresh = everything or (bool(changed) and wanted(changed))
+                # Changes to incidents this page does not show ask for no check of their own.
+                if refresh or clock() - checked_at >= SESSION_CHECK_SECONDS:
+                    if not await _session_live(request, viewer):
+                        yield {"event": "signed-out", "data": "the session has ended"}
+                        return
+                    checked_at = clock()
+                if refresh:
                     yield {"event": "changed", "data": "incidents"}
                     await asyncio.sleep(MIN_INTERVAL_SECONDS)  # a storm is one refresh a beat
 
