@@ -18,7 +18,7 @@ import httpx
 import pytest
 import uvicorn
 from oidc_provider_mock import run_server_in_thread
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from playwright.async_api import Error as PlaywrightError
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -43,6 +43,8 @@ SIZES = {"wide": (1280, 800), "phone": (390, 844)}
 PASSWORD = "correct horse battery staple"
 OIDC_CLIENT_ID = "stairway-console"
 OIDC_ROLE_MAP = {"sre-leads": "admin", "sre": "responder"}
+# What a person waits for on a busy machine (the actions' default below): assertions wait as long.
+expect.set_options(timeout=10_000)
 
 
 def _free_port() -> int:
