@@ -138,8 +138,9 @@ async def plans(
             driver: Any = raw.driver_connection
             rows = await driver.fetch("EXPLAIN " + statement, *params)
         lines = [r[0] for r in rows]
-        used = [ln.strip() for ln in lines if " using " in ln.lower() or "Seq Scan" in ln]
-        found[name] = "; ".join(used)[:160] or lines[0].strip()
+        # Each scan, without its cost estimate: "Index Scan Backward using ix_... on incidents".
+        used = [ln.split("(cost=")[0].strip(" ->") for ln in lines if "Scan" in ln]
+        found[name] = "; ".join(used) or lines[0].strip()
     await engine.dispose()
     return found
 
@@ -252,6 +253,12 @@ async def main() -> None:
                 "service_ids": [],
                 "since": None,
                 "urgencies": ["low"],
+            },
+            "mine, open": {
+                "statuses": ["triggered", "acknowledged"],
+                "service_ids": [],
+                "since": None,
+                "involving": mine,
             },
             "mine, any status": {
                 "statuses": [],

@@ -41,6 +41,9 @@ async def test_the_callbacks_and_action_links_are_in_the_openapi(
     twilio = paths["/integrations/twilio/sms"]["post"]
     assert {"From", "Body", "MessageSid"} <= _form_fields(twilio)
     assert "text/xml" in twilio["responses"]["200"]["content"]
+    pushover = paths["/integrations/pushover/ack/{token}"]["post"]
+    assert {"acknowledged", "acknowledged_by", "receipt"} <= _form_fields(pushover)
+    assert {"200", "403", "422"} <= set(pushover["responses"])
     links = paths["/r/{token}"]
     assert set(links) == {"get", "post"}
     assert "application/json" in links["post"]["responses"]["200"]["content"]

@@ -19,6 +19,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.signin import find_user
+from app.audit.recorder import set_actor
 from app.config import Settings
 from app.models import User
 from app.security import make_token, read_token
@@ -151,6 +152,7 @@ def _id_token_claims(
 
 
 def _mapped_role(settings: Settings, claims: dict[str, Any]) -> str:
+    """The highest role a value of the role claim maps to, else the default role."""
     values = claims.get(settings.oidc_role_claim)
     values = values if isinstance(values, list) else [values]
     roles = [
@@ -170,6 +172,7 @@ async def user_for(*, session: AsyncSession, settings: Settings, identity: Ident
         raise SsoRefused(f"accounts of {domain} may not sign in here", email=identity.email)
     user = await find_user(session=session, email=identity.email)
     if user is not None:
+        await _apply_role_map(session, settings, user, identity.claims)
         return user
     if not settings.oidc_auto_provision:
         raise SsoRefused(
@@ -178,3 +181,20 @@ async def user_for(*, session: AsyncSession, settings: Settings, identity: Ident
     role = Role(_mapped_role(settings, identity.claims))
     data = UserCreate(name=identity.name[:200], email=identity.email, role=role)
     return await create_user(session=session, data=data)
+
+
+async def _apply_role_map(
+    session: AsyncSession, settings: Settings, user: User, claims: dict[str, Any]
+) -> None:
+    """At every sign-in the provider's role claim decides the role, when a mapping is set.
+
+    A token without the claim at all changes nothing (a provider that does not send it must not
+    demote everyone); a claim with no mapped value gives the default role.
+    """
+    if not settings.oidc_role_map or settings.oidc_role_claim not in claims:
+        return
+    role = _mapped_role(settings, claims)
+    if role != user.role:
+        set_actor(session, {"type": "system", "name": "single sign-on"})
+        user.role = role
+        await session.flush()

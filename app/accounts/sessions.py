@@ -5,7 +5,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -51,7 +51,8 @@ async def start(
     now: datetime,
     lifetimes: Lifetimes,
 ) -> Started:
-    """A new session for the user (the caller sets the cookie)."""
+    """A new session for the user (the caller sets the cookie); ended sessions are forgotten."""
+    await purge_expired(session=session, now=now, lifetimes=lifetimes)
     token = secrets.token_urlsafe(32)
     csrf_token = secrets.token_urlsafe(32)
     session.add(
@@ -108,6 +109,19 @@ async def resume(
     )
 
 
+async def is_live(
+    *, session: AsyncSession, token_hash: str, now: datetime, lifetimes: Lifetimes
+) -> bool:
+    """Whether the session still exists and has not ended (without counting this as a use)."""
+    found = await session.scalar(
+        select(col(ConsoleSession.token_hash))
+        .where(col(ConsoleSession.token_hash) == token_hash)
+        .where(col(ConsoleSession.expires_at) > now)
+        .where(col(ConsoleSession.last_seen_at) > now - lifetimes.idle)
+    )
+    return found is not None
+
+
 async def end(*, session: AsyncSession, token_hash: str) -> None:
     """Sign this browser out."""
     await session.execute(
@@ -150,11 +164,25 @@ async def end_one(*, session: AsyncSession, user_id: uuid.UUID, token_hash: str)
     return len(result.all()) == 1
 
 
-async def purge_expired(*, session: AsyncSession, now: datetime) -> int:
-    """Forget sessions past their absolute expiry."""
+async def purge_expired(*, session: AsyncSession, now: datetime, lifetimes: Lifetimes) -> int:
+    """Forget every user's sessions that have ended: idle too long or past their absolute expiry.
+
+    Run at each sign-in, so the table holds live sessions and the few that ended since.
+    """
+    ended = (
+        select(col(ConsoleSession.token_hash))
+        .where(
+            or_(
+                col(ConsoleSession.expires_at) <= now,
+                col(ConsoleSession.last_seen_at) <= now - lifetimes.idle,
+            )
+        )
+        # Rows another sign-in is sweeping are its to delete: a sign-in never waits for one.
+        .with_for_update(skip_locked=True)
+    )
     result = await session.execute(
         delete(ConsoleSession)
-        .where(col(ConsoleSession.expires_at) <= now)
+        .where(col(ConsoleSession.token_hash).in_(ended.scalar_subquery()))
         .returning(col(ConsoleSession.token_hash))
     )
     return len(result.all())

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, any_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -206,10 +206,13 @@ class Involvement:
 
 
 def _involving(who: Involvement) -> Any:
-    paged = exists().where(
-        col(Notification.incident_id) == col(Incident.id),
-        col(Notification.user_id) == who.user_id,
+    # One OR of indexable conditions (ix_notifications_user_incident gives the paged ids once,
+    # ix_incidents_policy_snapshot the policies naming the viewer): PostgreSQL combines them
+    # when few incidents are the viewer's and walks the newest first when most are.
+    paged_ids = select(col(Notification.incident_id)).where(
+        col(Notification.user_id) == who.user_id
     )
+    paged = col(Incident.id) == any_(func.array(paged_ids.scalar_subquery()))
     targets = [{"type": "user", "id": str(who.user_id)}]
     targets += [{"type": "schedule", "id": str(sid)} for sid in who.schedule_ids]
     named = [

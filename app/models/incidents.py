@@ -42,6 +42,13 @@ class Incident(SQLModel, table=True):
             "auto_resolve_at",
             postgresql_where=text("auto_resolve_at IS NOT NULL"),
         ),
+        # "Mine": the incidents whose policy names a user or schedule (`policy_snapshot @> ...`).
+        Index(
+            "ix_incidents_policy_snapshot",
+            "policy_snapshot",
+            postgresql_using="gin",
+            postgresql_ops={"policy_snapshot": "jsonb_path_ops"},
+        ),
     )
 
     id: uuid.UUID = id_field()
@@ -114,6 +121,8 @@ class Notification(SQLModel, table=True):
             "due_at",
             postgresql_where=text("status = 'pending'"),
         ),
+        # "Mine": the incidents that paged a user.
+        Index("ix_notifications_user_incident", "user_id", "incident_id"),
     )
 
     id: uuid.UUID = id_field()

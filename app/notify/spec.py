@@ -89,3 +89,6 @@ class ProviderSpec:
     # Endpoints the operator configured for this channel (an API base URL): not user input, so
     # the SSRF rule lets them reach a private address.
     operator_urls: Callable[[Settings], tuple[str, ...]] = lambda settings: ()
+    # The gateways that can carry this channel (values of STAIRWAY_SMS_GATEWAY, default first):
+    # each is a provider of its own, and the provider contract test runs every one of them.
+    gateways: tuple[str, ...] = ()

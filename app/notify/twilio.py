@@ -124,6 +124,7 @@ def _gateway_urls(settings: Settings) -> tuple[str, ...]:
 
 NEEDS = "STAIRWAY_TWILIO_ACCOUNT_SID (or STAIRWAY_SMS_GATEWAY=vonage and STAIRWAY_VONAGE_API_KEY)"
 # One gateway carries both channels: Twilio, or Vonage (app/notify/vonage.py).
+GATEWAYS = ("twilio", "vonage")
 SMS = ProviderSpec(
     type="sms",
     check_address=phone_number,
@@ -133,6 +134,7 @@ SMS = ProviderSpec(
     needs=NEEDS,
     min_interval_seconds=30.0,
     operator_urls=_gateway_urls,
+    gateways=GATEWAYS,
 )
 VOICE = ProviderSpec(
     type="voice",
@@ -143,4 +145,5 @@ VOICE = ProviderSpec(
     needs=NEEDS,
     min_interval_seconds=60.0,
     operator_urls=_gateway_urls,
+    gateways=GATEWAYS,
 )

@@ -1,4 +1,4 @@
-"""How the Slack and Twilio callbacks appear in /openapi.json: form-encoded bodies, signed.
+"""How the Slack, Twilio and Pushover callbacks appear in /openapi.json: form-encoded bodies.
 
 The handlers read the raw body (the signature covers it byte for byte), so FastAPI cannot
 infer these bodies; they are described here instead.
@@ -65,5 +65,29 @@ TWILIO_SMS: dict[str, Any] = {
     "responses": {
         200: {"content": {"text/xml": {}}, "description": "TwiML, with the reply SMS"},
         403: {"description": "Bad signature"},
+    },
+}
+
+PUSHOVER_ACK: dict[str, Any] = {
+    "summary": "Pushover emergency acknowledgement: acknowledging in the app acknowledges here",
+    "description": "Each emergency-priority page asks Pushover to call this URL back when it is "
+    "acknowledged; `token` is the page's signed acknowledge token (for the paged user, expiring "
+    "with the page's links). The acknowledging Pushover user must be the paged user's own "
+    "Pushover key and the user must still be a responder or admin; each token acts once.",
+    "openapi_extra": {
+        "requestBody": _form(
+            {
+                "receipt": "Pushover's receipt of the emergency notification",
+                "acknowledged": "1 when acknowledged",
+                "acknowledged_at": "Unix seconds",
+                "acknowledged_by": "The acknowledging Pushover user's key",
+                "acknowledged_by_device": "The device it was acknowledged on",
+            },
+            ["acknowledged", "acknowledged_by"],
+        ),
+    },
+    "responses": {
+        403: {"description": "Not a token Stairway issued, expired, or not the paged user's key"},
+        422: {"description": "`acknowledged` is not 1"},
     },
 }

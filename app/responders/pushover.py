@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -20,10 +21,16 @@ from app.db import SessionDep
 from app.errors import Forbidden, InvalidInput
 from app.models import ContactMethod, User, utcnow
 from app.notify.links import read_action
+from app.responders import docs
 from app.responders.actions import MAY_RESPOND, act
 from app.responders.nonces import use_once
 
-router = APIRouter(prefix="/integrations/pushover", tags=["responding"], include_in_schema=False)
+router = APIRouter(prefix="/integrations/pushover", tags=["responding"])
+
+
+class CallbackAnswer(BaseModel):
+    changed: bool = Field(description="Whether the incident was acknowledged by this call.")
+    message: str
 
 
 async def _owns_key(session: AsyncSession, user: User, key: str) -> bool:
@@ -38,7 +45,7 @@ async def _owns_key(session: AsyncSession, user: User, key: str) -> bool:
     return found is not None
 
 
-@router.post("/ack/{token}")
+@router.post("/ack/{token}", response_model=CallbackAnswer, **docs.PUSHOVER_ACK)
 async def acknowledged(token: str, request: Request, session: SessionDep) -> JSONResponse:
     """Verify the token, the acknowledging Pushover user and their role; then acknowledge."""
     claims = read_action(request.app.state.link_secret, token, now=utcnow().timestamp())

@@ -61,6 +61,12 @@ async def delete_feed(
     await session.execute(delete(CalendarFeed).where(owner))
 
 
+async def has_feed(*, session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Whether the user's shifts are published (the URL itself is shown only when made)."""
+    query = select(col(CalendarFeed.id)).where(col(CalendarFeed.user_id) == user_id)
+    return (await session.scalar(query)) is not None
+
+
 async def feed_for_token(*, session: AsyncSession, token: str) -> CalendarFeed | None:
     """The feed a URL's token opens, or None."""
     query = select(CalendarFeed).where(col(CalendarFeed.token_hash) == hash_key(token))

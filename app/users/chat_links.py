@@ -19,9 +19,23 @@ from app.models import ChatIdentity, User
 from app.repository import get_or_404
 from app.security import hash_key
 
+# The chat services whose accounts are linked to people with a one-time code.
+CHAT_KINDS = ("telegram", "mattermost")
 # Letters and digits without look-alikes (no 0/O, 1/I/L): easy to type from a phone.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10
+
+
+# Where the code is sent from: only the holder of the chat account can send it there.
+HOW_TO_LINK = {
+    "telegram": "Send /link {code} to the Stairway bot in Telegram.",
+    "mattermost": "Type /stairway link {code} in Mattermost.",
+}
+
+
+def how_to_link(kind: str, code: str) -> str:
+    """What to do with a link code, as the profile and the API say it."""
+    return HOW_TO_LINK[kind].format(code=code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +113,9 @@ async def unlink(*, session: AsyncSession, user_id: uuid.UUID, kind: str) -> Non
     for identity in await session.scalars(query):
         await session.delete(identity)
     await session.flush()
+
+
+async def accounts_of(*, session: AsyncSession, user_id: uuid.UUID) -> dict[str, ChatIdentity]:
+    """The user's chat accounts by kind: linked (`linked_at`) or waiting for a code."""
+    query = select(ChatIdentity).where(col(ChatIdentity.user_id) == user_id)
+    return {identity.kind: identity for identity in await session.scalars(query)}

@@ -12,7 +12,7 @@ from app.models import User, utcnow
 from app.repository import get_or_404
 from app.schedules import feeds
 from app.schedules.schemas import CalendarFeedCreated
-from app.users import chat_links, service, verification
+from app.users import chat_links, service, testpage, verification
 from app.users.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -157,7 +157,11 @@ async def verify_contact_method(
     return confirmation.method
 
 
-@router.post("/{user_id}/contact-methods/{method_id}/test", response_model=TestPageSent)
+@router.post(
+    "/{user_id}/contact-methods/{method_id}/test",
+    response_model=TestPageSent,
+    responses={429: {"description": "A test page went to this contact method just now"}},
+)
 async def send_test_page(
     user_id: uuid.UUID,
     method_id: uuid.UUID,
@@ -167,14 +171,15 @@ async def send_test_page(
 ) -> TestPageSent:
     """Send a test page through the method's real provider and show what it answered."""
     _owner_or_admin(principal, user_id)
-    result = await verification.send_test(
+    trial = await testpage.send_test_page(
         session=session,
         providers=request.app.state.providers,
         user_id=user_id,
         method_id=method_id,
+        fallback_secret=request.app.state.link_secret,
         now=utcnow(),
     )
-    return TestPageSent(outcome=result.outcome.value, detail=result.detail)
+    return TestPageSent(outcome=trial.outcome, detail=trial.response)
 
 
 @router.post(
@@ -208,12 +213,6 @@ async def delete_calendar_feed(
     await feeds.delete_feed(session=session, user_id=user_id)
 
 
-LINK_HOW = {
-    ChatKind.TELEGRAM: "Send /link {code} to the Stairway bot in Telegram.",
-    ChatKind.MATTERMOST: "Type /stairway link {code} in Mattermost.",
-}
-
-
 @router.post("/{user_id}/chat-links/{kind}", status_code=201)
 async def start_chat_link(
     user_id: uuid.UUID,
@@ -231,7 +230,7 @@ async def start_chat_link(
         now=utcnow(),
         ttl_seconds=request.app.state.settings.chat_link_code_ttl_seconds,
     )
-    how = LINK_HOW[kind].format(code=link.code)
+    how = chat_links.how_to_link(kind.value, link.code)
     return ChatLinkCode(kind=kind, code=link.code, expires_at=link.expires_at, how=how)
 
 

@@ -1,16 +1,17 @@
 """Test pages: one page to one contact method, on demand, through the provider real pages use.
 
-The page is built like a real one (`app/notify/base.Page`, the same document shape) and handed to
-the same provider registry (`app/notify/registry.send_page`); only the incident is made up
-(`"test": true`, number 0, no action links). Every test and its outcome is kept in the audit log,
-which is also where the profile page reads the last one from.
+The page is a notice of kind "test" (`app/notify/notices.py`, as verification codes and on-call
+notices travel), handed to the same provider registry as real pages (`registry.send_page`): same
+provider, signing, SSRF guard and rate limits, no buttons to press and no incident behind it.
+Every test and its outcome is kept in the audit log, which is also where the profile page reads
+the last one from. The console's profile and the API's `POST /users/{id}/contact-methods/{cid}/test`
+both send through `send_test_page`.
 """
 
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,8 +20,10 @@ from sqlmodel import col
 from app.audit.recorder import record_event
 from app.errors import AppError
 from app.models import AuditEntry, ContactMethod, User
-from app.notify.base import Outcome, Page, Provider
+from app.notify.base import Notice, Outcome, Page, Provider
+from app.notify.notices import notice_page
 from app.notify.registry import send_page
+from app.repository import get_or_404, get_owned_or_404
 
 ACTION = "tested"
 RESOURCE = "contact_method"
@@ -68,39 +71,27 @@ class Trial:
         )
 
 
+def test_notice(*, method: ContactMethod, user: User) -> Notice:
+    """What a test page says: whose it is and through what; it asks for nothing."""
+    name = method.label or method.type
+    return Notice(
+        kind="test",
+        title=f"Test page for {user.name}",
+        text=f"This is a test page for {user.name} through the {name} contact method. "
+        "Nothing is wrong; no reply is needed.",
+    )
+
+
 def build_test_page(
     *, method: ContactMethod, user: User, fallback_secret: str, now: datetime
 ) -> Page:
-    """A page about a made-up incident that says it is a test."""
-    incident_id = uuid.uuid4()
-    stamp = now.isoformat().replace("+00:00", "Z")
-    incident: dict[str, Any] = {
-        "id": str(incident_id),
-        "number": 0,
-        "test": True,
-        "title": f"Test page for {user.name}: this {method.type} contact method works",
-        "status": "triggered",
-        "severity": "info",
-        "urgency": "low",
-        "dedup_key": f"test-{incident_id.hex[:12]}",
-        "source": "stairway test page",
-        "details": {"sent_by": user.name, "contact_method": method.label or method.type},
-        "alert_count": 1,
-        "escalation": {"level": 1, "loop": 0, "next_due_at": None, "exhausted": False},
-        "created_at": stamp,
-        "updated_at": stamp,
-    }
-    return Page(
-        notification_id=str(uuid.uuid4()),
-        idempotency_key=f"test:{method.id}:{incident_id.hex}",
+    """The page that carries the test notice, signed as real pages to this method are."""
+    return notice_page(
+        test_notice(method=method, user=user),
         channel=method.type,
         address=method.address,
-        attempt=1,
-        incident=incident,
-        level=1,
-        loop=0,
         user={"id": str(user.id), "name": user.name},
-        actions={},
+        idempotency_key=f"test:{method.id}:{now.timestamp()}",
         signing_secret=method.signing_secret or fallback_secret,
     )
 
@@ -126,12 +117,21 @@ async def send_test_page(
     *,
     session: AsyncSession,
     providers: Mapping[str, Provider],
-    method: ContactMethod,
-    user: User,
+    user_id: uuid.UUID,
+    method_id: uuid.UUID,
     fallback_secret: str,
     now: datetime,
 ) -> Trial:
-    """Page `method` once now and record the provider's answer (the caller commits)."""
+    """Page the user's contact method once now and record the provider's answer.
+
+    The one "send a test page" of the console and the API. At most one per contact method per
+    MIN_INTERVAL (TooSoon, 429); the caller commits, so the audit entry is kept with the answer.
+    """
+    user = await get_or_404(session, User, user_id, what="user")
+    # Locked: two presses of the button send one test page, the other is told to wait.
+    method = await get_owned_or_404(
+        session, ContactMethod, method_id, user_id=user_id, what="contact method", lock=True
+    )
     previous = (await last_trials(session=session, method_ids=[method.id])).get(method.id)
     if previous is not None and now - previous.at < MIN_INTERVAL:
         wait = int((previous.at + MIN_INTERVAL - now).total_seconds()) + 1

@@ -89,35 +89,6 @@ async def send_code(
     return CodeSent(method, result.outcome, result.detail, method.verification_expires_at)
 
 
-async def send_test(
-    *,
-    session: AsyncSession,
-    providers: dict[str, Provider],
-    user_id: uuid.UUID,
-    method_id: uuid.UUID,
-    now: datetime,
-) -> DeliveryResult:
-    """ "Send a test page": a notice through the method's real provider; its outcome."""
-    user = await get_or_404(session, User, user_id, what="user")
-    method = await get_owned_or_404(
-        session, ContactMethod, method_id, user_id=user_id, what="contact method"
-    )
-    notice = Notice(
-        kind="test",
-        title="Stairway test page",
-        text=f"This is a test page for {user.name}. Nothing is wrong; no reply is needed.",
-    )
-    page = notice_page(
-        notice,
-        channel=method.type,
-        address=method.address,
-        user={"id": str(user.id), "name": user.name},
-        idempotency_key=f"test:{method.id}:{now.timestamp()}",
-        signing_secret=method.signing_secret,
-    )
-    return await send_page(providers, page)
-
-
 @dataclass(frozen=True, slots=True)
 class Confirmation:
     """The method after a confirmation, and why the code was refused (None: verified)."""

@@ -136,6 +136,9 @@ async def current_viewer(request: Request, session: SessionDep) -> Viewer | None
     return viewer
 
 
+MaybeViewer = Annotated[Viewer | None, Depends(current_viewer)]
+
+
 def actor_of(viewer: Viewer) -> dict[str, Any]:
     """How the viewer appears on timelines and in the audit log."""
     return {"type": "user", "id": str(viewer.user_id), "name": viewer.name, "via": "console"}

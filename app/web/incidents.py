@@ -1,8 +1,7 @@
 """/incidents and /incidents/{id}: the live list, one incident, and every action on it."""
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -12,7 +11,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
-from sse_starlette import EventSourceResponse
 
 from app.accounts.sessions import Viewer
 from app.db import SessionDep
@@ -33,9 +31,8 @@ from app.store import timeline
 from app.store.incidents import lock_incident
 from app.users.service import list_users
 from app.vocabulary import Priority, Status
-from app.web import notice
-from app.web.auth import ActorDep, ViewerDep, actor_of, can_act, now_of
-from app.web.live import MIN_INTERVAL_SECONDS
+from app.web import live, notice
+from app.web.auth import ActorDep, MaybeViewer, ViewerDep, actor_of, can_act, now_of
 from app.web.templating import render
 
 router = APIRouter(tags=["console"], include_in_schema=False)
@@ -51,7 +48,6 @@ STATUSES = {
 PRIORITIES = tuple(p.value for p in Priority)
 SINCE = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 SNOOZE_PRESETS = ((900, "15 min"), (3600, "1 hour"), (4 * 3600, "4 hours"), (86400, "1 day"))
-PING_SECONDS = 15
 
 
 @dataclass(frozen=True)
@@ -154,31 +150,9 @@ async def incident_list(
     return response
 
 
-def _changes(request: Request, wanted: Callable[[set[str], bool], bool]) -> EventSourceResponse:
-    """An event stream that says "changed" when an incident the page shows may have changed."""
-    feed = request.app.state.feed
-
-    async def stream() -> AsyncIterator[dict[str, str]]:
-        async with feed.subscribe() as subscription:
-            # Whatever changed between the page's render and this subscription: refresh once.
-            yield {"event": "changed", "data": "subscribed"}
-            while True:
-                changed, everything = await subscription.next()
-                if everything or wanted(changed, everything):
-                    yield {"event": "changed", "data": "incidents"}
-                    await asyncio.sleep(MIN_INTERVAL_SECONDS)  # a storm is one refresh a beat
-
-    return EventSourceResponse(
-        stream(),
-        ping=PING_SECONDS,
-        shutdown_event=feed.closing,
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
-
-
 @router.get("/incidents/events")
-async def list_events(request: Request, viewer: ViewerDep) -> EventSourceResponse:
-    return _changes(request, lambda changed, everything: True)
+async def list_events(request: Request, viewer: MaybeViewer) -> Response:
+    return live.changes(request, viewer, lambda changed: True)
 
 
 @router.post("/incidents/bulk")
@@ -249,10 +223,10 @@ async def incident_page(
 
 @router.get("/incidents/{incident_id}/events")
 async def incident_events(
-    request: Request, viewer: ViewerDep, incident_id: uuid.UUID
-) -> EventSourceResponse:
+    request: Request, viewer: MaybeViewer, incident_id: uuid.UUID
+) -> Response:
     key = str(incident_id)
-    return _changes(request, lambda changed, everything: key in changed)
+    return live.changes(request, viewer, lambda changed: key in changed)
 
 
 Action = Callable[[Incident, dict[str, Any], datetime], Awaitable[str]]

@@ -14,8 +14,14 @@ from typing import Any
 
 import anyio
 import asyncpg  # type: ignore[import-untyped]
+from fastapi import Request, Response
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sse_starlette import EventSourceResponse
+
+from app.accounts import sessions
+from app.accounts.sessions import Viewer
+from app.web.auth import lifetimes, now_of, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +29,9 @@ CHANNEL = "stairway_incidents"
 # The most often one stream tells its browser to refresh: a storm of changes is one refresh.
 MIN_INTERVAL_SECONDS = 0.25
 RECONNECT_DELAY_SECONDS = 1.0
+PING_SECONDS = 15
+# A quiet stream checks its session this often; a busy one before every refresh it asks for.
+SESSION_CHECK_SECONDS = 15.0
 # The feeds of this process: their streams end when the server stops (uvicorn waits for open
 # responses before it exits, and an event stream never ends by itself).
 _feeds: "weakref.WeakSet[IncidentFeed]" = weakref.WeakSet()
@@ -126,3 +135,59 @@ class IncidentFeed:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+
+
+async def _session_live(request: Request, viewer: Viewer) -> bool:
+    async with request.app.state.sessions() as session:
+        return await sessions.is_live(
+            session=session,
+            token_hash=viewer.token_hash,
+            now=now_of(request),
+            lifetimes=lifetimes(settings_of(request)),
+        )
+
+
+def changes(
+    request: Request, viewer: Viewer | None, wanted: Callable[[set[str]], bool]
+) -> Response:
+    """An event stream that says "changed" when an incident the page shows may have changed.
+
+    It lasts as long as the viewer's session: signed out (anywhere) or expired, the stream says
+    "signed-out" and ends, and a browser reconnecting without a session gets 204, which tells
+    it to stop. The check is a primary-key read before each refresh the browser would make
+    (at most one per MIN_INTERVAL_SECONDS), and every SESSION_CHECK_SECONDS while quiet.
+    """
+    if viewer is None:
+        return Response(status_code=204)
+    feed: IncidentFeed = request.app.state.feed
+
+    async def stream() -> AsyncIterator[dict[str, str]]:
+        clock = asyncio.get_running_loop().time
+        async with feed.subscribe() as subscription:
+            # Whatever changed between the page's render and this subscription: refresh once.
+            yield {"event": "changed", "data": "subscribed"}
+            checked_at = clock()
+            while True:
+                try:
+                    changed, everything = await asyncio.wait_for(
+                        subscription.next(), SESSION_CHECK_SECONDS
+                    )
+                except TimeoutError:
+                    changed, everything = set(), False
+                refresh = everything or (bool(changed) and wanted(changed))
+                # Changes to incidents this page does not show ask for no check of their own.
+                if refresh or clock() - checked_at >= SESSION_CHECK_SECONDS:
+                    if not await _session_live(request, viewer):
+                        yield {"event": "signed-out", "data": "the session has ended"}
+                        return
+                    checked_at = clock()
+                if refresh:
+                    yield {"event": "changed", "data": "incidents"}
+                    await asyncio.sleep(MIN_INTERVAL_SECONDS)  # a storm is one refresh a beat
+
+    return EventSourceResponse(
+        stream(),
+        ping=PING_SECONDS,
+        shutdown_event=feed.closing,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

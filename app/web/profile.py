@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import sessions
 from app.accounts.sessions import Viewer
+from app.config import Settings
 from app.db import SessionDep
 from app.errors import AppError, NotFound
 from app.models import ContactMethod, User
 from app.notify import registry
 from app.repository import get_or_404
-from app.users import service, testpage
+from app.schedules import feeds
+from app.users import chat_links, service, testpage, verification
 from app.users.schemas import (
     ApiKeyCreate,
     ContactMethodCreate,
@@ -68,7 +70,12 @@ def _message(exc: ValidationError | AppError) -> str:
     return "; ".join(parts)
 
 
-async def _page(
+def chat_kinds(settings: Settings) -> list[str]:
+    """The chat services a person can link an account of here (those Stairway pages through)."""
+    return [kind for kind in chat_links.CHAT_KINDS if registry.BY_TYPE[kind].enabled(settings)]
+
+
+async def render_profile(
     request: Request,
     session: AsyncSession,
     viewer: Viewer,
@@ -102,6 +109,9 @@ async def _page(
         "problem": problem,
         "shown_once": shown_once,
         "public_url": settings_of(request).public_url.rstrip("/"),
+        "has_feed": await feeds.has_feed(session=session, user_id=user.id),
+        "chat_accounts": await chat_links.accounts_of(session=session, user_id=user.id),
+        "chat_kinds": chat_kinds(settings_of(request)),
         "notice": notice.take(request),
     }
     status = 422 if problem else 200
@@ -114,11 +124,13 @@ async def _page(
 
 @router.get("/profile")
 async def profile_page(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
-    return await _page(request, session, viewer)
+    return await render_profile(request, session, viewer)
 
 
 # After a form that shows a secret, the address bar holds the form's URL: reloading it lands here.
 @router.get("/profile/api-keys")
+@router.get("/profile/calendar-feed")
+@router.get("/profile/chat-links/{kind}")
 @router.get("/profile/contact-methods")
 async def back_to_profile(viewer: ViewerDep) -> Response:
     return RedirectResponse("/profile", status_code=303)
@@ -135,7 +147,7 @@ async def set_time_zone(
         data = UserUpdate(time_zone=time_zone)
     except ValidationError as exc:
         problem = Problem("time-zone", _message(exc), {"time_zone": time_zone})
-        return await _page(request, session, viewer, problem=problem)
+        return await render_profile(request, session, viewer, problem=problem)
     await service.update_user(session=session, user_id=viewer.user_id, data=data)
     return notice.redirect_with("/profile", f"Time zone set to {time_zone}.")
 
@@ -152,23 +164,30 @@ async def add_contact_method(
     typed = {"type": type, "address": address.strip(), "label": label.strip()}
     try:
         data = ContactMethodCreate.model_validate(typed)
-        allow = bool(settings_of(request).allow_private_webhook_targets)
+        settings = settings_of(request)
         method = await service.add_contact_method(
-            session=session, user_id=viewer.user_id, data=data, allow_private=allow
+            session=session,
+            user_id=viewer.user_id,
+            data=data,
+            allow_private=bool(settings.allow_private_webhook_targets),
+            trusted=settings.contact_verification == "trusted",
         )
     except (ValidationError, AppError) as exc:
         problem = Problem("contact", _message(exc), typed)
-        return await _page(request, session, viewer, problem=problem)
+        return await render_profile(request, session, viewer, problem=problem)
     name = method.label or method.type
     if not method.signing_secret:
-        return notice.redirect_with("/profile", f"Added {name}.")
+        unverified = " Send it a code to verify it: until then it is not paged."
+        return notice.redirect_with(
+            "/profile", f"Added {name}." + ("" if method.verified_at else unverified)
+        )
     secret = ShownOnce(
         title=f"Signing secret of {name}",
         value=method.signing_secret,
         note="Every page to this webhook is signed with it (X-Stairway-Signature). "
         "It is shown only now: copy it into the receiver.",
     )
-    return await _page(request, session, viewer, shown_once=secret)
+    return await render_profile(request, session, viewer, shown_once=secret)
 
 
 @router.post("/profile/contact-methods/{method_id}/delete")
@@ -181,30 +200,72 @@ async def remove_contact_method(
     return notice.redirect_with("/profile", "Contact method removed, with its rules.")
 
 
-async def _own_method(session: AsyncSession, viewer: Viewer, method_id: uuid.UUID) -> ContactMethod:
-    # Locked: two presses of the button send one test page, the other is told to wait.
-    method = await session.get(ContactMethod, method_id, with_for_update=True)
-    if method is None or method.user_id != viewer.user_id:
-        raise NotFound(f"contact method {method_id} not found")
-    return method
-
-
 @router.post("/profile/contact-methods/{method_id}/test")
 async def test_contact_method(
     request: Request, session: SessionDep, viewer: CsrfViewerDep, method_id: uuid.UUID
 ) -> Response:
-    method = await _own_method(session, viewer, method_id)
     trial = await testpage.send_test_page(
         session=session,
         providers=request.app.state.providers,
-        method=method,
-        user=await get_or_404(session, User, viewer.user_id, what="user"),
+        user_id=viewer.user_id,
+        method_id=method_id,
         fallback_secret=request.app.state.link_secret,
         now=now_of(request),
     )
+    method = await get_or_404(session, ContactMethod, method_id, what="contact method")
     name = method.label or method.type
     message = f"Test page to {name}: {trial.verdict}. {trial.response}"
     return notice.redirect_with("/profile", message)
+
+
+@router.post("/profile/contact-methods/{method_id}/verification")
+async def send_verification_code(
+    request: Request, session: SessionDep, viewer: CsrfViewerDep, method_id: uuid.UUID
+) -> Response:
+    sent = await verification.send_code(
+        session=session,
+        providers=request.app.state.providers,
+        settings=settings_of(request),
+        user_id=viewer.user_id,
+        method_id=method_id,
+        now=now_of(request),
+    )
+    name = sent.method.label or sent.method.type
+    if sent.expires_at is None:
+        return notice.redirect_with(
+            "/profile", f"No code went to {name}: the provider answered {sent.detail}"
+        )
+    minutes = settings_of(request).verification_code_ttl_seconds // 60
+    return notice.redirect_with(
+        f"/profile#contact-{method_id}",
+        f"A code went to {name}. Enter it below within {minutes} minutes.",
+    )
+
+
+@router.post("/profile/contact-methods/{method_id}/verify")
+async def verify_contact_method(
+    request: Request,
+    session: SessionDep,
+    viewer: CsrfViewerDep,
+    method_id: uuid.UUID,
+    code: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    confirmation = await verification.confirm_code(
+        session=session,
+        settings=settings_of(request),
+        user_id=viewer.user_id,
+        method_id=method_id,
+        code=code,
+        now=now_of(request),
+    )
+    if confirmation.refused is not None:
+        # Shown, not raised: the attempt it counted is committed with the page.
+        problem = Problem(f"verify-{method_id}", f"code: {confirmation.refused}")
+        return await render_profile(request, session, viewer, problem=problem)
+    method = confirmation.method
+    return notice.redirect_with(
+        "/profile", f"{method.label or method.type} is verified: pages now go to it."
+    )
 
 
 @router.post("/profile/notification-rules")
@@ -236,7 +297,7 @@ async def add_notification_rule(
     except (ValidationError, AppError) as exc:
         message = _message(exc).replace("delay_seconds", "delay_minutes")
         problem = Problem("rule", message, typed)
-        return await _page(request, session, viewer, problem=problem)
+        return await render_profile(request, session, viewer, problem=problem)
     return notice.redirect_with("/profile", "Notification rule added.")
 
 
@@ -265,7 +326,7 @@ async def create_api_key(
         data = ApiKeyCreate.model_validate({"name": typed["name"], "expires_at": expires_at})
     except (ValidationError, AppError) as exc:
         problem = Problem("key", _message(exc), typed)
-        return await _page(request, session, viewer, problem=problem)
+        return await render_profile(request, session, viewer, problem=problem)
     key, secret = await service.create_api_key(session=session, user_id=viewer.user_id, data=data)
     shown = ShownOnce(
         title=f"API key {key.name}",
@@ -273,7 +334,7 @@ async def create_api_key(
         note=f"It acts as you, with your role ({viewer.role}). "
         "It is shown only now: copy it somewhere safe.",
     )
-    return await _page(request, session, viewer, shown_once=shown)
+    return await render_profile(request, session, viewer, shown_once=shown)
 
 
 @router.post("/profile/api-keys/{key_id}/revoke")

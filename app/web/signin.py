@@ -9,16 +9,15 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.accounts import links, oidc, passwords, sessions, signin
-from app.accounts.sessions import Viewer
 from app.db import SessionDep
 from app.errors import AppError, NotFound
 from app.models import User
 from app.web.auth import (
     CsrfViewerDep,
+    MaybeViewer,
     check_form_token,
     clear_session_cookie,
     client_ip,
-    current_viewer,
     form_token,
     lifetimes,
     now_of,
@@ -32,7 +31,6 @@ from app.web.templating import render
 
 router = APIRouter(tags=["console"], include_in_schema=False)
 SSO_TIMEOUT_SECONDS = 10.0
-MaybeViewer = Annotated[Viewer | None, Depends(current_viewer)]
 
 
 def _sso_enabled(request: Request) -> bool:

@@ -1,7 +1,8 @@
 """Where each registered channel's pages go in the tests, and how to make that far end refuse.
 
-Every channel in `app/notify/registry.py` needs an entry here: the provider contract test
-(`test_provider_contract.py`) fails for a channel registered without one.
+Every channel in `app/notify/registry.py` needs an entry here, and so does each other gateway that
+can carry it (`"sms@vonage"`): the provider contract test (`test_provider_contract.py`) fails for
+a channel or gateway registered without one.
 """
 
 from collections.abc import Callable, Mapping
@@ -67,6 +68,15 @@ def _service_answer(
 
 def _sink_path(address: str) -> str:
     return "/" + address.split("/", 3)[3].split("?")[0]
+
+
+def _vonage_sms_answer(servers: Servers, address: str, answer: Answer) -> None:
+    """The SMS API answers 200 and says per message: status 1 is throttled, 6 invalid."""
+    status = {"busy": "1", "reject": "6"}.get(answer)
+    if status is not None:
+        text = {"1": "Throughput Rate Exceeded", "6": "The message was invalid"}[status]
+        body = {"message-count": "1", "messages": [{"status": status, "error-text": text}]}
+        servers.services.answer(address.removeprefix("+"), 200, body)
 
 
 @dataclass(frozen=True)
@@ -202,6 +212,23 @@ FAR_ENDS: dict[str, FarEnd] = {
         ),
         secret_address="https://chat.example.com/hooks/s3cretHookId",
         secrets=("s3cretHookId",),
+    ),
+    # The same channels through the other gateway (STAIRWAY_SMS_GATEWAY=vonage): "<type>@<gateway>".
+    "sms@vonage": FarEnd(
+        address=lambda s, tag: "+14155550181",
+        answer=_vonage_sms_answer,
+        secret_address="+14155550123",
+        secrets=(),
+    ),
+    "voice@vonage": FarEnd(
+        address=lambda s, tag: "+14155550182",
+        answer=_service_answer(
+            lambda address: address.removeprefix("+"),
+            429,
+            (400, {"title": "Bad Request", "detail": "to is not a valid number"}),
+        ),
+        secret_address="+14155550123",
+        secrets=(),
     ),
     "apprise": FarEnd(
         address=lambda s, tag: f"json://127.0.0.1:{s.sink.port}/contract/apprise/{tag}",

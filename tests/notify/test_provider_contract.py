@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import insert, update
 from sqlmodel import col
 
@@ -23,13 +24,34 @@ from app.notify.base import Outcome, Provider
 from app.notify.spec import ProviderSpec
 from app.paging.delivery import DeliveryContext, deliver_batch
 from tests.factories import Api
-from tests.notify.far_ends import FAR_ENDS, TWILIO_BASE_PATH, Answer, Servers
+from tests.notify.far_ends import FAR_ENDS, TWILIO_BASE_PATH, Answer, FarEnd, Servers
 from tests.notify.helpers import page
 from tests.notify.services import Services
 from tests.provider_support import MailSink
 from tests.support import HttpSink
 
 each_channel = pytest.mark.parametrize("spec", registry.SPECS, ids=lambda spec: spec.type)
+# Each channel through each gateway that can carry it ("" for the default one): what is sent.
+DELIVERIES = [(spec, "") for spec in registry.SPECS] + [
+    (spec, gateway) for spec in registry.SPECS for gateway in spec.gateways[1:]
+]
+each_delivery = pytest.mark.parametrize(
+    ("spec", "gateway"),
+    DELIVERIES,
+    ids=[spec.type + (f"@{gateway}" if gateway else "") for spec, gateway in DELIVERIES],
+)
+
+
+def far_end(spec: ProviderSpec, gateway: str) -> FarEnd:
+    return FAR_ENDS[f"{spec.type}@{gateway}" if gateway else spec.type]
+
+
+def configured_secrets(settings: Settings) -> list[str]:
+    """Every secret setting's value (tokens, passwords, keys): none may reach a timeline."""
+    values = [getattr(settings, name) for name in type(settings).model_fields]
+    return [
+        v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()
+    ]
 
 
 @pytest.fixture
@@ -38,21 +60,34 @@ def far_end_servers(sink: HttpSink, smtp: MailSink, services: Services) -> Serve
 
 
 @pytest.fixture
-async def providers(settings: Settings, sink: HttpSink) -> AsyncIterator[dict[str, Provider]]:
-    """Every provider as a worker builds it, without the rate limits (pages here repeat fast)."""
-    unlimited = settings.model_copy(
+def unlimited(settings: Settings, sink: HttpSink) -> Settings:
+    """The suite's settings without the rate limits (pages here repeat fast)."""
+    return settings.model_copy(
         update={
             "destination_min_interval_seconds": {},
             "twilio_base_url": sink.url(TWILIO_BASE_PATH),
         }
     )
+
+
+@pytest.fixture
+async def providers(unlimited: Settings) -> AsyncIterator[dict[str, Provider]]:
+    """Every provider as a worker builds it."""
     client = registry.make_http_client(unlimited)
     yield registry.build_providers(client, unlimited)
     await client.aclose()
 
 
-def test_every_registered_channel_has_a_far_end_in_the_tests() -> None:
-    assert sorted(FAR_ENDS) == sorted(registry.CONTACT_TYPES)
+@pytest.fixture
+def gateway_settings(unlimited: Settings, vonage: Settings) -> dict[str, Settings]:
+    """The settings of each SMS/voice gateway, pointed at its stand-in."""
+    return {"": unlimited, "twilio": unlimited, "vonage": vonage}
+
+
+def test_every_registered_channel_and_gateway_has_a_far_end_in_the_tests() -> None:
+    gateways = [f"{spec.type}@{gateway}" for spec, gateway in DELIVERIES if gateway]
+    assert sorted(FAR_ENDS) == sorted([*registry.CONTACT_TYPES, *gateways])
+    assert gateways == ["sms@vonage", "voice@vonage"]
 
 
 @each_channel
@@ -87,23 +122,29 @@ async def test_an_unreachable_destination_is_retried_and_its_secrets_not_reporte
         assert secret not in result.detail
 
 
-@each_channel
+@each_delivery
 @pytest.mark.parametrize(
     ("answer", "outcome"),
     [("accept", Outcome.SENT), ("busy", Outcome.TRANSIENT), ("reject", Outcome.PERMANENT)],
 )
-async def test_the_far_end_s_answer_is_classified(
+async def test_the_far_end_s_answer_is_classified_and_no_secret_is_reported(
     spec: ProviderSpec,
+    gateway: str,
     answer: Answer,
     outcome: Outcome,
     far_end_servers: Servers,
-    providers: dict[str, Provider],
+    gateway_settings: dict[str, Settings],
 ) -> None:
-    far = FAR_ENDS[spec.type]
+    far = far_end(spec, gateway)
+    settings = gateway_settings[gateway]
     address = far.address(far_end_servers, f"classify-{answer}-{uuid.uuid4().hex[:6]}")
     far.answer(far_end_servers, address, answer)
-    result = await providers[spec.type].send(page(spec.type, address))
+    async with registry.make_http_client(settings) as client:
+        provider = registry.build_providers(client, settings)[spec.type]
+        result = await provider.send(page(spec.type, address))
     assert result.outcome is far.outcomes.get(answer, outcome), result.detail
+    for secret in configured_secrets(settings):
+        assert secret not in result.detail
 
 
 @each_channel
@@ -120,11 +161,12 @@ def test_the_channel_s_templates_are_its_own_and_render(spec: ProviderSpec) -> N
         assert "disk full" in message, "the incident's title"
 
 
-@each_channel
+@each_delivery
 async def test_an_unconfigured_channel_fails_for_good_and_says_what_to_set(
-    spec: ProviderSpec,
+    spec: ProviderSpec, gateway: str
 ) -> None:
-    bare = Settings(_env_file=None, database_url="postgresql://unused/db")
+    chosen = {"sms_gateway": gateway} if gateway else {}
+    bare = Settings(_env_file=None, database_url="postgresql://unused/db", **chosen)
     async with httpx.AsyncClient() as client:
         configured = registry.build_providers(client, bare)
     if spec.enabled(bare):

@@ -18,8 +18,6 @@ from app.responders.vonage import vonage_signature
 from tests.factories import Api
 from tests.notify.helpers import incident_for, page, paged_user, status
 from tests.notify.services import (
-    VONAGE_APPLICATION,
-    VONAGE_KEY,
     VONAGE_SECRET,
     VONAGE_SIGNATURE_SECRET,
     Services,
@@ -28,39 +26,6 @@ from tests.provider_support import TWILIO_SID
 from tests.support import HttpSink
 
 SENDER = "+14155550142"
-
-
-@pytest.fixture(scope="module")
-def private_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture
-def vonage(settings: Settings, services: Services, private_key: rsa.RSAPrivateKey) -> Settings:
-    """The suite's settings with Vonage as the gateway, pointed at the stand-ins."""
-    services.vonage_public_key = (
-        private_key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return settings.model_copy(
-        update={
-            "sms_gateway": "vonage",
-            "vonage_rest_base_url": services.url("/vonage-rest"),
-            "vonage_api_base_url": services.url("/vonage-api"),
-            "vonage_api_key": VONAGE_KEY,
-            "vonage_api_secret": SecretStr(VONAGE_SECRET),
-            "vonage_from_number": "+14155550100",
-            "vonage_application_id": VONAGE_APPLICATION,
-            "vonage_private_key": SecretStr(pem),
-            "destination_min_interval_seconds": {},
-        }
-    )
 
 
 async def test_vonage_sms_is_sent_and_refusals_are_classified(
@@ -97,7 +62,7 @@ async def test_vonage_sms_is_sent_and_refusals_are_classified(
 
 
 async def test_vonage_calls_carry_a_signed_application_jwt(
-    vonage: Settings, services: Services, private_key: rsa.RSAPrivateKey
+    vonage: Settings, services: Services, vonage_private_key: rsa.RSAPrivateKey
 ) -> None:
     async with httpx.AsyncClient() as client:
         voice = registry.build_providers(client, vonage)["voice"]

@@ -228,15 +228,25 @@ async def test_a_test_page_goes_through_the_real_provider_and_shows_its_answer(
     assert response.status_code == 200, response.text
     assert response.json()["outcome"] == "sent"
     assert response.json()["detail"].startswith("HTTP 200 message ")
-    [call] = services.about("telegram", "test page for Ada")
+    [call] = services.about("telegram", "Test page for Ada")
     assert "reply_markup" not in call.json(), "a test page has nothing to acknowledge"
+    # The same rate limit and audit as the console's button (one test page, one per 10 s).
+    again = await client.post(f"/api/v1{method_path(ada, method)}/test", headers=ada_headers)
+    assert again.status_code == 429, again.text
+    assert int(again.headers["retry-after"]) >= 1
+    audit = await api.get("/audit", params={"resource_type": "contact_method"})
+    tested = [e for e in audit["items"] if e["action"] == "tested"]
+    assert [(e["resource_id"], e["changes"]["outcome"]) for e in tested] == [(method["id"], "sent")]
+    assert tested[0]["actor"]["id"] == ada["id"]
 
+    blocked_chat = "7010099"
+    other = await unverified(api, ada, "telegram", blocked_chat)
     services.answer(
-        TELEGRAM_CHAT,
+        blocked_chat,
         403,
         {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"},
     )
-    blocked = await api.post(f"{method_path(ada, method)}/test", {}, 200)
+    blocked = await api.post(f"{method_path(ada, other)}/test", {}, 200)
     assert blocked == {
         "outcome": "permanent",
         "detail": "HTTP 403 Forbidden: bot was blocked by the user",

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import uvicorn
 from oidc_provider_mock import run_server_in_thread
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from playwright.async_api import Error as PlaywrightError
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -28,17 +28,23 @@ from app.accounts import passwords
 from app.config import Settings
 from app.db import transaction
 from app.main import create_app
-from app.models import User, utcnow
+from app.models import Incident, User, utcnow
 from app.users.schemas import UserCreate
 from app.users.service import create_user
 from tests.factories import Api
+from tests.faults.harness import eventually
+from tests.support import HttpSink
 
 CHROMIUM = os.environ.get("STAIRWAY_TEST_CHROMIUM", "/usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
 SCREENSHOTS = Path(__file__).parent / "screenshots"
+# Every page is screenshotted at these sizes (a laptop, a phone).
+SIZES = {"wide": (1280, 800), "phone": (390, 844)}
 PASSWORD = "correct horse battery staple"
 OIDC_CLIENT_ID = "stairway-console"
 OIDC_ROLE_MAP = {"sre-leads": "admin", "sre": "responder"}
+# What a person waits for on a busy machine (the actions' default below): assertions wait as long.
+expect.set_options(timeout=10_000)
 
 
 def _free_port() -> int:
@@ -180,3 +186,68 @@ async def visit(page: Page, url: str) -> None:
 
 def unique_email(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}@example.com"
+
+
+@dataclass
+class World:
+    api: Any
+    service_id: str
+    routing_key: str
+    policy: dict[str, Any]
+
+    async def enqueue(
+        self,
+        console: Console,
+        summary: str,
+        *,
+        extra: dict[str, Any] | None = None,
+        **payload: Any,
+    ) -> str:
+        """Trigger through /v2/enqueue; `extra` goes beside the payload (links, images)."""
+        dedup_key = uuid.uuid4().hex
+        body = {
+            "routing_key": self.routing_key,
+            "event_action": "trigger",
+            "dedup_key": dedup_key,
+            "payload": {"summary": summary, "source": "db-3", "severity": "critical", **payload},
+            **(extra or {}),
+        }
+        async with httpx.AsyncClient(base_url=console.url) as client:
+            response = await client.post("/v2/enqueue", json=body)
+        assert response.status_code == 202, response.text
+        return dedup_key
+
+
+@pytest.fixture
+async def world(console: Console, admin_headers: dict[str, str], sink: HttpSink) -> World:
+    sink.received.clear()  # pages of earlier tests
+    api = console.api(admin_headers)
+    first = await api.user("Ada Lovelace", webhook=sink.url("/page-ada"), rules=[0])
+    second = await api.user("Brian Kernighan", webhook=sink.url("/page-brian"), rules=[0])
+    policy = await api.policy([(3, [first["id"]]), (3, [second["id"]])])
+    service = await api.service(policy["id"])
+    key = await api.post(f"/services/{service['id']}/integration-keys", {"name": "pagerduty"})
+    await make_user(console, "ada.lovelace@example.com")
+    await make_user(console, "watcher@example.com", role="observer", name="Watcher")
+    return World(api=api, service_id=service["id"], routing_key=key["key"], policy=policy)
+
+
+async def incident_titled(console: Console, title: str) -> Incident:
+    """The incident with this title, once the worker has opened it from the inbox."""
+    found: list[Incident] = []
+
+    async def opened() -> bool:
+        async with console.app.state.sessions() as session:
+            row = await session.scalar(select(Incident).where(col(Incident.title) == title))
+        found.extend([row] if row is not None else [])
+        return row is not None
+
+    await eventually(opened, what=f"incident {title!r}")
+    return found[0]
+
+
+async def status_of(console: Console, incident_id: uuid.UUID) -> str:
+    async with console.app.state.sessions() as session:
+        incident = await session.get(Incident, incident_id)
+    assert incident is not None
+    return incident.status

@@ -1,78 +1,16 @@
 """Responding in the console, in a real browser, with the real worker paging a local sink."""
 
 import asyncio
-import uuid
-from dataclasses import dataclass
-from typing import Any
+import base64
 
-import httpx
-import pytest
-from playwright.async_api import Browser, Page, expect
-from sqlalchemy import select
-from sqlmodel import col
+from playwright.async_api import Browser, Page, Route, expect
 
-from app.models import Incident, utcnow
+from app.models import utcnow
 from tests.faults.harness import eventually
 from tests.support import HttpSink
-from tests.web.conftest import Console, make_user, sign_in, visit
+from tests.web.conftest import Console, World, incident_titled, sign_in, status_of, visit
 
 XSS_TITLE = "<img src=x onerror=alert(1)>"
-
-
-@dataclass
-class World:
-    api: Any
-    service_id: str
-    routing_key: str
-    policy: dict[str, Any]
-
-    async def enqueue(self, console: Console, summary: str, **payload: Any) -> str:
-        dedup_key = uuid.uuid4().hex
-        body = {
-            "routing_key": self.routing_key,
-            "event_action": "trigger",
-            "dedup_key": dedup_key,
-            "payload": {"summary": summary, "source": "db-3", "severity": "critical", **payload},
-        }
-        async with httpx.AsyncClient(base_url=console.url) as client:
-            response = await client.post("/v2/enqueue", json=body)
-        assert response.status_code == 202, response.text
-        return dedup_key
-
-
-@pytest.fixture
-async def world(console: Console, admin_headers: dict[str, str], sink: HttpSink) -> World:
-    sink.received.clear()  # pages of earlier tests
-    api = console.api(admin_headers)
-    first = await api.user("Ada Lovelace", webhook=sink.url("/page-ada"), rules=[0])
-    second = await api.user("Brian Kernighan", webhook=sink.url("/page-brian"), rules=[0])
-    policy = await api.policy([(3, [first["id"]]), (3, [second["id"]])])
-    service = await api.service(policy["id"])
-    key = await api.post(f"/services/{service['id']}/integration-keys", {"name": "pagerduty"})
-    await make_user(console, "ada.lovelace@example.com")
-    await make_user(console, "watcher@example.com", role="observer", name="Watcher")
-    return World(api=api, service_id=service["id"], routing_key=key["key"], policy=policy)
-
-
-async def _incident(console: Console, title: str) -> Incident:
-    """The incident with this title, once the worker has opened it from the inbox."""
-    found: list[Incident] = []
-
-    async def opened() -> bool:
-        async with console.app.state.sessions() as session:
-            row = await session.scalar(select(Incident).where(col(Incident.title) == title))
-        found.extend([row] if row is not None else [])
-        return row is not None
-
-    await eventually(opened, what=f"incident {title!r}")
-    return found[0]
-
-
-async def _status(console: Console, incident_id: uuid.UUID) -> str:
-    async with console.app.state.sessions() as session:
-        incident = await session.get(Incident, incident_id)
-    assert incident is not None
-    return incident.status
 
 
 async def test_a_new_incident_appears_without_reload(
@@ -100,7 +38,7 @@ async def test_acknowledging_in_the_browser_stops_the_next_level(
     await expect(timeline.get_by_text("notified")).to_be_visible()
     await expect(timeline.get_by_text("webhook to")).to_be_visible()
     await expect(timeline.get_by_text("sent", exact=True)).to_be_visible()
-    incident = await _incident(console, "p99 latency > 2s")
+    incident = await incident_titled(console, "p99 latency > 2s")
     assert incident.next_due_at is not None
     level_two_due = incident.next_due_at
     await page.locator("#incident-summary").get_by_role("button", name="Acknowledge").click()
@@ -123,7 +61,7 @@ async def test_a_status_change_elsewhere_reaches_the_open_incident_page(
 ) -> None:
     await sign_in(page, console, "ada.lovelace@example.com")
     await world.enqueue(console, "Queue backlog")
-    incident = await _incident(console, "Queue backlog")
+    incident = await incident_titled(console, "Queue backlog")
     await visit(page, f"{console.url}/incidents/{incident.id}")
     await expect(page.locator("#incident-summary .badge.status-triggered")).to_be_visible()
     await world.api.post(f"/incidents/{incident.id}/resolve", None, status=200)
@@ -134,7 +72,7 @@ async def test_observer_sees_no_buttons_and_a_forged_post_is_refused(
     page: Page, console: Console, world: World
 ) -> None:
     await world.enqueue(console, "Cache misses")
-    incident = await _incident(console, "Cache misses")
+    incident = await incident_titled(console, "Cache misses")
     await sign_in(page, console, "watcher@example.com")
     await expect(page.get_by_role("link", name="#1 Cache misses")).to_be_visible()
     assert await page.get_by_role("button", name="Acknowledge").count() == 0
@@ -151,14 +89,14 @@ async def test_observer_sees_no_buttons_and_a_forged_post_is_refused(
     )
     assert forged.status == 403
     assert "responder role" in await forged.text()
-    assert await _status(console, incident.id) == "triggered"
+    assert await status_of(console, incident.id) == "triggered"
 
 
 async def test_a_post_without_the_csrf_token_is_refused(
     page: Page, console: Console, world: World
 ) -> None:
     await world.enqueue(console, "Cache misses")
-    incident = await _incident(console, "Cache misses")
+    incident = await incident_titled(console, "Cache misses")
     await sign_in(page, console, "ada.lovelace@example.com")
     # As another site's form would: the browser sends the cookie, but not the token.
     response = await page.request.post(f"{console.url}/incidents/{incident.id}/acknowledge")
@@ -167,7 +105,7 @@ async def test_a_post_without_the_csrf_token_is_refused(
         f"{console.url}/incidents/{incident.id}/resolve", form={"csrf_token": "guessed"}
     )
     assert wrong.status == 403
-    assert await _status(console, incident.id) == "triggered"
+    assert await status_of(console, incident.id) == "triggered"
 
 
 async def test_html_in_titles_and_details_is_shown_as_text(
@@ -180,7 +118,7 @@ async def test_html_in_titles_and_details_is_shown_as_text(
         XSS_TITLE,
         custom_details={"note": "<script>alert(2)</script>", "link": "javascript:alert(3)"},
     )
-    incident = await _incident(console, XSS_TITLE)
+    incident = await incident_titled(console, XSS_TITLE)
     await sign_in(page, console, "ada.lovelace@example.com")
     await expect(page.get_by_role("link", name=f"#1 {XSS_TITLE}")).to_be_visible()
     await visit(page, f"{console.url}/incidents/{incident.id}")
@@ -191,32 +129,87 @@ async def test_html_in_titles_and_details_is_shown_as_text(
     assert dialogs == []
 
 
-async def test_alert_details_show_links_and_images(
+# A 1x1 PNG: what the stand-in Grafana renders.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+
+
+async def test_alert_links_and_images_render_and_hostile_ones_stay_text(
     page: Page, console: Console, world: World
 ) -> None:
-    await world.enqueue(console, "Error rate", custom_details={"labels": {"env": "prod"}})
-    incident = await _incident(console, "Error rate")
-    async with console.app.state.sessions() as session:
-        stored = await session.get(Incident, incident.id)
-        assert stored is not None
-        stored.details = {
-            **stored.details,
-            "links": [{"href": "https://grafana.example.com/d/errors", "text": "Dashboard"}],
-            "images": [{"src": "data:image/png;base64,iVBORw0KGgo=", "alt": "error graph"}],
-        }
-        await session.commit()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    fetched: list[str] = []
+
+    async def grafana(route: Route) -> None:
+        fetched.append(route.request.url)
+        await route.fulfill(status=200, content_type="image/png", body=PNG)
+
+    await page.route("**/render/*.png", grafana)
+    hostile = "<img src=y onerror=alert(9)>"
+    await world.enqueue(
+        console,
+        "Error rate",
+        custom_details={"labels": {"env": "prod"}},
+        extra={
+            "links": [
+                {"href": "https://grafana.example.test/d/errors", "text": "Dashboard"},
+                {"href": "javascript:alert(8)", "text": "Evil link"},
+                {"href": "https://runbooks.example.test/errors", "text": hostile},
+            ],
+            "images": [
+                {
+                    "src": "http://grafana.example.test/render/errors.png",
+                    "href": "https://grafana.example.test/d/errors?view=panel",
+                    "alt": "Error graph",
+                },
+                {"src": "https://grafana.example.test/render/latency.png", "alt": "Latency"},
+                {"src": "javascript:alert(5)", "alt": "Script image"},
+                {"src": "data:image/svg+xml,<svg onload=alert(6)>", "alt": "Data image"},
+                {"src": 'https://grafana.example.test/render/x.png" onerror="alert(7)', "alt": "Q"},
+            ],
+        },
+    )
+    incident = await incident_titled(console, "Error rate")
     await sign_in(page, console, "ada.lovelace@example.com")
     await visit(page, f"{console.url}/incidents/{incident.id}")
     details = page.locator("section", has=page.get_by_role("heading", name="Alert details"))
     await expect(details.get_by_role("link", name="Dashboard")).to_have_attribute(
-        "href", "https://grafana.example.com/d/errors"
+        "href", "https://grafana.example.test/d/errors"
     )
     await expect(details.get_by_text("prod")).to_be_visible()
+    # http and https images are shown (the CSP lets them load), linked where the alert says.
+    for name in ("Error graph", "Latency"):
+        image = details.get_by_role("img", name=name)
+        await expect(image).to_be_visible()
+        await expect(image).to_have_js_property("naturalWidth", 1)  # loaded and decoded
+    await expect(details.get_by_role("link", name="Error graph")).to_have_attribute(
+        "href", "https://grafana.example.test/d/errors?view=panel"
+    )
+    assert sorted(fetched) == [
+        "http://grafana.example.test/render/errors.png",
+        "https://grafana.example.test/render/latency.png",
+    ]
+    # javascript: and data: are neither images nor links: the tree shows them as text.
+    await expect(details.get_by_role("img", name="Script image")).to_have_count(0)
+    await expect(details.get_by_role("img", name="Data image")).to_have_count(0)
+    await expect(details.get_by_role("link", name="Evil link")).to_have_count(0)
+    await expect(details.get_by_text("javascript:alert(8)")).to_be_visible()
+    await expect(details.get_by_text("data:image/svg+xml,<svg onload=alert(6)>")).to_be_visible()
+    # Markup in a link's text or an image's URL stays text and attribute value.
+    await expect(details.get_by_role("link", name=hostile)).to_be_visible()
+    await expect(details.get_by_role("img", name="Q")).to_have_attribute(
+        "src", 'https://grafana.example.test/render/x.png" onerror="alert(7)'
+    )
+    unsafe = "[onerror], [onload], img[src^='javascript'], img[src^='data']"
+    assert await page.locator(unsafe).count() == 0
+    assert dialogs == []
 
 
 async def test_keyboard_only_acknowledge(page: Page, console: Console, world: World) -> None:
     await world.enqueue(console, "Login errors")
-    incident = await _incident(console, "Login errors")
+    incident = await incident_titled(console, "Login errors")
     await sign_in(page, console, "ada.lovelace@example.com")
     await visit(page, f"{console.url}/incidents/{incident.id}")
     for _ in range(30):
@@ -228,31 +221,31 @@ async def test_keyboard_only_acknowledge(page: Page, console: Console, world: Wo
         raise AssertionError("Acknowledge is not reachable with Tab")
     await page.keyboard.press("Enter")
     await expect(page.locator("#incident-summary .badge.status-acknowledged")).to_be_visible()
-    assert await _status(console, incident.id) == "acknowledged"
+    assert await status_of(console, incident.id) == "acknowledged"
 
 
 async def test_bulk_acknowledge_and_resolve(page: Page, console: Console, world: World) -> None:
     for title in ("One", "Two", "Three"):
         await world.enqueue(console, title)
-        await _incident(console, title)
+        await incident_titled(console, title)
     await sign_in(page, console, "ada.lovelace@example.com")
     await expect(page.get_by_role("link", name="#3 Three")).to_be_visible()
     await page.get_by_label("Select #1").check()
     await page.get_by_label("Select #3").check()
     await page.get_by_role("button", name="Acknowledge selected").click()
     await expect(page.get_by_role("status")).to_have_text("Acknowledged 2 incident(s).")
-    assert await _status(console, (await _incident(console, "One")).id) == "acknowledged"
-    assert await _status(console, (await _incident(console, "Two")).id) == "triggered"
+    assert await status_of(console, (await incident_titled(console, "One")).id) == "acknowledged"
+    assert await status_of(console, (await incident_titled(console, "Two")).id) == "triggered"
     await page.get_by_label("Select #2").check()
     await page.get_by_role("button", name="Resolve selected").click()
     await expect(page.get_by_role("status")).to_have_text("Resolved 1 incident(s).")
-    assert await _status(console, (await _incident(console, "Three")).id) == "acknowledged"
+    assert await status_of(console, (await incident_titled(console, "Three")).id) == "acknowledged"
     await expect(page.get_by_role("link", name="#2 Two")).to_have_count(0)  # open only
 
 
 async def test_filters_narrow_the_list(page: Page, console: Console, world: World) -> None:
     await world.enqueue(console, "Urgent thing")
-    await _incident(console, "Urgent thing")
+    await incident_titled(console, "Urgent thing")
     await world.api.trigger(world.service_id, title="Quiet thing", urgency="low")
     await sign_in(page, console, "ada.lovelace@example.com")
     await expect(page.get_by_role("link", name="#2 Quiet thing")).to_be_visible()
@@ -282,9 +275,9 @@ async def test_priority_is_shown_and_filters_the_list(
 
 async def test_actions_on_the_incident_page(page: Page, console: Console, world: World) -> None:
     await world.enqueue(console, "Main incident")
-    incident = await _incident(console, "Main incident")
+    incident = await incident_titled(console, "Main incident")
     await world.enqueue(console, "Duplicate")
-    await _incident(console, "Duplicate")
+    await incident_titled(console, "Duplicate")
     await sign_in(page, console, "ada.lovelace@example.com")
     await visit(page, f"{console.url}/incidents/{incident.id}")
     await page.get_by_label("Add a note").fill("Rolled back the deploy.")
@@ -316,13 +309,13 @@ async def test_essential_actions_work_without_javascript(
     browser: Browser, console: Console, world: World
 ) -> None:
     await world.enqueue(console, "No script")
-    incident = await _incident(console, "No script")
+    incident = await incident_titled(console, "No script")
     context = await browser.new_context(java_script_enabled=False)
     page = await context.new_page()
     await sign_in(page, console, "ada.lovelace@example.com")
     await page.get_by_role("button", name="Acknowledge #1").click()
     await expect(page.get_by_role("status")).to_contain_text("acknowledged")
-    assert await _status(console, incident.id) == "acknowledged"
+    assert await status_of(console, incident.id) == "acknowledged"
     await context.close()
 
 

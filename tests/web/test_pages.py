@@ -12,9 +12,7 @@ from app.accounts import links
 from app.accounts.commands import issue_link
 from app.models import utcnow
 from tests.factories import Api
-from tests.web.conftest import AXE, SCREENSHOTS, Console, make_user, sign_in, visit
-
-SIZES = {"wide": (1280, 800), "phone": (390, 844)}
+from tests.web.conftest import AXE, SCREENSHOTS, SIZES, Console, make_user, sign_in, visit
 
 
 async def _axe(page: Page) -> list[dict[str, object]]:
@@ -93,6 +91,13 @@ async def _rota(api: Api, ada: dict[str, Any]) -> None:
     await api.post(f"/users/{ada['id']}/api-keys", {"name": "grafana"})
 
 
+GRAPH = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="480" height="120" viewBox="0 0 480 120">'
+    '<rect width="480" height="120" fill="#f4f6f8"/><polyline fill="none" stroke="#d1453b" '
+    'stroke-width="3" points="0,100 60,92 120,95 180,70 240,30 300,20 360,60 420,85 480,90"/></svg>'
+)
+
+
 async def _check(page: Page, name: str, size: str, scheme: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     # Nothing may stick out sideways (a phone would scroll the whole page).
@@ -125,7 +130,14 @@ async def test_every_page_is_accessible_and_readable(
         "labels": {"env": "prod", "region": "eu-west-1"},
         "value": 2.4,
         "runbook": "https://runbooks.example.com/latency",
+        "links": [{"href": "https://grafana.example.com/d/latency", "text": "Latency dashboard"}],
+        "images": [{"src": "https://grafana.example.com/render/latency.png", "alt": "p99 latency"}],
     }
+    # The alert's graph, as Grafana's renderer would serve it.
+    await page.route(
+        "**/render/latency.png",
+        lambda route: route.fulfill(status=200, content_type="image/svg+xml", body=GRAPH),
+    )
     incident = await api.trigger(service["id"], details=details)
     await api.trigger(service["id"], title="Disk full on db-3", severity="warning", urgency="low")
     await api.trigger(service["id"], title="<img src=x onerror=alert(1)>", severity="info")

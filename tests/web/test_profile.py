@@ -1,6 +1,7 @@
 """/profile in a real browser: contact methods and test pages through the real provider,
 notification rules, time zone, API keys shown once, and the person's signed-in browsers."""
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -8,6 +9,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from tests.notify.services import TELEGRAM_WEBHOOK_SECRET
 from tests.provider_support import MailSink
 from tests.support import HttpSink
 from tests.web.conftest import PASSWORD, Console, make_user, sign_in, unique_email, visit
@@ -57,8 +59,10 @@ async def test_a_test_page_reaches_the_webhook_and_shows_sent(
     await page.get_by_role("button", name="Send test page to pager bridge").click()
     [received] = await pager.wait_count("/page-ada", 1)
     body = received.json()
-    assert body["event"] == "incident.page"
-    assert body["incident"]["test"] is True
+    # A notice, not an incident: nothing to acknowledge, nothing in the incident list.
+    assert body["event"] == "notice.test"
+    assert body["notice"]["title"] == "Test page for Ada Lovelace"
+    assert "incident" not in body
     assert body["user"]["name"] == "Ada Lovelace"
     # Signed like every real page, with the secret the page showed once.
     assert received.signed_by(secret)
@@ -83,7 +87,9 @@ async def test_a_test_email_goes_through_the_smtp_provider(
     address = unique_email("ada-pager")  # the mail sink serves the whole test session
     await page.get_by_label("Address").fill(address)
     await page.get_by_role("button", name="Add contact method").click()
-    await expect(page.get_by_role("status")).to_have_text("Added email.")
+    await expect(page.get_by_role("status")).to_have_text(
+        "Added email. Send it a code to verify it: until then it is not paged."
+    )
     await page.get_by_role("button", name="Send test page to email").click()
     [mail] = await smtp.wait_for(address)
     assert "Test page for Ada Lovelace" in str(mail.message()["subject"])
@@ -107,6 +113,116 @@ async def test_a_failing_destination_shows_the_providers_answer(
     await expect(trial).to_contain_text("failed")
     await expect(trial).to_contain_text('HTTP 410 {"ok":false}')
     assert len(pager.at("/gone")) == 1
+
+
+async def test_a_contact_method_is_verified_with_the_code_it_received(
+    page: Page, console: Console, pager: HttpSink
+) -> None:
+    await make_user(console, "ada@example.com")
+    await sign_in(page, console, "ada@example.com")
+    await visit(page, f"{console.url}/profile")
+    await _add_webhook(page, pager.url("/verify-me"), "pager bridge")
+    await visit(page, f"{console.url}/profile")
+    row = page.locator("#contact li").filter(has_text="pager bridge")
+    await expect(row.get_by_text("not verified")).to_be_visible()
+    await expect(row).to_contain_text("Not paged until verified.")
+
+    await page.get_by_role("button", name="Send code to pager bridge").click()
+    [received] = await pager.wait_count("/verify-me", 1)
+    notice = received.json()["notice"]
+    assert notice["kind"] == "verification"
+    code = re.findall(r"\b\d{6}\b", notice["text"])[0]
+    await expect(page.get_by_role("status")).to_contain_text(
+        "A code went to pager bridge. Enter it below within 15 minutes."
+    )
+    await expect(row).to_contain_text("A code was sent; it is good until")
+
+    wrong = "000000" if code != "000000" else "111111"
+    await page.get_by_label("Code for pager bridge").fill(wrong)
+    await row.get_by_role("button", name="Verify").click()
+    await expect(page.get_by_role("alert")).to_have_text("code: wrong code (4 attempts left)")
+    await expect(page.get_by_label("Code for pager bridge")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+
+    await page.get_by_label("Code for pager bridge").fill(code)
+    await row.get_by_role("button", name="Verify").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        "pager bridge is verified: pages now go to it."
+    )
+    await expect(row.locator(".badge.verified")).to_have_text("verified")
+    await expect(row).to_contain_text("with a code")
+    await expect(page.get_by_role("button", name="Send code to pager bridge")).to_have_count(0)
+    await expect(page.get_by_label("Code for pager bridge")).to_have_count(0)
+
+
+async def test_the_calendar_feed_url_is_shown_once_and_can_be_replaced_or_turned_off(
+    page: Page, console: Console
+) -> None:
+    await make_user(console, "ada@example.com")
+    await sign_in(page, console, "ada@example.com")
+    await visit(page, f"{console.url}/profile")
+    await page.get_by_role("button", name="Make a calendar URL").click()
+    shown = page.get_by_role("region", name="Calendar feed URL")
+    first = await shown.get_by_label("Copy it now").input_value()
+    assert first.startswith(f"{console.url}/calendars/cal_")
+    async with httpx.AsyncClient() as client:
+        feed = await client.get(first)
+        assert feed.status_code == 200
+        assert feed.headers["content-type"].startswith("text/calendar")
+        await visit(page, f"{console.url}/profile")
+        assert first not in await page.content()  # shown once
+        await page.get_by_role("button", name="New calendar URL").click()
+        second = await shown.get_by_label("Copy it now").input_value()
+        assert second != first
+        assert (await client.get(first)).status_code == 404
+        assert (await client.get(second)).status_code == 200
+        await visit(page, f"{console.url}/profile")
+        await page.get_by_role("button", name="Turn the feed off").click()
+        await expect(page.get_by_role("status")).to_have_text(
+            "Calendar feed turned off: its URL no longer works."
+        )
+        assert (await client.get(second)).status_code == 404
+    await expect(page.get_by_role("button", name="Make a calendar URL")).to_be_visible()
+
+
+async def test_a_telegram_account_is_linked_by_the_code_it_sends(
+    page: Page, console: Console
+) -> None:
+    await make_user(console, "ada@example.com")
+    await sign_in(page, console, "ada@example.com")
+    await visit(page, f"{console.url}/profile")
+    chat = page.locator("#chat li").filter(has_text="Telegram")
+    await expect(chat).to_contain_text("not linked")
+    await page.get_by_role("button", name="Link Telegram: get a code").click()
+    shown = page.get_by_role("region", name="Telegram link code")
+    code = await shown.get_by_label("Copy it now").input_value()
+    await expect(shown).to_contain_text(f"Send /link {code} to the Stairway bot in Telegram.")
+    # The bot's webhook hears the code from the account (as Telegram delivers it).
+    sender = {"id": 515151, "is_bot": False, "first_name": "Ada"}
+    update = {
+        "update_id": 9001,
+        "message": {
+            "message_id": 1,
+            "from": sender,
+            "chat": {"id": 515151, "type": "private"},
+            "text": f"/link {code}",
+        },
+    }
+    async with httpx.AsyncClient(base_url=console.url) as client:
+        heard = await client.post(
+            "/integrations/telegram/webhook",
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_WEBHOOK_SECRET},
+        )
+    assert heard.status_code == 200, heard.text
+    await visit(page, f"{console.url}/profile")
+    await expect(chat.locator(".badge.verified")).to_have_text("linked")
+    await page.get_by_role("button", name="Unlink Telegram").click()
+    await expect(page.get_by_role("status")).to_have_text(
+        "Telegram account unlinked: its buttons act as nobody."
+    )
+    await expect(chat).to_contain_text("not linked")
 
 
 async def test_a_second_test_page_at_once_is_refused(
@@ -155,7 +271,9 @@ async def test_notification_rules_by_urgency(page: Page, console: Console, pager
     await page.get_by_role("button", name="Add rule").click()
     await expect(page.get_by_role("status")).to_have_text("Notification rule added.")
     high = rules.locator("ol.rules").nth(0)
-    await expect(high.get_by_role("listitem")).to_have_text(["After 2m: bridge webhook Remove"])
+    await expect(high.get_by_role("listitem")).to_have_text(
+        ["After 2m: bridge webhook not verified: skipped Remove"]
+    )
     await expect(rules).to_contain_text(
         "No rule for low-urgency incidents: you will not be paged for them."
     )

@@ -16,9 +16,9 @@ ANONYMOUS = {
     ("GET", "/"): 303,
     ("GET", "/incidents"): "sign-in",
     ("POST", "/incidents/bulk"): "sign-in",
-    ("GET", "/incidents/events"): "sign-in",
+    ("GET", "/incidents/events"): 204,
     ("GET", "/incidents/{incident_id}"): "sign-in",
-    ("GET", "/incidents/{incident_id}/events"): "sign-in",
+    ("GET", "/incidents/{incident_id}/events"): 204,
     ("POST", "/incidents/{incident_id}/acknowledge"): "sign-in",
     ("POST", "/incidents/{incident_id}/unacknowledge"): "sign-in",
     ("POST", "/incidents/{incident_id}/resolve"): "sign-in",
@@ -44,6 +44,14 @@ ANONYMOUS = {
     ("POST", "/profile/contact-methods"): "sign-in",
     ("POST", "/profile/contact-methods/{method_id}/delete"): "sign-in",
     ("POST", "/profile/contact-methods/{method_id}/test"): "sign-in",
+    ("POST", "/profile/contact-methods/{method_id}/verification"): "sign-in",
+    ("POST", "/profile/contact-methods/{method_id}/verify"): "sign-in",
+    ("GET", "/profile/calendar-feed"): "sign-in",
+    ("POST", "/profile/calendar-feed"): "sign-in",
+    ("POST", "/profile/calendar-feed/delete"): "sign-in",
+    ("GET", "/profile/chat-links/{kind}"): "sign-in",
+    ("POST", "/profile/chat-links/{kind}"): "sign-in",
+    ("POST", "/profile/chat-links/{kind}/delete"): "sign-in",
     ("POST", "/profile/notification-rules"): "sign-in",
     ("POST", "/profile/notification-rules/{rule_id}/delete"): "sign-in",
     ("POST", "/profile/sessions/{token_hash}/end"): "sign-in",
@@ -65,6 +73,7 @@ def _routes() -> list[tuple[str, str]]:
 
 def _url(path: str) -> str:
     path = re.sub(r"\{\w+_id\}", INCIDENT, path)  # any object's id: none of them exists
+    path = path.replace("{kind}", "telegram")
     return path.replace("{token}", "not-a-token").replace("{token_hash}", "not-a-session")
 
 

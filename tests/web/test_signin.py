@@ -1,6 +1,7 @@
 """Signing in and out of the console in a real browser: passwords, SSO, links, expiry."""
 
 import asyncio
+import hashlib
 import os
 import sys
 from datetime import timedelta
@@ -14,7 +15,8 @@ from sqlmodel import col
 from app.accounts import links
 from app.accounts.commands import issue_link
 from app.config import Settings
-from app.models import AuditEntry, ConsoleSession, User
+from app.db import transaction
+from app.models import AuditEntry, ConsoleSession, User, utcnow
 from tests.web.conftest import (
     PASSWORD,
     Console,
@@ -143,9 +145,14 @@ async def test_sign_out_ends_only_this_browser(browser: Browser, console: Consol
     await laptop.context.close()
 
 
-async def _provider_user(console: Console, email: str, groups: list[str], verified: bool) -> str:
+async def _provider_user(
+    console: Console, email: str, groups: list[str] | None, verified: bool
+) -> str:
+    """The provider's person (`groups=None`: its ID tokens carry no groups claim at all)."""
     sub = email
-    claims = {"email": email, "email_verified": verified, "name": "Grace Hopper", "groups": groups}
+    claims: dict[str, object] = {"email": email, "email_verified": verified, "name": "Grace Hopper"}
+    if groups is not None:
+        claims["groups"] = groups
     async with httpx.AsyncClient(base_url=console.oidc_url) as client:
         (await client.put(f"/users/{sub}", json=claims)).raise_for_status()
     return sub
@@ -175,9 +182,81 @@ async def test_sso_sign_in_provisions_the_user_with_the_mapped_role(
 async def test_sso_signs_in_an_existing_user_by_email(page: Page, console: Console) -> None:
     email = unique_email("ada")
     await make_user(console, email, role="admin", name="Ada Admin")
-    sub = await _provider_user(console, email, [], verified=True)
+    sub = await _provider_user(console, email, None, verified=True)
     await _sso(page, console, sub)
     await expect(page.get_by_role("link", name="Ada Admin")).to_be_visible()
+    # Her ID token carries no groups claim: the role made in Stairway stays.
+    assert await _role(console, email) == "admin"
+
+
+async def _role(console: Console, email: str) -> str | None:
+    async with console.app.state.sessions() as session:
+        user = await session.scalar(select(User).where(col(User.email) == email))
+    return user.role if user is not None else None
+
+
+async def test_the_role_mapping_applies_at_every_sso_sign_in(
+    browser: Browser, console: Console
+) -> None:
+    email = unique_email("lin")
+    seen = []
+    for groups in (["sre"], ["sre", "sre-leads"], ["staff"], None):
+        sub = await _provider_user(console, email, groups, verified=True)
+        page = await (await browser.new_context()).new_page()
+        await _sso(page, console, sub)
+        await expect(page).to_have_url(f"{console.url}/incidents")
+        seen.append(await _role(console, email))
+        await page.context.close()
+    # Promoted, demoted to the default role (no group maps), then left alone (no claim).
+    assert seen == ["responder", "admin", "observer", "observer"]
+    async with console.app.state.sessions() as session:
+        user = await session.scalar(select(User).where(col(User.email) == email))
+        assert user is not None
+        changes = (
+            await session.scalars(
+                select(AuditEntry)
+                .where(col(AuditEntry.resource_id) == user.id, col(AuditEntry.action) == "update")
+                .order_by(col(AuditEntry.seq))
+            )
+        ).all()
+    assert [(e.actor["name"], e.changes["role"]) for e in changes] == [
+        ("single sign-on", {"old": "responder", "new": "admin"}),
+        ("single sign-on", {"old": "admin", "new": "observer"}),
+    ]
+
+
+async def test_signing_in_forgets_the_sessions_that_have_ended(
+    console: Console, settings: Settings
+) -> None:
+    ada = await make_user(console, "ada@example.com")
+    now = utcnow()
+    idle = timedelta(seconds=settings.session_idle_seconds)
+    rows = {
+        "idle": (now - idle - timedelta(seconds=1), now + timedelta(days=1)),
+        "expired": (now - timedelta(minutes=1), now - timedelta(seconds=1)),
+        "live": (now - timedelta(minutes=1), now + timedelta(days=1)),
+    }
+    async with transaction(console.app.state.sessions) as session:
+        for name, (last_seen_at, expires_at) in rows.items():
+            session.add(
+                ConsoleSession(
+                    token_hash=hashlib.sha256(name.encode()).hexdigest(),
+                    user_id=ada.id,
+                    csrf_token="unused",
+                    method="password",
+                    created_at=now - idle * 2,
+                    last_seen_at=last_seen_at,
+                    expires_at=expires_at,
+                )
+            )
+    async with httpx.AsyncClient(base_url=console.url) as client:
+        assert (await _post_sign_in(client, "ada@example.com", PASSWORD)).status_code == 303
+    async with console.app.state.sessions() as session:
+        kept = set((await session.scalars(select(col(ConsoleSession.token_hash)))).all())
+    assert hashlib.sha256(b"live").hexdigest() in kept
+    assert hashlib.sha256(b"idle").hexdigest() not in kept
+    assert hashlib.sha256(b"expired").hexdigest() not in kept
+    assert len(kept) == 2  # the live one and the one just started
 
 
 async def test_sso_refuses_an_unverified_email(page: Page, console: Console) -> None:

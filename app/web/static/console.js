@@ -1,4 +1,5 @@
-// Stairway console: the one script of our own. Counts down to the next escalation.
+// Stairway console: the one script of our own. Counts down to the next escalation, and says
+// when the live updates stopped because the session ended.
 (function () {
   "use strict";
   function span(ms) {
@@ -17,4 +18,20 @@
   }
   setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", tick);
+  // The live stream ended because the session did (signed out, or expired): say so.
+  document.addEventListener("htmx:sseClose", function (event) {
+    if (!event.detail || event.detail.type !== "message") return;
+    var main = document.getElementById("main");
+    if (!main || document.getElementById("signed-out")) return;
+    var note = document.createElement("p");
+    note.id = "signed-out";
+    note.className = "notice";
+    note.setAttribute("role", "alert");
+    note.append("You are signed out: this page no longer updates. ");
+    var link = document.createElement("a");
+    link.href = "/sign-in?next=" + encodeURIComponent(location.pathname + location.search);
+    link.textContent = "Sign in again";
+    note.append(link);
+    main.prepend(note);
+  });
 })();

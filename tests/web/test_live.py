@@ -1,0 +1,76 @@
+"""Live updates last as long as the session: a browser signed out (anywhere) or expired stops
+hearing about changes, in a real browser and over a plain HTTP event stream."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+from playwright.async_api import Browser, expect
+
+from app.config import Settings
+from tests.web.conftest import PASSWORD, SCREENSHOTS, SIZES, Console, World, sign_in
+
+
+async def test_a_browser_signed_out_elsewhere_stops_receiving_live_updates(
+    browser: Browser, console: Console, world: World
+) -> None:
+    phone = await (await browser.new_context()).new_page()
+    laptop = await (await browser.new_context()).new_page()
+    await sign_in(phone, console, "ada.lovelace@example.com")
+    await world.enqueue(console, "Before sign-out")
+    # The phone's stream is open: the new incident arrives without a reload.
+    await expect(phone.get_by_role("link", name="#1 Before sign-out")).to_be_visible()
+    await sign_in(laptop, console, "ada.lovelace@example.com")
+    await laptop.get_by_role("link", name="Sign out").click()
+    await laptop.get_by_role("button", name="Sign out everywhere").click()
+    await world.enqueue(console, "After sign-out")
+    await expect(phone.get_by_role("alert")).to_contain_text(
+        "You are signed out: this page no longer updates."
+    )
+    # The stream ended before it asked for the change that woke it: the list was not refreshed.
+    await expect(phone.get_by_role("link", name="#2 After sign-out")).to_have_count(0)
+    await expect(phone.get_by_role("link", name="Sign in again")).to_be_visible()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for size, (width, height) in SIZES.items():
+        await phone.set_viewport_size({"width": width, "height": height})
+        await phone.screenshot(path=SCREENSHOTS / f"incidents-signed-out-{size}.png")
+    await phone.context.close()
+    await laptop.context.close()
+
+
+async def _sign_in_over_http(client: httpx.AsyncClient, email: str) -> None:
+    form = await client.get("/sign-in")
+    token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+    answer = await client.post(
+        "/sign-in", data={"csrf_token": token, "email": email, "password": PASSWORD}
+    )
+    assert answer.status_code == 303, answer.text
+
+
+async def _events_until_end(lines: AsyncIterator[str]) -> list[str]:
+    """The event names of the stream, read until the server ends it."""
+    names = []
+    async for line in lines:
+        if line.startswith("event:"):
+            names.append(line.removeprefix("event:").strip())
+    return names
+
+
+async def test_an_expired_session_s_event_stream_ends_and_is_not_reopened(
+    console: Console, world: World, settings: Settings
+) -> None:
+    async with httpx.AsyncClient(base_url=console.url, timeout=10) as client:
+        await _sign_in_over_http(client, "ada.lovelace@example.com")
+        async with client.stream("GET", "/incidents/events") as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            lines = response.aiter_lines()
+            assert await anext(lines) == "event: changed"  # every new stream refreshes once
+            console.clock.offset = timedelta(seconds=settings.session_idle_seconds + 1)
+            await world.enqueue(console, "While idle")
+            rest = await asyncio.wait_for(_events_until_end(lines), timeout=15)
+        assert rest == ["signed-out"]
+        # Reconnecting with the ended session: 204, which tells an EventSource to stop.
+        assert (await client.get("/incidents/events")).status_code == 204
+        assert (await client.get("/incidents")).headers["location"].startswith("/sign-in")
