@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     api_rate_per_second: float = 20.0
     api_burst: int = 200
     heartbeat_check_interval_seconds: int = 2
+    # Teams (docs/teams.md): whether responders may act on incidents of teams they are not a
+    # manager or responder of (a team's own managers and responders always may).
+    team_responders_act_on_other_teams: bool = True
     action_link_ttl_seconds: int = 24 * 3600
     # "required": new contact methods are paged only once verified (a code sent through the
     # channel, or an admin's mark); "trusted": new contact methods are verified when added.

@@ -141,6 +141,7 @@ async def slack_actions(request: Request, session: SessionDep) -> dict[str, Any]
         user_id=user.id,
         via="slack",
         now=now,
+        others_allowed=request.app.state.settings.team_responders_act_on_other_teams,
     )
     text = f"{user.name}: {result.message}" if result.changed else result.message
     if response_url:

@@ -99,7 +99,10 @@ async def vonage_sms(
     ):
         return Response(status_code=204)
     sender = "+" + params.get("msisdn", "").removeprefix("+")
-    reply = await sms_reply(session, sender=sender, body=params.get("text", ""))
+    others = request.app.state.settings.team_responders_act_on_other_teams
+    reply = await sms_reply(
+        session, sender=sender, body=params.get("text", ""), others_allowed=others
+    )
     # Background tasks run after the response, so after the request's transaction committed.
     background.add_task(_answer, request.app.state.providers, sender, reply, f"reply:{message_id}")
     return Response(status_code=204)
