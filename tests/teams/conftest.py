@@ -1,0 +1,31 @@
+"""Teams through the public API: a team with members, as the admin behind `api`."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.factories import Api
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
+    return Api(client, admin_headers)
+
+
+async def team(api: Api, name: str, **fields: Any) -> dict[str, Any]:
+    """A new team."""
+    result: dict[str, Any] = await api.post("/teams", {"name": name, **fields})
+    return result
+
+
+async def join(api: Api, team_id: str, user: dict[str, Any], role: str) -> dict[str, Any]:
+    """Make `user` a member of the team with `role`."""
+    body = {"user_id": user["id"], "role": role}
+    result: dict[str, Any] = await api.post(f"/teams/{team_id}/members", body)
+    return result
+
+
+def as_user(api: Api, headers: dict[str, str]) -> Api:
+    """The same client calling with another user's key."""
+    return Api(api.client, headers)
