@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlmodel import col
@@ -141,3 +142,39 @@ async def test_a_team_with_nobody_to_page_is_skipped_and_the_timeline_says_why(
     [reason] = skipped["details"]["reasons"]
     assert reason["target"] == {"type": "team", "id": empty["id"]}
     assert reason["reason"] == "team has nobody on call and no managers"
+
+
+async def test_a_team_responder_with_the_observer_role_acknowledges_from_the_page(
+    api: Api, sink: HttpSink, client: httpx.AsyncClient
+) -> None:
+    theo = await api.user("Theo", webhook=sink.url("/team-theo"), role="observer")
+    schedule = await _on_call(api, "payments nights", theo)
+    payments = await team(api, "payments", oncall_schedule_id=schedule["id"])
+    await join(api, payments["id"], theo, "responder")
+    policy = await _team_policy(api, payments["id"], "payments nights")
+    service = await api.service(policy["id"], team_id=payments["id"])
+    incident = await api.trigger(service["id"])
+
+    [page] = await sink.wait_count("/team-theo", 1)
+    acted = await client.post(page.json()["actions"]["acknowledge"])
+    assert acted.status_code == 200, acted.text
+    current = await api.get(f"/incidents/{incident['id']}")
+    assert current["status"] == "acknowledged"
+    assert current["acknowledged_by"]["name"] == "Theo"
+
+
+async def test_an_observer_outside_the_team_may_not_acknowledge_from_a_page(
+    api: Api, sink: HttpSink, client: httpx.AsyncClient
+) -> None:
+    olga = await api.user("Olga", webhook=sink.url("/team-olga"), role="observer")
+    payments = await team(api, "payments")
+    await join(api, payments["id"], olga, "observer")
+    policy = await api.policy([(600, [olga["id"]])], name="olga")
+    service = await api.service(policy["id"], team_id=payments["id"])
+    incident = await api.trigger(service["id"])
+
+    [page] = await sink.wait_count("/team-olga", 1)
+    refused = await client.post(page.json()["actions"]["acknowledge"])
+    assert refused.status_code == 403
+    assert "only responders and admins" in refused.text
+    assert (await api.get(f"/incidents/{incident['id']}"))["status"] == "triggered"
