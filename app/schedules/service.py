@@ -9,7 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.errors import Conflict, InvalidInput, NotFound, field_error
-from app.models import EscalationTarget, Schedule, ScheduleLayer, ScheduleOverride, User, utcnow
+from app.models import (
+    EscalationTarget,
+    Schedule,
+    ScheduleLayer,
+    ScheduleOverride,
+    Team,
+    User,
+    utcnow,
+)
 from app.repository import apply_changes, flush_unique, get_or_404
 from app.schedules import calculator
 from app.schedules.oncall import (
@@ -183,6 +191,14 @@ async def delete_schedule(*, session: AsyncSession, schedule_id: uuid.UUID) -> N
     )
     if used:
         raise Conflict(f"schedule {schedule_id} is a target of {used} escalation level(s)")
+    teams = (
+        await session.scalars(
+            select(col(Team.name)).where(col(Team.oncall_schedule_id) == schedule_id)
+        )
+    ).all()
+    if teams:
+        names = ", ".join(teams)
+        raise Conflict(f"schedule {schedule_id} is the on-call schedule of team(s) {names}")
     await session.delete(schedule)
     await session.flush()
 

@@ -176,6 +176,13 @@ async def test_deleting_a_team_that_owns_objects_is_refused_with_what_it_owns(ap
     assert "ledger" in error["message"]
     assert (await api.get(f"/teams/{payments['id']}"))["name"] == "payments"
 
+    # The team's on-call schedule cannot go while the team points at it.
+    await api.patch(f"/teams/{payments['id']}", {"oncall_schedule_id": schedule["id"]})
+    kept = await api.client.delete(f"/api/v1/schedules/{schedule['id']}", headers=api.headers)
+    assert kept.status_code == 409
+    assert "on-call schedule of team(s) payments" in kept.json()["error"]["message"]
+    await api.patch(f"/teams/{payments['id']}", {"oncall_schedule_id": None})
+
     for path in (f"/services/{service['id']}", f"/escalation-policies/{policy['id']}"):
         assert (await api.client.delete(f"/api/v1{path}", headers=api.headers)).status_code == 204
     await api.patch(f"/schedules/{schedule['id']}", {"team_id": None})
@@ -212,6 +219,14 @@ async def test_every_list_filters_by_team(api: Api) -> None:
         listed = (await api.get(path, params=by_team))["items"]
         assert [(i["name"], i["team_id"]) for i in listed] == [("ours", payments["id"])]
         assert len((await api.get(path))["items"]) == 2
+    await join(api, payments["id"], sam, "responder")
+    members = (await api.get("/users", params=by_team))["items"]
+    assert [u["name"] for u in members] == ["Sam"]
+    for service in (our_service, global_service):
+        body = {"service_id": service["id"], "name": service["name"], "interval_seconds": 3600}
+        await api.post("/heartbeats", body)
+    beats = (await api.get("/heartbeats", params=by_team))["items"]
+    assert [b["service_id"] for b in beats] == [our_service["id"]]
     incidents = (await api.get("/incidents", params=by_team))["items"]
     assert [i["id"] for i in incidents] == [our_incident["id"]]
     both = {"team_id": payments["id"], "service_id": global_service["id"]}
