@@ -16,7 +16,7 @@ from sqlmodel import SQLModel, col
 from app.auth import Principal, get_principal
 from app.db import SessionDep
 from app.errors import Forbidden, NotFound, field_error
-from app.models import EscalationPolicy, Incident, Schedule, Service, TeamMember
+from app.models import EscalationPolicy, Incident, Schedule, Service, TeamMember, User
 from app.teams.rules import may_manage, refusal_to_act
 from app.teams.service import team_roles
 
@@ -134,6 +134,22 @@ async def check_may_act(
     )
     if refused is not None:
         raise Forbidden(refused)
+
+
+async def viewer_refusal(
+    session: AsyncSession, user_id: uuid.UUID, incident: Incident, *, others_allowed: bool
+) -> str | None:
+    """Why the console's signed-in person may not act on this incident; None if they may."""
+    user = await session.get(User, user_id)
+    if user is None:
+        return "your user no longer exists"
+    return refusal_to_act(
+        name=user.name,
+        global_role=user.role,
+        team_roles=await team_roles(session, user_id),
+        owner_team_id=await service_team(session, incident.service_id),
+        others_allowed=others_allowed,
+    )
 
 
 async def _acts_on_incident(

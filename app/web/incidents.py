@@ -16,7 +16,7 @@ from sse_starlette import EventSourceResponse
 
 from app.accounts.sessions import Viewer
 from app.db import SessionDep
-from app.errors import Conflict, NotFound, field_error
+from app.errors import Conflict, Forbidden, NotFound, field_error
 from app.escalation.snapshot import PolicySnapshot
 from app.incidents import lifecycle, service, timeline
 from app.incidents.action_schemas import (
@@ -29,9 +29,10 @@ from app.policies.service import list_policies
 from app.schedules.oncall import resolve_on_call
 from app.schedules.service import list_schedules
 from app.services.service import list_services
+from app.teams.access import viewer_refusal
 from app.users.service import list_users
 from app.web import notice
-from app.web.auth import ActorDep, ViewerDep, actor_of, can_act, now_of
+from app.web.auth import ActorDep, ViewerDep, actor_of, can_act, now_of, settings_of
 from app.web.live import MIN_INTERVAL_SECONDS
 from app.web.templating import render
 
@@ -188,6 +189,8 @@ async def bulk_action(
         incident = await service.lock_incident(session, one_id)
         if incident is None or (action == "acknowledge" and incident.status == "resolved"):
             continue
+        if await _refusal(request, session, viewer, incident):
+            continue  # another team's incident (docs/teams.md): left as it is
         act = service.acknowledge if action == "acknowledge" else service.resolve
         changed += await act(session=session, incident=incident, actor=actor_of(viewer), now=now)
     verb = "Acknowledged" if action == "acknowledge" else "Resolved"
@@ -200,6 +203,13 @@ async def _get(session: AsyncSession, incident_id: uuid.UUID) -> Incident:
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
     return incident
+
+
+async def _refusal(
+    request: Request, session: AsyncSession, viewer: Viewer, incident: Incident
+) -> str | None:
+    others = settings_of(request).team_responders_act_on_other_teams
+    return await viewer_refusal(session, viewer.user_id, incident, others_allowed=others)
 
 
 async def _locked(session: AsyncSession, incident_id: uuid.UUID) -> Incident:
@@ -254,6 +264,9 @@ async def _act(
 ) -> Response:
     """Run one action on the locked incident, then show the incident with what happened."""
     incident = await _locked(session, incident_id)
+    refused = await _refusal(request, session, viewer, incident)
+    if refused is not None:
+        raise Forbidden(refused)
     message = await action(incident, actor_of(viewer), now_of(request))
     return notice.redirect_with(f"/incidents/{incident_id}", f"#{incident.number}: {message}")
 
@@ -428,6 +441,11 @@ async def merge(
         raise field_error("numbers", f"no incident numbered {', '.join(missing)}")
     if incident_id in found.values():
         raise Conflict("an incident cannot be merged into itself")
+    for one_id in (incident_id, *found.values()):
+        one = await session.get(Incident, one_id)
+        refused = one and await _refusal(request, session, viewer, one)
+        if refused:
+            raise Forbidden(refused)
     target = await lifecycle.merge(
         session=session,
         target_id=incident_id,
