@@ -17,7 +17,7 @@ from app.incidents.action_schemas import (
 )
 from app.incidents.schemas import ActionResult, TimelineItem
 from app.models import Incident, utcnow
-from app.teams.access import IncidentResponder, check_may_act
+from app.teams.access import IncidentResponder, check_may_act, others_allowed
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
@@ -110,7 +110,7 @@ async def merge_incidents(
     principal: IncidentResponder,
 ) -> ActionResult:
     # The merged incidents are closed too: the caller must be allowed to act on each of them.
-    others = request.app.state.settings.team_responders_act_on_other_teams
+    others = others_allowed(request)
     for source_id in data.source_incident_ids:
         source = await session.get(Incident, source_id)
         if source is not None:

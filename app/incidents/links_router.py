@@ -17,6 +17,7 @@ from app.models import Incident, User, utcnow
 from app.notify.links import read_action
 from app.responders.actions import act, refusal
 from app.responders.nonces import is_used, use_once
+from app.teams.access import others_allowed
 
 router = APIRouter(tags=["action links"])
 # The POST answers HTML to a browser and JSON to a client that asks for it (`Accept`).
@@ -139,7 +140,7 @@ async def confirm(token: str, request: Request, session: SessionDep) -> HTMLResp
     refused = await _responder_refusal(
         session,
         claims,
-        others_allowed=request.app.state.settings.team_responders_act_on_other_teams,
+        others_allowed=others_allowed(request),
     )
     if refused is not None:
         return _page(*refused[:3])
@@ -171,7 +172,7 @@ async def act_on(token: str, request: Request, session: SessionDep) -> Response:
     refused = await _responder_refusal(
         session,
         claims,
-        others_allowed=request.app.state.settings.team_responders_act_on_other_teams,
+        others_allowed=others_allowed(request),
     )
     if refused is not None:
         return _answer(request, *refused)  # before the link is used up: it works if they may again
@@ -187,7 +188,7 @@ async def act_on(token: str, request: Request, session: SessionDep) -> Response:
         user_id=user_id,
         via="action_link",
         now=utcnow(),
-        others_allowed=request.app.state.settings.team_responders_act_on_other_teams,
+        others_allowed=others_allowed(request),
     )
     if result.refused:  # demoted or deleted while this request ran
         return _answer(request, *_cannot_respond(result.message))

@@ -20,6 +20,7 @@ from app.errors import Forbidden, Unauthorized, field_error
 from app.models import Incident, utcnow
 from app.notify.links import read_action
 from app.responders.actions import act, refusal
+from app.teams.access import others_allowed
 from app.users.chat_links import complete_link, linked_user
 
 router = APIRouter(prefix="/integrations/mattermost", tags=["responding"], include_in_schema=False)
@@ -50,7 +51,7 @@ async def mattermost_action(request: Request, session: SessionDep) -> dict[str, 
     user = await linked_user(session=session, kind="mattermost", external_id=account)
     if user is None:
         return {"ephemeral_text": NOT_LINKED}
-    others = request.app.state.settings.team_responders_act_on_other_teams
+    others = others_allowed(request)
     incident = await session.get(Incident, uuid.UUID(claims["i"]))
     refused = incident and await refusal(session, user, incident, others_allowed=others)
     if refused:

@@ -22,6 +22,7 @@ from app.models import ContactMethod, User, utcnow
 from app.notify.links import read_action
 from app.responders.actions import act, may_respond_somewhere
 from app.responders.nonces import use_once
+from app.teams.access import others_allowed
 
 router = APIRouter(prefix="/integrations/pushover", tags=["responding"], include_in_schema=False)
 
@@ -63,6 +64,6 @@ async def acknowledged(token: str, request: Request, session: SessionDep) -> JSO
         user_id=user.id,
         via="pushover",
         now=utcnow(),
-        others_allowed=request.app.state.settings.team_responders_act_on_other_teams,
+        others_allowed=others_allowed(request),
     )
     return JSONResponse({"changed": result.changed, "message": result.message})

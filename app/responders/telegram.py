@@ -20,6 +20,7 @@ from app.models import Incident, utcnow
 from app.notify.telegram import ACTION_CODES
 from app.responders.actions import act, refusal
 from app.responders.nonces import use_once
+from app.teams.access import others_allowed
 from app.users.chat_links import complete_link, linked_user
 
 router = APIRouter(prefix="/integrations/telegram", tags=["responding"], include_in_schema=False)
@@ -62,7 +63,7 @@ async def telegram_webhook(request: Request, session: SessionDep) -> dict[str, A
     ):
         return {}
     if "callback_query" in update:
-        others = request.app.state.settings.team_responders_act_on_other_teams
+        others = others_allowed(request)
         return await _pressed(session, _object(update["callback_query"]), others_allowed=others)
     message = _object(update.get("message"))
     command, _, code = str(message.get("text", "")).strip().partition(" ")

@@ -20,6 +20,7 @@ from app.models import ContactMethod, Incident, Notification, User, utcnow
 from app.responders import docs
 from app.responders.actions import act, incident_by_number, may_respond_somewhere
 from app.responders.nonces import use_once
+from app.teams.access import others_allowed
 
 router = APIRouter(prefix="/integrations/twilio", tags=["responding"])
 
@@ -122,7 +123,7 @@ async def twilio_sms(request: Request, session: SessionDep) -> Response:
         session, f"twilio:{message_sid}", expires_at=utcnow() + timedelta(days=2)
     ):
         return twiml(None)
-    others = request.app.state.settings.team_responders_act_on_other_teams
+    others = others_allowed(request)
     reply = await sms_reply(
         session, sender=form.get("From", ""), body=form.get("Body", ""), others_allowed=others
     )

@@ -21,6 +21,11 @@ from app.teams.rules import may_manage, refusal_to_act
 from app.teams.service import team_roles
 
 
+def others_allowed(request: Request) -> bool:
+    """STAIRWAY_TEAM_RESPONDERS_ACT_ON_OTHER_TEAMS: may responders act on other teams' incidents?"""
+    return bool(request.app.state.settings.team_responders_act_on_other_teams)
+
+
 def _user(principal: Principal) -> uuid.UUID:
     if principal.is_integration or principal.user_id is None:
         raise Forbidden("integration keys may only send events")
@@ -158,7 +163,7 @@ async def _acts_on_incident(
     incident = await session.get(Incident, _path_id(request, "incident_id"))
     if incident is None:
         raise NotFound(f"incident {request.path_params['incident_id']} not found")
-    others = request.app.state.settings.team_responders_act_on_other_teams
+    others = others_allowed(request)
     await check_may_act(session, principal, incident, others_allowed=others)
     return principal
 

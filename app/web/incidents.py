@@ -29,10 +29,10 @@ from app.policies.service import list_policies
 from app.schedules.oncall import resolve_on_call
 from app.schedules.service import list_schedules
 from app.services.service import list_services
-from app.teams.access import viewer_refusal
+from app.teams.access import others_allowed, viewer_refusal
 from app.users.service import list_users
 from app.web import notice
-from app.web.auth import ActorDep, ViewerDep, actor_of, can_act, now_of, settings_of
+from app.web.auth import ActorDep, ViewerDep, actor_of, can_act, now_of
 from app.web.live import MIN_INTERVAL_SECONDS
 from app.web.templating import render
 
@@ -208,7 +208,7 @@ async def _get(session: AsyncSession, incident_id: uuid.UUID) -> Incident:
 async def _refusal(
     request: Request, session: AsyncSession, viewer: Viewer, incident: Incident
 ) -> str | None:
-    others = settings_of(request).team_responders_act_on_other_teams
+    others = others_allowed(request)
     return await viewer_refusal(session, viewer.user_id, incident, others_allowed=others)
 
 

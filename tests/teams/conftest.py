@@ -26,6 +26,16 @@ async def join(api: Api, team_id: str, user: dict[str, Any], role: str) -> dict[
     return result
 
 
+async def owned_policy(
+    api: Api, name: str, team_id: str | None, target: dict[str, str], *, delay: int = 600
+) -> dict[str, Any]:
+    """A one-level policy of the team paging `target` ({"type": ..., "id": ...})."""
+    level = {"escalate_after_seconds": delay, "targets": [target]}
+    body = {"name": name, "team_id": team_id, "levels": [level]}
+    result: dict[str, Any] = await api.post("/escalation-policies", body)
+    return result
+
+
 def as_user(api: Api, headers: dict[str, str]) -> Api:
     """The same client calling with another user's key."""
     return Api(api.client, headers)

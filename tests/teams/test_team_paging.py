@@ -11,7 +11,7 @@ from sqlmodel import col
 from app.models import Notification
 from tests.factories import Api
 from tests.support import HttpSink, JobTracker
-from tests.teams.conftest import join, team
+from tests.teams.conftest import join, owned_policy, team
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -32,13 +32,7 @@ async def _on_call(api: Api, name: str, person: dict[str, Any] | None) -> dict[s
 
 
 async def _team_policy(api: Api, team_id: str, name: str) -> dict[str, Any]:
-    body = {
-        "name": name,
-        "team_id": team_id,
-        "levels": [{"escalate_after_seconds": 600, "targets": [{"type": "team", "id": team_id}]}],
-    }
-    result: dict[str, Any] = await api.post("/escalation-policies", body)
-    return result
+    return await owned_policy(api, name, team_id, {"type": "team", "id": team_id})
 
 
 async def _pages(app: Any, incident_id: str) -> list[tuple[str, str]]:

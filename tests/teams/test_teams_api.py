@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from tests.factories import Api
-from tests.teams.conftest import as_user, join, team
+from tests.teams.conftest import as_user, join, owned_policy, team
 
 
 async def _manager(api: Api, name: str, *teams: dict[str, Any]) -> Api:
@@ -148,15 +148,8 @@ async def test_moving_a_service_between_teams_needs_both_teams_and_changes_who_e
 async def test_deleting_a_team_that_owns_objects_is_refused_with_what_it_owns(api: Api) -> None:
     payments = await team(api, "payments")
     sam = await api.user("Sam")
-    policy = await api.post(
-        "/escalation-policies",
-        {
-            "name": "payments",
-            "team_id": payments["id"],
-            "levels": [
-                {"escalate_after_seconds": 60, "targets": [{"type": "team", "id": payments["id"]}]}
-            ],
-        },
+    policy = await owned_policy(
+        api, "payments", payments["id"], {"type": "team", "id": payments["id"]}
     )
     service = await api.service(policy["id"], name="ledger", team_id=payments["id"])
     schedule = await api.post(
@@ -196,16 +189,7 @@ async def test_deleting_a_team_that_owns_objects_is_refused_with_what_it_owns(ap
 async def test_every_list_filters_by_team(api: Api) -> None:
     payments = await team(api, "payments")
     sam = await api.user("Sam")
-    ours = await api.post(
-        "/escalation-policies",
-        {
-            "name": "ours",
-            "team_id": payments["id"],
-            "levels": [
-                {"escalate_after_seconds": 60, "targets": [{"type": "user", "id": sam["id"]}]}
-            ],
-        },
-    )
+    ours = await owned_policy(api, "ours", payments["id"], {"type": "user", "id": sam["id"]})
     await api.policy([(60, [sam["id"]])], name="global")
     await api.post("/schedules", {"name": "ours", "time_zone": "UTC", "team_id": payments["id"]})
     await api.post("/schedules", {"name": "global", "time_zone": "UTC"})
