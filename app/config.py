@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # (at once by the process that committed the change; an expiry instant is exact). 0: no cache.
     api_key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     heartbeat_check_interval_seconds: int = 2
+    # Teams (docs/teams.md): whether responders may act on incidents of teams they are not a
+    # manager or responder of (a team's own managers and responders always may).
+    team_responders_act_on_other_teams: bool = True
     action_link_ttl_seconds: int = 24 * 3600
     # "required": new contact methods are paged only once verified (a code sent through the
     # channel, or an admin's mark); "trusted": new contact methods are verified when added.

@@ -44,6 +44,7 @@ from app.routing.router import router as routing_router
 from app.schedules.feeds_router import router as calendar_feeds_router
 from app.schedules.router import router as schedules_router
 from app.services.router import router as services_router
+from app.teams.router import router as teams_router
 from app.users.router import router as users_router
 from app.web import install as install_console
 from app.web.live import IncidentFeed
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(inbound_events_router)
     api.include_router(webhook_subscriptions_router)
     api.include_router(audit_router)
+    api.include_router(teams_router)
     app.include_router(api)
     app.include_router(health_router)
     app.include_router(links_router)

@@ -21,6 +21,11 @@ class Api:
         assert response.status_code == status, response.text
         return response.json()
 
+    async def patch(self, path: str, body: Any, status: int = 200) -> Any:
+        response = await self.client.patch(f"/api/v1{path}", json=body, headers=self.headers)
+        assert response.status_code == status, response.text
+        return response.json()
+
     async def user(
         self,
         name: str,
@@ -73,9 +78,11 @@ class Api:
         result: dict[str, Any] = await self.post("/escalation-policies", body)
         return result
 
-    async def service(self, policy_id: str, name: str = "payments-api") -> dict[str, Any]:
+    async def service(
+        self, policy_id: str, name: str = "payments-api", **fields: Any
+    ) -> dict[str, Any]:
         result: dict[str, Any] = await self.post(
-            "/services", {"name": name, "escalation_policy_id": policy_id}
+            "/services", {"name": name, "escalation_policy_id": policy_id, **fields}
         )
         return result
 

@@ -29,6 +29,8 @@ from app.models import (
     ScheduleLayer,
     ScheduleOverride,
     Service,
+    Team,
+    TeamMember,
     User,
     WebhookSubscription,
     utcnow,
@@ -68,6 +70,8 @@ AUDITED: dict[type[SQLModel], Audited] = {
     MaintenanceWindow: Audited("maintenance_window"),
     Heartbeat: Audited("heartbeat", frozenset({"status", "last_ping_at", "due_at"})),
     WebhookSubscription: Audited("webhook_subscription"),
+    Team: Audited("team"),
+    TeamMember: Audited("team_member"),
 }
 # Rows that belong to an audited parent: a change to them is a change of the parent's field.
 CHILDREN: dict[type[SQLModel], tuple[type[SQLModel], str, str]] = {

@@ -3,9 +3,8 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 
-from app.auth import Responder
 from app.db import SessionDep
 from app.errors import NotFound
 from app.incidents import lifecycle
@@ -19,6 +18,7 @@ from app.incidents.action_schemas import (
 from app.incidents.schemas import ActionResult, TimelineItem, to_read
 from app.models import Incident, utcnow
 from app.store.incidents import lock_incident
+from app.teams.access import IncidentResponder, check_may_act, others_allowed
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
@@ -38,7 +38,7 @@ def _result(outcome: lifecycle.Outcome, incident: Incident) -> ActionResult:
 
 @router.post("/{incident_id}/unacknowledge")
 async def unacknowledge_incident(
-    incident_id: uuid.UUID, session: SessionDep, principal: Responder
+    incident_id: uuid.UUID, session: SessionDep, principal: IncidentResponder
 ) -> ActionResult:
     incident = await _locked(session, incident_id)
     outcome = await lifecycle.unacknowledge(
@@ -49,7 +49,7 @@ async def unacknowledge_incident(
 
 @router.post("/{incident_id}/snooze")
 async def snooze_incident(
-    incident_id: uuid.UUID, data: SnoozeRequest, session: SessionDep, principal: Responder
+    incident_id: uuid.UUID, data: SnoozeRequest, session: SessionDep, principal: IncidentResponder
 ) -> ActionResult:
     incident = await _locked(session, incident_id)
     outcome = await lifecycle.snooze(
@@ -66,7 +66,7 @@ async def snooze_incident(
 async def escalate_incident(
     incident_id: uuid.UUID,
     session: SessionDep,
-    principal: Responder,
+    principal: IncidentResponder,
     data: Annotated[EscalateRequest | None, Body()] = None,
 ) -> ActionResult:
     incident = await _locked(session, incident_id)
@@ -82,7 +82,7 @@ async def escalate_incident(
 
 @router.post("/{incident_id}/reassign")
 async def reassign_incident(
-    incident_id: uuid.UUID, data: ReassignRequest, session: SessionDep, principal: Responder
+    incident_id: uuid.UUID, data: ReassignRequest, session: SessionDep, principal: IncidentResponder
 ) -> ActionResult:
     incident = await _locked(session, incident_id)
     outcome = await lifecycle.reassign(
@@ -93,7 +93,7 @@ async def reassign_incident(
 
 @router.post("/{incident_id}/notes", status_code=201)
 async def add_note(
-    incident_id: uuid.UUID, data: NoteCreate, session: SessionDep, principal: Responder
+    incident_id: uuid.UUID, data: NoteCreate, session: SessionDep, principal: IncidentResponder
 ) -> TimelineItem:
     incident = await _locked(session, incident_id)
     entry = await lifecycle.add_note(
@@ -104,8 +104,18 @@ async def add_note(
 
 @router.post("/{incident_id}/merge")
 async def merge_incidents(
-    incident_id: uuid.UUID, data: MergeRequest, session: SessionDep, principal: Responder
+    incident_id: uuid.UUID,
+    data: MergeRequest,
+    request: Request,
+    session: SessionDep,
+    principal: IncidentResponder,
 ) -> ActionResult:
+    # The merged incidents are closed too: the caller must be allowed to act on each of them.
+    others = others_allowed(request)
+    for source_id in data.source_incident_ids:
+        source = await session.get(Incident, source_id)
+        if source is not None:
+            await check_may_act(session, principal, source, others_allowed=others)
     target = await lifecycle.merge(
         session=session,
         target_id=incident_id,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.auth import AnyPrincipal, Principal, Responder
+from app.auth import AnyPrincipal, Principal
 from app.db import SessionDep
 from app.errors import Forbidden, NotFound, field_error
 from app.incidents import service
@@ -22,6 +22,8 @@ from app.integrations import pipeline, sources
 from app.models import Incident, utcnow
 from app.store import timeline
 from app.store.incidents import lock_incident
+from app.teams.access import IncidentResponder
+from app.teams.service import team_service_ids
 from app.vocabulary import Priority, Status
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -65,6 +67,7 @@ async def list_incidents(
     status: Annotated[list[Status] | None, Query()] = None,
     service_id: Annotated[list[uuid.UUID] | None, Query()] = None,
     priority: Annotated[list[Priority] | None, Query()] = None,
+    team_id: uuid.UUID | None = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -75,6 +78,11 @@ async def list_incidents(
         if any(s != principal.service_id for s in services):
             raise Forbidden("this integration key belongs to another service")
         services = [principal.service_id]
+    if team_id is not None:
+        owned = await team_service_ids(session, team_id)
+        services = [s for s in services if s in owned] if services else owned
+        if not services:
+            return IncidentPage(items=[], next_cursor=None)
     rows, next_cursor = await service.list_incidents(
         session=session,
         statuses=[s.value for s in status or []],
@@ -119,7 +127,7 @@ async def get_timeline(
 
 @router.post("/{incident_id}/acknowledge")
 async def acknowledge_incident(
-    incident_id: uuid.UUID, session: SessionDep, principal: Responder
+    incident_id: uuid.UUID, session: SessionDep, principal: IncidentResponder
 ) -> ActionResult:
     incident = await _get(session, incident_id, lock=True)
     changed = await service.acknowledge(
@@ -131,7 +139,7 @@ async def acknowledge_incident(
 
 @router.post("/{incident_id}/resolve")
 async def resolve_incident(
-    incident_id: uuid.UUID, session: SessionDep, principal: Responder
+    incident_id: uuid.UUID, session: SessionDep, principal: IncidentResponder
 ) -> ActionResult:
     incident = await _get(session, incident_id, lock=True)
     changed = await service.resolve(

@@ -21,6 +21,7 @@ from app.models.responders import UsedNonce
 from app.models.routing import Heartbeat, MaintenanceWindow, RoutingRule
 from app.models.schedules import Schedule, ScheduleLayer, ScheduleOverride
 from app.models.services import IntegrationKey, Service
+from app.models.teams import TEAM_ROLES, Team, TeamMember
 from app.models.users import ChatIdentity, ContactMethod, NotificationRule, User
 from app.models.webhooks import WebhookDelivery, WebhookSubscription
 
@@ -28,6 +29,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "OPEN_STATUSES",
+    "TEAM_ROLES",
     "ApiKey",
     "AuditEntry",
     "CalendarFeed",
@@ -54,6 +56,8 @@ __all__ = [
     "ScheduleLayer",
     "ScheduleOverride",
     "Service",
+    "Team",
+    "TeamMember",
     "TimelineEntry",
     "UsedNonce",
     "User",

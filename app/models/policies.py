@@ -14,6 +14,10 @@ class EscalationPolicy(SQLModel, table=True):
     id: uuid.UUID = id_field()
     name: str = Field(max_length=200, unique=True)
     description: str = Field(default="", max_length=2000)
+    # The owning team; None: a global object that only admins change.
+    team_id: uuid.UUID | None = Field(
+        default=None, foreign_key="teams.id", ondelete="RESTRICT", index=True
+    )
     repeat: int = 0
     created_at: datetime = timestamp_field(default_now=True)
     updated_at: datetime = timestamp_field(default_now=True)

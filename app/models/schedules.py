@@ -17,6 +17,10 @@ class Schedule(SQLModel, table=True):
     name: str = Field(max_length=200, unique=True)
     time_zone: str = Field(max_length=64)
     description: str = Field(default="", max_length=2000)
+    # The owning team; None: a global object that only admins change.
+    team_id: uuid.UUID | None = Field(
+        default=None, foreign_key="teams.id", ondelete="RESTRICT", index=True
+    )
     created_at: datetime = timestamp_field(default_now=True)
     updated_at: datetime = timestamp_field(default_now=True)
 

@@ -14,6 +14,10 @@ class Service(SQLModel, table=True):
     id: uuid.UUID = id_field()
     name: str = Field(max_length=200, unique=True)
     description: str = Field(default="", max_length=2000)
+    # The owning team; None: a global object that only admins change.
+    team_id: uuid.UUID | None = Field(
+        default=None, foreign_key="teams.id", ondelete="RESTRICT", index=True
+    )
     escalation_policy_id: uuid.UUID = Field(
         foreign_key="escalation_policies.id", ondelete="RESTRICT", index=True
     )

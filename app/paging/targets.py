@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import driver_connection
 from app.escalation.snapshot import PolicySnapshot, TargetSnapshot
 from app.schedules.oncall import OnCall, resolve_on_call
+from app.teams.oncall import TeamReach, team_reach
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class _Planner:
     users: dict[uuid.UUID, _Reach]
     on_call: dict[uuid.UUID, OnCall | None]
     urgency: str
+    teams: dict[uuid.UUID, TeamReach] = field(default_factory=dict)
 
     def target(
         self, plan: LevelPlan, index: int, target: TargetSnapshot, paged: set[uuid.UUID]
@@ -152,19 +154,60 @@ class _Planner:
             plan.on_call.append({"target_index": index, **current.to_json()})
             unreachable["on_call"] = current.to_json()
             user_id = current.user_id
+        elif target.type == "team" and target.id:
+            return self.team(plan, index, target, paged)
         else:
             return {**unreachable, "reason": f"{target.type} targets are not supported"}
+        reason = self.user(plan, index, target.type, user_id, paged)
+        return None if reason is None else {**unreachable, "reason": reason}
+
+    def user(
+        self,
+        plan: LevelPlan,
+        index: int,
+        target_type: str,
+        user_id: uuid.UUID,
+        paged: set[uuid.UUID],
+    ) -> str | None:
+        """Add one user's pages; or say why they cannot be reached."""
         if user_id in paged:
             return None  # one rule chain per user per level, however many targets name them
         reach = self.users.get(user_id)
         if reach is None:
-            return {**unreachable, "reason": "user no longer exists"}
-        pages, reason = _user_pages(index, target.type, reach, self.urgency)
+            return "user no longer exists"
+        pages, reason = _user_pages(index, target_type, reach, self.urgency)
         plan.pages.extend(pages)
         if pages:
             paged.add(user_id)
             return None
-        return {**unreachable, "reason": reason}
+        return reason
+
+    def team(
+        self, plan: LevelPlan, index: int, target: TargetSnapshot, paged: set[uuid.UUID]
+    ) -> dict[str, Any] | None:
+        """The team's on-call person, or (no schedule, or nobody on call) all its managers."""
+        unreachable: dict[str, Any] = {"target": target.to_json()}
+        team = self.teams.get(uuid.UUID(str(target.id)))
+        if team is None:
+            return {**unreachable, "reason": "team no longer exists"}
+        current = self.on_call.get(team.schedule_id) if team.schedule_id else None
+        resolved: dict[str, Any] = {"team_id": str(team.team_id), "team_name": team.name}
+        if current is not None:
+            resolved |= {"via": "schedule", **current.to_json()}
+            user_ids: tuple[uuid.UUID, ...] = (current.user_id,)
+        else:
+            schedule = str(team.schedule_id) if team.schedule_id else None
+            managers = [str(m) for m in team.manager_ids]
+            resolved |= {"via": "managers", "schedule_id": schedule, "user_ids": managers}
+            user_ids = team.manager_ids
+        plan.on_call.append({"target_index": index, **resolved})
+        unreachable["on_call"] = resolved
+        if not user_ids:
+            return {**unreachable, "reason": "team has nobody on call and no managers"}
+        reasons = [self.user(plan, index, "team", user_id, paged) for user_id in user_ids]
+        if any(reason is None for reason in reasons):
+            return None
+        return {**unreachable, "reason": "; ".join(sorted({r for r in reasons if r}))}
 
 
 K = TypeVar("K", bound=Hashable)
@@ -176,12 +219,17 @@ async def plan_many(
     """`plan_levels` for many (policy, urgency) pairs at one instant, in a few queries in all."""
     targets = [t for policy, _ in wanted.values() for lvl in policy.levels for t in lvl.targets]
     schedule_ids = {uuid.UUID(t.id) for t in targets if t.type == "schedule" and t.id}
+    teams = await team_reach(
+        session, {uuid.UUID(t.id) for t in targets if t.type == "team" and t.id}
+    )
+    schedule_ids |= {team.schedule_id for team in teams.values() if team.schedule_id}
     on_call = await resolve_on_call(session, schedule_ids, at)
     user_ids = {uuid.UUID(t.id) for t in targets if t.type == "user" and t.id}
     user_ids |= {current.user_id for current in on_call.values() if current is not None}
+    user_ids |= {manager for team in teams.values() for manager in team.manager_ids}
     users = await _users(session, user_ids)
     return {
-        key: _plan(policy, _Planner(users, on_call, urgency))
+        key: _plan(policy, _Planner(users, on_call, urgency, teams))
         for key, (policy, urgency) in wanted.items()
     }
 

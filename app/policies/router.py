@@ -5,12 +5,14 @@ import uuid
 from fastapi import APIRouter, Request
 from pydantic import AwareDatetime
 
-from app.auth import Admin, Observer
+from app.auth import Observer
 from app.db import SessionDep
-from app.models import utcnow
+from app.models import EscalationPolicy, utcnow
 from app.policies import service
 from app.policies.preview import PolicyPreview, preview_policy
 from app.policies.schemas import PolicyCreate, PolicyRead, PolicyUpdate
+from app.teams import access
+from app.teams.access import Creator, PolicyManager
 from app.vocabulary import Urgency
 
 router = APIRouter(prefix="/escalation-policies", tags=["escalation policies"])
@@ -18,15 +20,18 @@ router = APIRouter(prefix="/escalation-policies", tags=["escalation policies"])
 
 @router.post("", status_code=201)
 async def create_policy(
-    data: PolicyCreate, request: Request, session: SessionDep, _: Admin
+    data: PolicyCreate, request: Request, session: SessionDep, principal: Creator
 ) -> PolicyRead:
+    await access.check_manages(session, principal, data.team_id)
     allow = request.app.state.settings.allow_private_webhook_targets
     return await service.create_policy(session=session, data=data, allow_private=allow)
 
 
 @router.get("")
-async def list_policies(session: SessionDep, _: Observer) -> dict[str, list[PolicyRead]]:
-    return {"items": await service.list_policies(session=session)}
+async def list_policies(
+    session: SessionDep, _: Observer, team_id: uuid.UUID | None = None
+) -> dict[str, list[PolicyRead]]:
+    return {"items": await service.list_policies(session=session, team_id=team_id)}
 
 
 @router.get("/{policy_id}")
@@ -50,8 +55,15 @@ async def preview_policy_route(
 
 @router.patch("/{policy_id}")
 async def update_policy(
-    policy_id: uuid.UUID, data: PolicyUpdate, request: Request, session: SessionDep, _: Admin
+    policy_id: uuid.UUID,
+    data: PolicyUpdate,
+    request: Request,
+    session: SessionDep,
+    principal: PolicyManager,
 ) -> PolicyRead:
+    current = await session.get(EscalationPolicy, policy_id)
+    changes = data.model_dump(exclude_unset=True)
+    await access.check_move(session, principal, changes, current.team_id if current else None)
     allow = request.app.state.settings.allow_private_webhook_targets
     return await service.update_policy(
         session=session, policy_id=policy_id, data=data, allow_private=allow
@@ -59,5 +71,5 @@ async def update_policy(
 
 
 @router.delete("/{policy_id}", status_code=204)
-async def delete_policy(policy_id: uuid.UUID, session: SessionDep, _: Admin) -> None:
+async def delete_policy(policy_id: uuid.UUID, session: SessionDep, _: PolicyManager) -> None:
     await service.delete_policy(session=session, policy_id=policy_id)

@@ -17,6 +17,8 @@ MAX_ESCALATE_AFTER_SECONDS = 7 * 86400
 class TargetType(StrEnum):
     USER = "user"
     SCHEDULE = "schedule"
+    # The team's on-call schedule, or its managers when it has none (docs/teams.md).
+    TEAM = "team"
     WEBHOOK = "webhook"
 
 
@@ -47,6 +49,7 @@ class PolicyCreate(BaseModel):
     model_config = STRICT
     name: Name
     description: str = Field(default="", max_length=2000)
+    team_id: uuid.UUID | None = Field(default=None, description="The owning team; null: global")
     repeat: int = Field(default=0, ge=0, le=20)
     levels: list[Level] = Field(min_length=1, max_length=MAX_LEVELS)
 
@@ -57,6 +60,7 @@ class PolicyUpdate(BaseModel):
     model_config = STRICT
     name: Name | None = None
     description: str | None = Field(default=None, max_length=2000)
+    team_id: uuid.UUID | None = None
     repeat: int | None = Field(default=None, ge=0, le=20)
     levels: list[Level] | None = Field(default=None, min_length=1, max_length=MAX_LEVELS)
 
@@ -65,6 +69,7 @@ class PolicyRead(BaseModel):
     id: uuid.UUID
     name: str
     description: str
+    team_id: uuid.UUID | None
     repeat: int
     levels: list[Level]
     created_at: datetime

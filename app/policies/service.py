@@ -17,6 +17,7 @@ from app.models import (
     RoutingRule,
     Schedule,
     Service,
+    Team,
     User,
     utcnow,
 )
@@ -24,6 +25,7 @@ from app.outbound import check_destination
 from app.policies.schemas import Level, PolicyCreate, PolicyRead, PolicyUpdate, Target, TargetType
 from app.repository import flush_unique, get_or_404
 from app.routing.matcher import for_urgency
+from app.teams.service import check_team
 
 
 async def _check_targets(session: AsyncSession, levels: Sequence[Level]) -> None:
@@ -33,6 +35,7 @@ async def _check_targets(session: AsyncSession, levels: Sequence[Level]) -> None
     }
     user_ids = {i for kind, i in wanted if kind is TargetType.USER}
     schedule_ids = {i for kind, i in wanted if kind is TargetType.SCHEDULE}
+    team_ids = {i for kind, i in wanted if kind is TargetType.TEAM}
     # Key-share locked: a user being deleted now is either gone here, or waits for this policy
     # and then sees it (deleting a user a policy names is refused).
     users = (
@@ -41,9 +44,16 @@ async def _check_targets(session: AsyncSession, levels: Sequence[Level]) -> None
         .with_for_update(read=True, key_share=True)
     )
     schedules = select(col(Schedule.id)).where(col(Schedule.id).in_(schedule_ids))
+    # Key-share locked: a team being deleted now waits for this policy, then sees it targeted.
+    teams = (
+        select(col(Team.id))
+        .where(col(Team.id).in_(team_ids))
+        .with_for_update(read=True, key_share=True)
+    )
     found = {
         TargetType.USER: set((await session.scalars(users)).all()),
         TargetType.SCHEDULE: set((await session.scalars(schedules)).all()),
+        TargetType.TEAM: set((await session.scalars(teams)).all()),
     }
     errors = []
     for li, lvl in enumerate(levels):
@@ -111,7 +121,10 @@ async def create_policy(
     """Add a policy with its levels and targets (webhook URLs under the outbound URL rule)."""
     _check_webhook_urls(data.levels, allow_private=allow_private)
     await _check_targets(session, data.levels)
-    policy = EscalationPolicy(name=data.name, description=data.description, repeat=data.repeat)
+    await check_team(session, data.team_id)
+    policy = EscalationPolicy(
+        name=data.name, description=data.description, team_id=data.team_id, repeat=data.repeat
+    )
     session.add(policy)
     await _flush_name(session, data.name)
     session.add_all(_level_rows(policy.id, data.levels))
@@ -137,6 +150,9 @@ async def update_policy(
         value = getattr(data, field)
         if value is not None:
             setattr(policy, field, value)
+    if "team_id" in data.model_fields_set:  # an explicit null makes the policy global
+        await check_team(session, data.team_id)
+        policy.team_id = data.team_id
     policy.updated_at = utcnow()
     await _flush_name(session, policy.name)
     return await read_policy(session=session, policy_id=policy_id)
@@ -185,6 +201,7 @@ def _read(
         id=policy.id,
         name=policy.name,
         description=policy.description,
+        team_id=policy.team_id,
         repeat=policy.repeat,
         created_at=policy.created_at,
         updated_at=policy.updated_at,
@@ -207,11 +224,14 @@ async def read_policy(*, session: AsyncSession, policy_id: uuid.UUID) -> PolicyR
     return _read(policy, (await _levels_of(session, [policy_id])).get(policy_id, []))
 
 
-async def list_policies(*, session: AsyncSession) -> list[PolicyRead]:
-    """Every policy with its levels, by name."""
-    policies = (
-        await session.scalars(select(EscalationPolicy).order_by(EscalationPolicy.name))
-    ).all()
+async def list_policies(
+    *, session: AsyncSession, team_id: uuid.UUID | None = None
+) -> list[PolicyRead]:
+    """Every policy with its levels by name, or only those of one team."""
+    query = select(EscalationPolicy).order_by(col(EscalationPolicy.name))
+    if team_id is not None:
+        query = query.where(col(EscalationPolicy.team_id) == team_id)
+    policies = (await session.scalars(query)).all()
     levels = await _levels_of(session, [p.id for p in policies])
     return [_read(p, levels.get(p.id, [])) for p in policies]
 

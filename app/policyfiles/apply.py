@@ -63,6 +63,13 @@ def _strict(path: Path_, message: str) -> None:
     raise ApplyError(f"{field_name(path)}: {message}")
 
 
+def _attribute(file_field: str) -> str:
+    """The API field a file's field sets (files name what the API gives by id)."""
+    return {"escalation_policy": "escalation_policy_id", "team": "team_id"}.get(
+        file_field, file_field
+    )
+
+
 @dataclass
 class _Executor:
     session: AsyncSession
@@ -158,7 +165,7 @@ class _Executor:
             self.ids[("schedule", name)] = read.id
             self.refs.add("schedule", name, read.id)
             return
-        changes = {f: getattr(models.schedule, f) for f in c.fields}
+        changes = {_attribute(f): getattr(models.schedule, _attribute(f)) for f in c.fields}
         await schedules.update_schedule(
             session=self.session,
             schedule_id=self.id("schedule", name),
@@ -195,7 +202,7 @@ class _Executor:
             self.ids[("escalation_policy", name)] = read.id
             self.refs.add("escalation_policy", name, read.id)
             return
-        changes = {f: getattr(policy, f) for f in c.fields}
+        changes = {_attribute(f): getattr(policy, _attribute(f)) for f in c.fields}
         await policies.update_policy(
             session=self.session,
             policy_id=self.id("escalation_policy", name),
@@ -218,11 +225,7 @@ class _Executor:
         else:
             fields = list(c.fields)
         service_id = self.id("service", name)
-        attrs = {
-            "escalation_policy_id" if f == "escalation_policy" else f
-            for f in fields
-            if f != "routing_rules"
-        }
+        attrs = {_attribute(f) for f in fields if f != "routing_rules"}
         if attrs:
             data = ServiceUpdate.model_validate({a: getattr(models.service, a) for a in attrs})
             await services.update_service(session=self.session, service_id=service_id, data=data)

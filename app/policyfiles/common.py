@@ -12,8 +12,15 @@ from pydantic_core import ErrorDetails
 
 from app.policyfiles.loader import Path_
 
-RefKind = Literal["user", "schedule", "escalation_policy"]
-LABELS = {"user": "user", "schedule": "schedule", "escalation_policy": "escalation policy"}
+RefKind = Literal["user", "schedule", "escalation_policy", "team"]
+LABELS = {
+    "user": "user",
+    "schedule": "schedule",
+    "escalation_policy": "escalation policy",
+    "team": "team",
+}
+# Teams are made through the API (docs/teams.md); files name them with `team:`.
+TEAM_BY_NAME = "use team (a team name)"
 # Filled into id fields that a file gives by name, until the name is resolved.
 UNRESOLVED = uuid.UUID(int=0)
 _PLACEHOLDERS = uuid.UUID("5f0c7e7a-93a4-4c65-9a44-3f4f0b3c2d10")
@@ -34,7 +41,7 @@ class Reporter:
 
 
 class Refs:
-    """Users (by email), schedules and escalation policies (by name) and their ids, both ways."""
+    """Users (by email), schedules, escalation policies and teams (by name) and their ids."""
 
     def __init__(self) -> None:
         self._ids: dict[tuple[str, str], uuid.UUID] = {}
@@ -80,6 +87,12 @@ class Refs:
             report(at, f'unknown {LABELS[kind]} "{value}"')
             return UNRESOLVED
         return found
+
+
+def owner_team(doc: dict[str, Any], refs: Refs, report: Reporter) -> dict[str, Any]:
+    """The `team_id` body field for an object's `team:` (absent: a global object)."""
+    reject(doc, (), report, team_id=TEAM_BY_NAME)
+    return {"team_id": refs.resolve("team", doc.get("team"), ("team",), report, optional=True)}
 
 
 _NAMED = re.compile(r"^([a-z_]+): (.+)$", re.DOTALL)

@@ -138,6 +138,9 @@ def read_policies(directory: Path) -> tuple[Desired, list[Problem]]:
         if entry.section in REF_KINDS:
             kind = REF_KINDS[entry.section]
             refs.add(kind, entry.key, Refs.placeholder(kind, entry.key))
+    # Teams live in the database, not in files: any team named here is checked on apply.
+    for name in _team_names(entries):
+        refs.add("team", name, Refs.placeholder("team", name))
     kept_keys: dict[str, str] = {}
     for entry in entries:
         report = Reporter(_sink(entry, problems))
@@ -148,6 +151,19 @@ def read_policies(directory: Path) -> tuple[Desired, list[Problem]]:
             if entry.section == "services":
                 _one_service_per_kept_key(entry, doc, kept_keys, report)
     return desired, sorted(set(problems))
+
+
+def _team_names(entries: list[_Entry]) -> set[str]:
+    """Every team an object belongs to or a level escalates to, by name."""
+    names = set()
+    for entry in entries:
+        raw = entry.raw if isinstance(entry.raw, dict) else {}
+        names.add(raw.get("team"))
+        for level in raw.get("levels") or [] if isinstance(raw.get("levels"), list) else []:
+            targets = level.get("targets") if isinstance(level, dict) else None
+            for target in targets if isinstance(targets, list) else []:
+                names.add(target.get("team") if isinstance(target, dict) else None)
+    return {name for name in names if isinstance(name, str) and name.strip()}
 
 
 def _one_service_per_kept_key(

@@ -19,6 +19,7 @@ from app.policyfiles.common import (
     items,
     mapping,
     nested,
+    owner_team,
     parse_field,
     plain,
     reject,
@@ -184,7 +185,7 @@ def schedule_models(raw: Any, refs: Refs, report: Reporter) -> ScheduleModels | 
     doc = mapping(raw, (), report)
     if doc is None:
         return None
-    body = without(doc, "overrides")
+    body = {**without(doc, "overrides", "team", "team_id"), **owner_team(doc, refs, report)}
     if isinstance(doc.get("layers"), list):
         body["layers"] = [
             _layer(x, ("layers", i), refs, report) for i, x in enumerate(doc["layers"])
@@ -229,6 +230,7 @@ def schedule_doc(models: ScheduleModels, refs: Refs) -> dict[str, Any]:
         "name": s.name,
         "time_zone": s.time_zone,
         "description": s.description,
+        "team": refs.name("team", s.team_id),
         "layers": [layer_doc(layer, refs) for layer in s.layers],
         "overrides": sorted(overrides, key=lambda d: (d["start"], d["end"], d["user"])),
     }
@@ -236,8 +238,9 @@ def schedule_doc(models: ScheduleModels, refs: Refs) -> dict[str, Any]:
 
 # --- escalation policies ----------------------------------------------------------------------
 
-TARGET_KINDS = ("user", "schedule", "webhook")
-TARGET_FORMS = "{user: <email>}, {schedule: <name>} or {webhook: <url>}"
+TARGET_KINDS = ("user", "schedule", "team", "webhook")
+TARGET_FORMS = "{user: <email>}, {schedule: <name>}, {team: <name>} or {webhook: <url>}"
+_REF_KINDS: dict[str, RefKind] = {"user": "user", "schedule": "schedule", "team": "team"}
 # Stands in for a target already reported, so the schema does not report it twice.
 _REPORTED_TARGET = {"type": "user", "id": UNRESOLVED}
 
@@ -252,13 +255,12 @@ def _target(raw: Any, at: Path_, refs: Refs, report: Reporter) -> Any:
         report((*at, unknown[0]), f"unknown field; a target is {TARGET_FORMS}")
         return _REPORTED_TARGET
     if len(given) != 1:
-        report(at, f"give exactly one of user, schedule, webhook: a target is {TARGET_FORMS}")
+        report(at, f"give exactly one of user, schedule, team, webhook: a target is {TARGET_FORMS}")
         return _REPORTED_TARGET
     kind = given[0]
     if kind == "webhook":
         return {"type": "webhook", "url": raw["webhook"]}
-    ref_kind: RefKind = "user" if kind == "user" else "schedule"
-    return {"type": kind, "id": refs.resolve(ref_kind, raw[kind], at, report)}
+    return {"type": kind, "id": refs.resolve(_REF_KINDS[kind], raw[kind], at, report)}
 
 
 def _target_loc(loc: Path_) -> Path_:
@@ -274,7 +276,7 @@ def policy_models(raw: Any, refs: Refs, report: Reporter) -> PolicyCreate | None
     doc = mapping(raw, (), report)
     if doc is None:
         return None
-    body = dict(doc)
+    body = {**without(doc, "team", "team_id"), **owner_team(doc, refs, report)}
     if isinstance(doc.get("levels"), list):
         body["levels"] = []
         for i, level in enumerate(doc["levels"]):
@@ -301,8 +303,7 @@ def policy_doc(policy: PolicyCreate, refs: Refs) -> dict[str, Any]:
             if t.url is not None:
                 targets.append({"webhook": t.url})
             else:
-                kind: RefKind = "user" if t.type.value == "user" else "schedule"
-                targets.append({t.type.value: refs.name(kind, t.id)})
+                targets.append({t.type.value: refs.name(_REF_KINDS[t.type.value], t.id)})
         levels.append(
             {
                 "escalate_after_seconds": level.escalate_after_seconds,
@@ -313,6 +314,7 @@ def policy_doc(policy: PolicyCreate, refs: Refs) -> dict[str, Any]:
     return {
         "name": policy.name,
         "description": policy.description,
+        "team": refs.name("team", policy.team_id),
         "repeat": policy.repeat,
         "levels": levels,
     }

@@ -18,6 +18,7 @@ from app.policyfiles.common import (
     items,
     mapping,
     nested,
+    owner_team,
     plain,
     reject,
     renamed,
@@ -130,7 +131,8 @@ def service_models(raw: Any, refs: Refs, report: Reporter) -> ServiceModels | No
     if doc is None:
         return None
     reject(doc, (), report, escalation_policy_id=_BY_NAME)
-    body = without(doc, *PARTS, "escalation_policy", "escalation_policy_id")
+    body = without(doc, *PARTS, "escalation_policy", "escalation_policy_id", "team", "team_id")
+    body |= owner_team(doc, refs, report)
     if "escalation_policy" in doc:
         body["escalation_policy_id"] = refs.resolve(
             "escalation_policy", doc["escalation_policy"], ("escalation_policy",), report
@@ -184,6 +186,7 @@ def service_doc(models: ServiceModels, refs: Refs) -> dict[str, Any]:
         "name": s.name,
         "description": s.description,
         "escalation_policy": refs.name("escalation_policy", s.escalation_policy_id),
+        "team": refs.name("team", s.team_id),
         "ack_timeout_seconds": s.ack_timeout_seconds,
         "auto_resolve_seconds": s.auto_resolve_seconds,
         "integration_keys": sorted(

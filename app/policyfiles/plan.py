@@ -41,10 +41,11 @@ SECTION_KIND = {
 # identity, planned one by one.
 FIELDS = {
     "users": ("name", "role", "time_zone", "slack_user_id"),
-    "schedules": ("time_zone", "description", "layers"),
-    "escalation_policies": ("description", "repeat", "levels"),
+    "schedules": ("time_zone", "description", "team", "layers"),
+    "escalation_policies": ("description", "team", "repeat", "levels"),
     "services": (
         "description",
+        "team",
         "escalation_policy",
         "ack_timeout_seconds",
         "auto_resolve_seconds",

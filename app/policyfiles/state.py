@@ -50,6 +50,7 @@ from app.schedules.schemas import LayerIn, OverrideCreate, ScheduleCreate, Sched
 from app.schedules.service import list_schedules
 from app.services.schemas import ServiceCreate
 from app.services.service import list_services
+from app.teams.service import list_teams
 from app.users.schemas import ContactMethodCreate, NotificationRuleCreate, UserCreate
 from app.users.service import list_users
 
@@ -146,6 +147,7 @@ async def _schedules(
             name=s.name,
             time_zone=s.time_zone,
             description=s.description,
+            team_id=s.team_id,
             layers=[
                 LayerIn.model_validate(
                     {
@@ -206,6 +208,7 @@ async def _services(session: AsyncSession, snap: Snapshot, now: datetime) -> Non
             ServiceCreate(
                 name=svc.name,
                 description=svc.description,
+                team_id=svc.team_id,
                 escalation_policy_id=svc.escalation_policy_id,
                 ack_timeout_seconds=svc.ack_timeout_seconds,
                 auto_resolve_seconds=svc.auto_resolve_seconds,
@@ -245,6 +248,8 @@ async def read_state(*, session: AsyncSession, now: datetime) -> Snapshot:
         Refs(), {"users": {}, "schedules": {}, "escalation_policies": {}, "services": {}}
     )
     await _users(session, snap)
+    for team in await list_teams(session=session):
+        snap.refs.add("team", team.name, team.id)
     for email in snap.docs["users"]:
         snap.refs.add("user", email, snap.ids[("user", email)])
     schedules = await list_schedules(session=session)
@@ -259,6 +264,7 @@ async def read_state(*, session: AsyncSession, now: datetime) -> Snapshot:
             {
                 "name": p.name,
                 "description": p.description,
+                "team_id": p.team_id,
                 "repeat": p.repeat,
                 "levels": [level.model_dump() for level in p.levels],
             }

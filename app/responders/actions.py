@@ -13,6 +13,9 @@ from app.errors import Conflict
 from app.incidents import service
 from app.models import Incident, User
 from app.store.incidents import lock_incident
+from app.teams.access import service_team
+from app.teams.rules import ACTING_TEAM_ROLES, refusal_to_act
+from app.teams.service import team_roles
 
 ACTIONS = ("acknowledge", "resolve")
 DONE = {"acknowledge": "acknowledged", "resolve": "resolved"}
@@ -45,6 +48,32 @@ def may_not_respond(user: User | None) -> str | None:
     return None
 
 
+async def may_respond_somewhere(session: AsyncSession, user: User | None) -> bool:
+    """Whether the person may act on some incidents: a responder, or a team's responder."""
+    if user is None:
+        return False
+    if user.role in MAY_RESPOND:
+        return True
+    roles = await team_roles(session, user.id)
+    return any(role in ACTING_TEAM_ROLES for role in roles.values())
+
+
+async def refusal(
+    session: AsyncSession, user: User | None, incident: Incident, *, others_allowed: bool
+) -> str | None:
+    """Why this person may not act on this incident now (app/teams/rules.py); None if they may."""
+    owner_team_id = await service_team(session, incident.service_id)
+    if user is None or owner_team_id is None:
+        return may_not_respond(user)  # a global service: the global role decides
+    return refusal_to_act(
+        name=user.name,
+        global_role=user.role,
+        team_roles=await team_roles(session, user.id),
+        owner_team_id=owner_team_id,
+        others_allowed=others_allowed,
+    )
+
+
 async def incident_by_number(session: AsyncSession, number: int) -> uuid.UUID | None:
     """The id of incident #number."""
     return await session.scalar(select(col(Incident.id)).where(col(Incident.number) == number))
@@ -58,15 +87,19 @@ async def act(
     user_id: uuid.UUID,
     via: str,
     now: datetime,
+    others_allowed: bool,
 ) -> ActionResult:
-    """Lock the incident and acknowledge or resolve it as the user; a no-op says why."""
+    """Lock the incident and acknowledge or resolve it as the user; a no-op says why.
+
+    `others_allowed`: the STAIRWAY_TEAM_RESPONDERS_ACT_ON_OTHER_TEAMS setting.
+    """
     incident = await lock_incident(session, incident_id)
     if incident is None:
         return ActionResult(False, "Incident not found; nothing changed.")
     # Read after the incident's lock (incident before user, as a step writing a page does) and
     # share-locked: a demotion or deletion of this user waits for the action, or is seen by it.
     user = await session.get(User, user_id, with_for_update={"read": True}, populate_existing=True)
-    refused = may_not_respond(user)
+    refused = await refusal(session, user, incident, others_allowed=others_allowed)
     if refused is not None:
         return ActionResult(False, refused, incident, refused=True)
     assert user is not None

@@ -15,8 +15,9 @@ from app.db import SessionDep
 from app.errors import error_body
 from app.models import Incident, User, utcnow
 from app.notify.links import read_action
-from app.responders.actions import act, may_not_respond
+from app.responders.actions import act, refusal
 from app.responders.nonces import is_used, use_once
+from app.teams.access import others_allowed
 
 router = APIRouter(tags=["action links"])
 # The POST answers HTML to a browser and JSON to a client that asks for it (`Accept`).
@@ -105,13 +106,19 @@ def _cannot_respond(message: str) -> Refusal:
     return ("You cannot respond to this incident", body, 403, "forbidden")
 
 
-async def _responder_refusal(session: AsyncSession, claims: dict[str, Any]) -> Refusal | None:
+async def _responder_refusal(
+    session: AsyncSession, claims: dict[str, Any], *, others_allowed: bool
+) -> Refusal | None:
     """Why the link's person may not act now (deleted, demoted, or nobody), if so."""
     user_id = _paged_user_id(claims)
     if user_id is None:
         body = "<p>This link does not name a person who may respond. Nothing was changed.</p>"
         return ("Link not usable", body, 403, "forbidden")
-    message = may_not_respond(await session.get(User, user_id))
+    incident = await session.get(Incident, uuid.UUID(str(claims["i"])))
+    if incident is None:
+        return None  # the caller says the incident is gone
+    user = await session.get(User, user_id)
+    message = await refusal(session, user, incident, others_allowed=others_allowed)
     return None if message is None else _cannot_respond(message)
 
 
@@ -130,7 +137,11 @@ async def confirm(token: str, request: Request, session: SessionDep) -> HTMLResp
         return _page(*refusal[:3])
     if await is_used(session, _key(token)):
         return _page(*_used()[:3])
-    refused = await _responder_refusal(session, claims)
+    refused = await _responder_refusal(
+        session,
+        claims,
+        others_allowed=others_allowed(request),
+    )
     if refused is not None:
         return _page(*refused[:3])
     incident = await session.get(Incident, uuid.UUID(claims["i"]))
@@ -158,7 +169,11 @@ async def act_on(token: str, request: Request, session: SessionDep) -> Response:
     if claims is None:
         assert refusal is not None
         return _answer(request, *refusal)
-    refused = await _responder_refusal(session, claims)
+    refused = await _responder_refusal(
+        session,
+        claims,
+        others_allowed=others_allowed(request),
+    )
     if refused is not None:
         return _answer(request, *refused)  # before the link is used up: it works if they may again
     user_id = _paged_user_id(claims)
@@ -173,6 +188,7 @@ async def act_on(token: str, request: Request, session: SessionDep) -> Response:
         user_id=user_id,
         via="action_link",
         now=utcnow(),
+        others_allowed=others_allowed(request),
     )
     if result.refused:  # demoted or deleted while this request ran
         return _answer(request, *_cannot_respond(result.message))

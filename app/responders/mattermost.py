@@ -17,9 +17,10 @@ from fastapi import APIRouter, Request
 from app import jsonsafe
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized, field_error
-from app.models import utcnow
+from app.models import Incident, utcnow
 from app.notify.links import read_action
-from app.responders.actions import act, may_not_respond
+from app.responders.actions import act, refusal
+from app.teams.access import others_allowed
 from app.users.chat_links import complete_link, linked_user
 
 router = APIRouter(prefix="/integrations/mattermost", tags=["responding"], include_in_schema=False)
@@ -50,8 +51,10 @@ async def mattermost_action(request: Request, session: SessionDep) -> dict[str, 
     user = await linked_user(session=session, kind="mattermost", external_id=account)
     if user is None:
         return {"ephemeral_text": NOT_LINKED}
-    refused = may_not_respond(user)
-    if refused is not None:
+    others = others_allowed(request)
+    incident = await session.get(Incident, uuid.UUID(claims["i"]))
+    refused = incident and await refusal(session, user, incident, others_allowed=others)
+    if refused:
         return {"ephemeral_text": refused}
     result = await act(
         session=session,
@@ -60,6 +63,7 @@ async def mattermost_action(request: Request, session: SessionDep) -> dict[str, 
         user_id=user.id,
         via="mattermost",
         now=utcnow(),
+        others_allowed=others,
     )
     if not result.changed:
         return {"ephemeral_text": result.message}

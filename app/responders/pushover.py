@@ -22,8 +22,9 @@ from app.errors import Forbidden, InvalidInput
 from app.models import ContactMethod, User, utcnow
 from app.notify.links import read_action
 from app.responders import docs
-from app.responders.actions import MAY_RESPOND, act
+from app.responders.actions import act, may_respond_somewhere
 from app.responders.nonces import use_once
+from app.teams.access import others_allowed
 
 router = APIRouter(prefix="/integrations/pushover", tags=["responding"])
 
@@ -55,8 +56,9 @@ async def acknowledged(token: str, request: Request, session: SessionDep) -> JSO
     if form.get("acknowledged") != "1":
         raise InvalidInput("acknowledged: must be 1")
     user = await session.get(User, uuid.UUID(claims["u"]))
-    if user is None or user.role not in MAY_RESPOND:
+    if not await may_respond_somewhere(session, user):
         raise Forbidden("the paged user may no longer respond")
+    assert user is not None
     if not await _owns_key(session, user, form.get("acknowledged_by", "")):
         raise Forbidden("acknowledged_by: not the paged user's Pushover key")
     key = "pushover:" + hashlib.sha256(token.encode()).hexdigest()
@@ -69,5 +71,6 @@ async def acknowledged(token: str, request: Request, session: SessionDep) -> JSO
         user_id=user.id,
         via="pushover",
         now=utcnow(),
+        others_allowed=others_allowed(request),
     )
     return JSONResponse({"changed": result.changed, "message": result.message})

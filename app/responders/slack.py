@@ -22,6 +22,7 @@ from app.queue import JobSpec, after_commit
 from app.responders import docs
 from app.responders.actions import ACTIONS, act
 from app.responders.nonces import use_once
+from app.teams.access import others_allowed
 
 router = APIRouter(prefix="/integrations/slack", tags=["responding"])
 
@@ -141,6 +142,7 @@ async def slack_actions(request: Request, session: SessionDep) -> dict[str, Any]
         user_id=user.id,
         via="slack",
         now=now,
+        others_allowed=others_allowed(request),
     )
     text = f"{user.name}: {result.message}" if result.changed else result.message
     if response_url:

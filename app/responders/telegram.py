@@ -16,10 +16,11 @@ from fastapi import APIRouter, Request
 from app import jsonsafe
 from app.db import SessionDep
 from app.errors import Unauthorized, field_error
-from app.models import utcnow
+from app.models import Incident, utcnow
 from app.notify.telegram import ACTION_CODES
-from app.responders.actions import act, may_not_respond
+from app.responders.actions import act, refusal
 from app.responders.nonces import use_once
+from app.teams.access import others_allowed
 from app.users.chat_links import complete_link, linked_user
 
 router = APIRouter(prefix="/integrations/telegram", tags=["responding"], include_in_schema=False)
@@ -62,7 +63,8 @@ async def telegram_webhook(request: Request, session: SessionDep) -> dict[str, A
     ):
         return {}
     if "callback_query" in update:
-        return await _pressed(session, _object(update["callback_query"]))
+        others = others_allowed(request)
+        return await _pressed(session, _object(update["callback_query"]), others_allowed=others)
     message = _object(update.get("message"))
     command, _, code = str(message.get("text", "")).strip().partition(" ")
     if command.split("@")[0] in LINK_COMMANDS and code.strip():
@@ -70,7 +72,7 @@ async def telegram_webhook(request: Request, session: SessionDep) -> dict[str, A
     return {}
 
 
-async def _pressed(session: Any, query: dict[str, Any]) -> dict[str, Any]:
+async def _pressed(session: Any, query: dict[str, Any], *, others_allowed: bool) -> dict[str, Any]:
     answer: dict[str, Any] = {"method": "answerCallbackQuery", "callback_query_id": query.get("id")}
     code, _, incident = str(query.get("data", "")).partition(":")
     action = ACTIONS_BY_CODE.get(code)
@@ -84,8 +86,11 @@ async def _pressed(session: Any, query: dict[str, Any]) -> dict[str, Any]:
     user = await linked_user(session=session, kind="telegram", external_id=str(sender))
     if user is None:
         return {**answer, "text": NOT_LINKED, "show_alert": True}
-    refused = may_not_respond(user)
-    if refused is not None:
+    incident_row = await session.get(Incident, incident_id)
+    refused = incident_row and await refusal(
+        session, user, incident_row, others_allowed=others_allowed
+    )
+    if refused:
         return {**answer, "text": refused[:200], "show_alert": True}
     result = await act(
         session=session,
@@ -94,6 +99,7 @@ async def _pressed(session: Any, query: dict[str, Any]) -> dict[str, Any]:
         user_id=user.id,
         via="telegram",
         now=utcnow(),
+        others_allowed=others_allowed,
     )
     return {**answer, "text": result.message[:200]}
 

@@ -18,8 +18,9 @@ from app.db import SessionDep
 from app.errors import Forbidden
 from app.models import ContactMethod, Incident, Notification, User, utcnow
 from app.responders import docs
-from app.responders.actions import MAY_RESPOND, act, incident_by_number
+from app.responders.actions import act, incident_by_number, may_respond_somewhere
 from app.responders.nonces import use_once
+from app.teams.access import others_allowed
 
 router = APIRouter(prefix="/integrations/twilio", tags=["responding"])
 
@@ -76,7 +77,7 @@ async def _paged_triggered(session: AsyncSession, user: User) -> list[uuid.UUID]
     return list((await session.scalars(query)).all())
 
 
-async def _ack_all(session: AsyncSession, user: User) -> str:
+async def _ack_all(session: AsyncSession, user: User, *, others_allowed: bool) -> str:
     numbers = []
     for incident_id in await _paged_triggered(session, user):
         result = await act(
@@ -86,6 +87,7 @@ async def _ack_all(session: AsyncSession, user: User) -> str:
             user_id=user.id,
             via="sms",
             now=utcnow(),
+            others_allowed=others_allowed,
         )
         if result.refused:
             return f"Stairway: {result.message}"
@@ -121,16 +123,20 @@ async def twilio_sms(request: Request, session: SessionDep) -> Response:
         session, f"twilio:{message_sid}", expires_at=utcnow() + timedelta(days=2)
     ):
         return twiml(None)
-    return twiml(await sms_reply(session, sender=form.get("From", ""), body=form.get("Body", "")))
+    others = others_allowed(request)
+    reply = await sms_reply(
+        session, sender=form.get("From", ""), body=form.get("Body", ""), others_allowed=others
+    )
+    return twiml(reply)
 
 
-async def sms_reply(session: AsyncSession, *, sender: str, body: str) -> str:
+async def sms_reply(session: AsyncSession, *, sender: str, body: str, others_allowed: bool) -> str:
     """Run an SMS command from `sender` as the user who owns that number; the reply's text.
 
     The commands are the same whichever gateway delivered the message (Twilio, Vonage).
     """
     user = await _owner(session, sender)
-    if user is None or user.role not in MAY_RESPOND:
+    if user is None or not await may_respond_somewhere(session, user):
         return "Stairway: this number is not linked to a responder; nothing was changed."
     command = COMMAND.match(body)
     if command is None:
@@ -138,7 +144,11 @@ async def sms_reply(session: AsyncSession, *, sender: str, body: str) -> str:
     verb, what = command["verb"].lower(), command["what"].lower()
     action = "resolve" if verb.startswith("r") else "acknowledge"
     if what == "all":
-        return await _ack_all(session, user) if action == "acknowledge" else HELP
+        return (
+            await _ack_all(session, user, others_allowed=others_allowed)
+            if action == "acknowledge"
+            else HELP
+        )
     incident_id = await incident_by_number(session, int(what))
     if incident_id is None:
         return f"Stairway: there is no incident #{what}."
@@ -149,5 +159,6 @@ async def sms_reply(session: AsyncSession, *, sender: str, body: str) -> str:
         user_id=user.id,
         via="sms",
         now=utcnow(),
+        others_allowed=others_allowed,
     )
     return f"Stairway: {result.message}"

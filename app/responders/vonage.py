@@ -27,6 +27,7 @@ from app.notify.notices import notice_page
 from app.notify.registry import send_page
 from app.responders.nonces import use_once
 from app.responders.twilio import sms_reply
+from app.teams.access import others_allowed
 
 router = APIRouter(prefix="/integrations/vonage", tags=["responding"], include_in_schema=False)
 
@@ -99,7 +100,10 @@ async def vonage_sms(
     ):
         return Response(status_code=204)
     sender = "+" + params.get("msisdn", "").removeprefix("+")
-    reply = await sms_reply(session, sender=sender, body=params.get("text", ""))
+    others = others_allowed(request)
+    reply = await sms_reply(
+        session, sender=sender, body=params.get("text", ""), others_allowed=others
+    )
     # Background tasks run after the response, so after the request's transaction committed.
     background.add_task(_answer, request.app.state.providers, sender, reply, f"reply:{message_id}")
     return Response(status_code=204)

@@ -6,10 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
-from app.auth import Admin, Observer
+from app.auth import Observer
 from app.db import SessionDep
 from app.errors import field_error
-from app.models import utcnow
+from app.models import Schedule, utcnow
 from app.schedules import feeds, service
 from app.schedules.schemas import (
     CalendarFeedCreated,
@@ -21,6 +21,8 @@ from app.schedules.schemas import (
     ScheduleRead,
     ScheduleUpdate,
 )
+from app.teams import access
+from app.teams.access import Creator, ScheduleManager
 
 router = APIRouter(prefix="/schedules", tags=["schedules"])
 
@@ -28,13 +30,18 @@ Instant = Annotated[AwareDatetime | None, Query()]
 
 
 @router.post("", status_code=201)
-async def create_schedule(data: ScheduleCreate, session: SessionDep, _: Admin) -> ScheduleRead:
+async def create_schedule(
+    data: ScheduleCreate, session: SessionDep, principal: Creator
+) -> ScheduleRead:
+    await access.check_manages(session, principal, data.team_id)
     return await service.create_schedule(session=session, data=data)
 
 
 @router.get("")
-async def list_schedules(session: SessionDep, _: Observer) -> dict[str, list[ScheduleRead]]:
-    return {"items": await service.list_schedules(session=session)}
+async def list_schedules(
+    session: SessionDep, _: Observer, team_id: uuid.UUID | None = None
+) -> dict[str, list[ScheduleRead]]:
+    return {"items": await service.list_schedules(session=session, team_id=team_id)}
 
 
 @router.get("/{schedule_id}")
@@ -44,19 +51,22 @@ async def get_schedule(schedule_id: uuid.UUID, session: SessionDep, _: Observer)
 
 @router.patch("/{schedule_id}")
 async def update_schedule(
-    schedule_id: uuid.UUID, data: ScheduleUpdate, session: SessionDep, _: Admin
+    schedule_id: uuid.UUID, data: ScheduleUpdate, session: SessionDep, principal: ScheduleManager
 ) -> ScheduleRead:
+    current = await session.get(Schedule, schedule_id)
+    changes = data.model_dump(exclude_unset=True)
+    await access.check_move(session, principal, changes, current.team_id if current else None)
     return await service.update_schedule(session=session, schedule_id=schedule_id, data=data)
 
 
 @router.delete("/{schedule_id}", status_code=204)
-async def delete_schedule(schedule_id: uuid.UUID, session: SessionDep, _: Admin) -> None:
+async def delete_schedule(schedule_id: uuid.UUID, session: SessionDep, _: ScheduleManager) -> None:
     await service.delete_schedule(session=session, schedule_id=schedule_id)
 
 
 @router.post("/{schedule_id}/overrides", status_code=201)
 async def add_override(
-    schedule_id: uuid.UUID, data: OverrideCreate, session: SessionDep, _: Admin
+    schedule_id: uuid.UUID, data: OverrideCreate, session: SessionDep, _: ScheduleManager
 ) -> OverrideRead:
     override = await service.add_override(session=session, schedule_id=schedule_id, data=data)
     return service.override_read(override)
@@ -73,14 +83,14 @@ async def list_overrides(
 
 @router.delete("/{schedule_id}/overrides/{override_id}", status_code=204)
 async def delete_override(
-    schedule_id: uuid.UUID, override_id: uuid.UUID, session: SessionDep, _: Admin
+    schedule_id: uuid.UUID, override_id: uuid.UUID, session: SessionDep, _: ScheduleManager
 ) -> None:
     await service.delete_override(session=session, schedule_id=schedule_id, override_id=override_id)
 
 
 @router.post("/{schedule_id}/calendar-feed", status_code=201)
 async def rotate_calendar_feed(
-    schedule_id: uuid.UUID, request: Request, session: SessionDep, _: Admin
+    schedule_id: uuid.UUID, request: Request, session: SessionDep, _: ScheduleManager
 ) -> CalendarFeedCreated:
     """A new secret URL for the schedule's iCalendar feed; the previous URL stops working."""
     token = await feeds.rotate_feed(session=session, schedule_id=schedule_id)
@@ -88,7 +98,9 @@ async def rotate_calendar_feed(
 
 
 @router.delete("/{schedule_id}/calendar-feed", status_code=204)
-async def delete_calendar_feed(schedule_id: uuid.UUID, session: SessionDep, _: Admin) -> None:
+async def delete_calendar_feed(
+    schedule_id: uuid.UUID, session: SessionDep, _: ScheduleManager
+) -> None:
     """Turn the schedule's feed off."""
     await feeds.delete_feed(session=session, schedule_id=schedule_id)
 

@@ -59,6 +59,7 @@ class ScheduleCreate(BaseModel):
     name: Name
     time_zone: TimeZone
     description: str = Field(default="", max_length=2000)
+    team_id: uuid.UUID | None = Field(default=None, description="The owning team; null: global")
     layers: list[LayerIn] = Field(default_factory=list, max_length=MAX_LAYERS)
 
 
@@ -69,6 +70,7 @@ class ScheduleUpdate(BaseModel):
     name: Name | None = None
     time_zone: TimeZone | None = None
     description: str | None = Field(default=None, max_length=2000)
+    team_id: uuid.UUID | None = None
     layers: list[LayerIn] | None = Field(default=None, max_length=MAX_LAYERS)
 
 
@@ -91,6 +93,7 @@ class ScheduleRead(BaseModel):
     name: str
     time_zone: str
     description: str
+    team_id: uuid.UUID | None
     layers: list[LayerRead]
     created_at: datetime
     updated_at: datetime

@@ -9,7 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.errors import Conflict, InvalidInput, NotFound, field_error
-from app.models import EscalationTarget, Schedule, ScheduleLayer, ScheduleOverride, User, utcnow
+from app.models import (
+    EscalationTarget,
+    Schedule,
+    ScheduleLayer,
+    ScheduleOverride,
+    Team,
+    User,
+    utcnow,
+)
 from app.repository import apply_changes, flush_unique, get_or_404
 from app.schedules import calculator
 from app.schedules.oncall import (
@@ -34,6 +42,7 @@ from app.schedules.schemas import (
     ScheduleUpdate,
     ShiftRead,
 )
+from app.teams.service import check_team
 
 
 def _invalid(problems: Sequence[str], rename: dict[str, str] | None = None) -> InvalidInput:
@@ -98,6 +107,7 @@ def _read(schedule: Schedule, layers: Sequence[ScheduleLayer]) -> ScheduleRead:
         name=schedule.name,
         time_zone=schedule.time_zone,
         description=schedule.description,
+        team_id=schedule.team_id,
         created_at=schedule.created_at,
         updated_at=schedule.updated_at,
         layers=[
@@ -120,7 +130,10 @@ async def _layers(session: AsyncSession, schedule_ids: Sequence[uuid.UUID]) -> l
 async def create_schedule(*, session: AsyncSession, data: ScheduleCreate) -> ScheduleRead:
     """Add a schedule with its layers."""
     await _check_layers(session, data.time_zone, data.layers)
-    schedule = Schedule(name=data.name, time_zone=data.time_zone, description=data.description)
+    await check_team(session, data.team_id)
+    schedule = Schedule(
+        name=data.name, time_zone=data.time_zone, description=data.description, team_id=data.team_id
+    )
     session.add(schedule)
     await _flush_name(session, data.name)
     session.add_all(_layer_row(schedule.id, i, layer) for i, layer in enumerate(data.layers))
@@ -134,9 +147,13 @@ async def read_schedule(*, session: AsyncSession, schedule_id: uuid.UUID) -> Sch
     return _read(schedule, await _layers(session, [schedule_id]))
 
 
-async def list_schedules(*, session: AsyncSession) -> list[ScheduleRead]:
-    """Every schedule with its layers, by name."""
+async def list_schedules(
+    *, session: AsyncSession, team_id: uuid.UUID | None = None
+) -> list[ScheduleRead]:
+    """Every schedule with its layers by name, or only those of one team."""
     query = select(Schedule).order_by(col(Schedule.name))
+    if team_id is not None:
+        query = query.where(col(Schedule.team_id) == team_id)
     schedules = (await session.scalars(query)).all()
     layers = await _layers(session, [s.id for s in schedules])
     return [_read(s, [row for row in layers if row.schedule_id == s.id]) for s in schedules]
@@ -154,7 +171,10 @@ async def update_schedule(
             delete(ScheduleLayer).where(col(ScheduleLayer.schedule_id) == schedule_id)
         )
         session.add_all(_layer_row(schedule_id, i, layer) for i, layer in enumerate(data.layers))
-    apply_changes(schedule, data.model_dump(exclude_none=True, exclude={"layers"}))
+    apply_changes(schedule, data.model_dump(exclude_none=True, exclude={"layers", "team_id"}))
+    if "team_id" in data.model_fields_set:  # an explicit null makes the schedule global
+        await check_team(session, data.team_id)
+        schedule.team_id = data.team_id
     schedule.updated_at = utcnow()
     await _flush_name(session, schedule.name)
     return await read_schedule(session=session, schedule_id=schedule_id)
@@ -171,6 +191,14 @@ async def delete_schedule(*, session: AsyncSession, schedule_id: uuid.UUID) -> N
     )
     if used:
         raise Conflict(f"schedule {schedule_id} is a target of {used} escalation level(s)")
+    teams = (
+        await session.scalars(
+            select(col(Team.name)).where(col(Team.oncall_schedule_id) == schedule_id)
+        )
+    ).all()
+    if teams:
+        names = ", ".join(teams)
+        raise Conflict(f"schedule {schedule_id} is the on-call schedule of team(s) {names}")
     await session.delete(schedule)
     await session.flush()
 

@@ -16,6 +16,7 @@ class ServiceCreate(BaseModel):
     name: Name
     description: str = Field(default="", max_length=2000)
     escalation_policy_id: uuid.UUID
+    team_id: uuid.UUID | None = Field(default=None, description="The owning team; null: global")
     ack_timeout_seconds: int | None = Field(default=None, ge=1, le=7 * DAY)
     auto_resolve_seconds: int | None = Field(default=None, ge=1, le=30 * DAY)
 
@@ -25,6 +26,7 @@ class ServiceUpdate(BaseModel):
     name: Name | None = None
     description: str | None = Field(default=None, max_length=2000)
     escalation_policy_id: uuid.UUID | None = None
+    team_id: uuid.UUID | None = None
     ack_timeout_seconds: int | None = Field(default=None, ge=1, le=7 * DAY)
     auto_resolve_seconds: int | None = Field(default=None, ge=1, le=30 * DAY)
 
@@ -35,6 +37,7 @@ class ServiceRead(BaseModel):
     name: str
     description: str
     escalation_policy_id: uuid.UUID
+    team_id: uuid.UUID | None
     ack_timeout_seconds: int | None
     auto_resolve_seconds: int | None
     created_at: datetime

@@ -12,6 +12,7 @@ from app.models import EscalationPolicy, IntegrationKey, Service
 from app.repository import apply_changes, flush_unique, get_or_404
 from app.security import NewKey, new_integration_key
 from app.services.schemas import IntegrationKeyCreate, ServiceCreate, ServiceUpdate
+from app.teams.service import check_team
 
 
 async def _check_policy(session: AsyncSession, policy_id: uuid.UUID) -> None:
@@ -26,15 +27,21 @@ async def _flush_name(session: AsyncSession, name: str) -> None:
 async def create_service(*, session: AsyncSession, data: ServiceCreate) -> Service:
     """Add a service escalating by the given policy."""
     await _check_policy(session, data.escalation_policy_id)
+    await check_team(session, data.team_id)
     svc = Service(**data.model_dump())
     session.add(svc)
     await _flush_name(session, svc.name)
     return svc
 
 
-async def list_services(*, session: AsyncSession) -> list[Service]:
-    """Every service, by name."""
-    return list((await session.scalars(select(Service).order_by(Service.name))).all())
+async def list_services(
+    *, session: AsyncSession, team_id: uuid.UUID | None = None
+) -> list[Service]:
+    """Every service by name, or only those of one team."""
+    query = select(Service).order_by(col(Service.name))
+    if team_id is not None:
+        query = query.where(col(Service.team_id) == team_id)
+    return list((await session.scalars(query)).all())
 
 
 async def update_service(
@@ -48,6 +55,8 @@ async def update_service(
             raise field_error(required, "may not be null")
     if "escalation_policy_id" in changes:
         await _check_policy(session, changes["escalation_policy_id"])
+    if "team_id" in changes:
+        await check_team(session, changes["team_id"])
     apply_changes(svc, changes)
     await _flush_name(session, svc.name)
     return svc

@@ -42,8 +42,11 @@ async def create_user(data: UserCreate, session: SessionDep, _: Admin) -> User:
 
 
 @router.get("", response_model=dict[str, list[UserRead]])
-async def list_users(session: SessionDep, _: Observer) -> dict[str, list[User]]:
-    return {"items": await service.list_users(session=session)}
+async def list_users(
+    session: SessionDep, _: Observer, team_id: uuid.UUID | None = None
+) -> dict[str, list[User]]:
+    """Every user, or (`?team_id=`) the members of one team."""
+    return {"items": await service.list_users(session=session, team_id=team_id)}
 
 
 @router.get("/{user_id}", response_model=UserRead)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.errors import Conflict, field_error
-from app.models import ApiKey, ContactMethod, NotificationRule, User, utcnow
+from app.models import ApiKey, ContactMethod, NotificationRule, TeamMember, User, utcnow
 from app.notify import registry
 from app.outbound import check_destination
 from app.policies.service import policies_naming_user
@@ -42,9 +42,14 @@ async def create_user(*, session: AsyncSession, data: UserCreate) -> User:
     return user
 
 
-async def list_users(*, session: AsyncSession) -> list[User]:
-    """Every user, by name."""
-    return list((await session.scalars(select(User).order_by(col(User.name), col(User.id)))).all())
+async def list_users(*, session: AsyncSession, team_id: uuid.UUID | None = None) -> list[User]:
+    """Every user by name, or only the members of one team."""
+    query = select(User).order_by(col(User.name), col(User.id))
+    if team_id is not None:
+        query = query.join(TeamMember, col(TeamMember.user_id) == col(User.id)).where(
+            col(TeamMember.team_id) == team_id
+        )
+    return list((await session.scalars(query)).all())
 
 
 async def update_user(*, session: AsyncSession, user_id: uuid.UUID, data: UserUpdate) -> User:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.sessions import Viewer
 from app.db import SessionDep
-from app.errors import Conflict, NotFound, field_error
+from app.errors import Conflict, Forbidden, NotFound, field_error
 from app.escalation.snapshot import PolicySnapshot
 from app.incidents import lifecycle, service
 from app.incidents.action_schemas import (
@@ -29,6 +29,7 @@ from app.schedules.service import list_schedules
 from app.services.service import list_services
 from app.store import timeline
 from app.store.incidents import lock_incident
+from app.teams.access import others_allowed, viewer_refusal
 from app.users.service import list_users
 from app.vocabulary import Priority, Status
 from app.web import live, notice
@@ -175,6 +176,8 @@ async def bulk_action(
         incident = await lock_incident(session, one_id)
         if incident is None or (action == "acknowledge" and incident.status == Status.RESOLVED):
             continue
+        if await _refusal(request, session, viewer, incident):
+            continue  # another team's incident (docs/teams.md): left as it is
         act = service.acknowledge if action == "acknowledge" else service.resolve
         changed += await act(session=session, incident=incident, actor=actor_of(viewer), now=now)
     verb = "Acknowledged" if action == "acknowledge" else "Resolved"
@@ -187,6 +190,13 @@ async def _get(session: AsyncSession, incident_id: uuid.UUID) -> Incident:
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
     return incident
+
+
+async def _refusal(
+    request: Request, session: AsyncSession, viewer: Viewer, incident: Incident
+) -> str | None:
+    others = others_allowed(request)
+    return await viewer_refusal(session, viewer.user_id, incident, others_allowed=others)
 
 
 async def _locked(session: AsyncSession, incident_id: uuid.UUID) -> Incident:
@@ -241,6 +251,9 @@ async def _act(
 ) -> Response:
     """Run one action on the locked incident, then show the incident with what happened."""
     incident = await _locked(session, incident_id)
+    refused = await _refusal(request, session, viewer, incident)
+    if refused is not None:
+        raise Forbidden(refused)
     message = await action(incident, actor_of(viewer), now_of(request))
     return notice.redirect_with(f"/incidents/{incident_id}", f"#{incident.number}: {message}")
 
@@ -415,6 +428,11 @@ async def merge(
         raise field_error("numbers", f"no incident numbered {', '.join(missing)}")
     if incident_id in found.values():
         raise Conflict("an incident cannot be merged into itself")
+    for one_id in (incident_id, *found.values()):
+        one = await session.get(Incident, one_id)
+        refused = one and await _refusal(request, session, viewer, one)
+        if refused:
+            raise Forbidden(refused)
     target = await lifecycle.merge(
         session=session,
         target_id=incident_id,

@@ -108,17 +108,17 @@ def test_structure_duplicates_and_syntax(tmp_path: Path) -> None:
               - escalate_after_seconds: 60
                 targets:
                   - {user: a@example.com, schedule: s}
-                  - {team: ops}
+                  - {group: ops}
         servics: []
         """,
     )
     broken = write(tmp_path, "nested/c.yaml", "users:\n  - name: [unclosed\n")
     assert problems_of(tmp_path) == [
         f'{second}:2 name: duplicate escalation policy "payments" (first at {first}:3)',
-        f"{second}:6 levels[0].targets[0]: give exactly one of user, schedule, webhook: "
-        "a target is {user: <email>}, {schedule: <name>} or {webhook: <url>}",
-        f"{second}:7 levels[0].targets[1].team: unknown field; a target is {{user: <email>}}, "
-        "{schedule: <name>} or {webhook: <url>}",
+        f"{second}:6 levels[0].targets[0]: give exactly one of user, schedule, team, webhook: "
+        "a target is {user: <email>}, {schedule: <name>}, {team: <name>} or {webhook: <url>}",
+        f"{second}:7 levels[0].targets[1].group: unknown field; a target is {{user: <email>}}, "
+        "{schedule: <name>}, {team: <name>} or {webhook: <url>}",
         f"{second}:8 servics: unknown section; expected one of users, schedules, "
         "escalation_policies, services",
         f"{broken}:3 invalid YAML: expected ',' or ']', but got '<stream end>'",

@@ -4,17 +4,11 @@ changes made by another process within that time."""
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import text
 
 from app.auth import GRANTS
 from tests.factories import Api
-
-
-@pytest.fixture
-def api(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> Api:
-    return Api(client, admin_headers)
 
 
 async def _key(api: Api, role: str = "responder") -> tuple[dict[str, Any], str, dict[str, str]]:

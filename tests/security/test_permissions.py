@@ -4,6 +4,7 @@ A route missing from MATRIX fails `test_every_route_has_an_entry`, so a new endp
 without someone deciding who may call it.
 """
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,21 @@ from app.web import is_console
 from tests.factories import Api
 from tests.security.world import World, build_world, fill
 
-CALLERS = ("anonymous", "integration_other", "integration_own", "observer", "responder", "admin")
+# Callers that may change an object come last: a deletion by an earlier one would turn a later
+# caller's 403 into a 404. The team callers (tests/security/world.py): a manager and a responder
+# of the team owning the objects (both observers by global role), and a responder who manages
+# another team.
+CALLERS = (
+    "anonymous",
+    "integration_other",
+    "integration_own",
+    "observer",
+    "responder",
+    "other_manager",
+    "team_responder",
+    "team_manager",
+    "admin",
+)
 OK = "allowed"  # anything but 401/403 (and never a 5xx)
 
 
@@ -37,7 +52,16 @@ class Open:
     refused: int | None = None
 
 
-def _roles(observer: int | str, responder: int | str, own: int | str, other: int | str) -> Roles:
+def _roles(
+    observer: int | str,
+    responder: int | str,
+    own: int | str,
+    other: int | str,
+    *,
+    team_manager: int | str = 403,
+    team_responder: int | str = 403,
+    other_manager: int | str = 403,
+) -> Roles:
     return Roles(
         {
             "anonymous": 401,
@@ -46,19 +70,27 @@ def _roles(observer: int | str, responder: int | str, own: int | str, other: int
             "admin": OK,
             "integration_own": own,
             "integration_other": other,
+            "team_manager": team_manager,
+            "team_responder": team_responder,
+            "other_manager": other_manager,
         }
     )
 
 
-OBSERVER = _roles(OK, OK, 403, 403)
-RESPONDER = _roles(403, OK, 403, 403)
+EVERY_TEAM_CALLER = {"team_manager": OK, "team_responder": OK, "other_manager": OK}
+OBSERVER = _roles(OK, OK, 403, 403, **EVERY_TEAM_CALLER)
+# Acting on the team's incident: its manager and responder by team role (observers by global
+# role), any responder by global role (team_responders_act_on_other_teams defaults to yes).
+RESPONDER = _roles(403, OK, 403, 403, **EVERY_TEAM_CALLER)
 ADMIN = _roles(403, 403, 403, 403)
+# The team's own objects (and what hangs off them): admins and the team's managers.
+TEAM = _roles(403, 403, 403, 403, team_manager=OK)
 # Incident reads: an integration key sees its own service's incidents only.
-INCIDENT_READ = _roles(OK, OK, OK, 403)
+INCIDENT_READ = _roles(OK, OK, OK, 403, **EVERY_TEAM_CALLER)
 # The incident list is filtered to the key's service rather than refused.
-INCIDENT_LIST = _roles(OK, OK, OK, OK)
+INCIDENT_LIST = _roles(OK, OK, OK, OK, **EVERY_TEAM_CALLER)
 # Triggering and heartbeat pings: responders, admins and the service's own integration key.
-SEND = _roles(403, OK, OK, 403)
+SEND = _roles(403, OK, OK, 403, other_manager=OK)
 
 MATRIX: dict[tuple[str, str], Roles | Open] = {
     ("GET", "/openapi.json"): Open("public API description"),
@@ -109,8 +141,8 @@ MATRIX: dict[tuple[str, str], Roles | Open] = {
     ("GET", "/integrations/vonage/sms"): Open("Vonage message signature", refused=403),
     ("POST", "/integrations/vonage/sms"): Open("Vonage message signature", refused=403),
     ("DELETE", "/api/v1/users/{user_id}/calendar-feed"): ADMIN,
-    ("POST", "/api/v1/schedules/{schedule_id}/calendar-feed"): ADMIN,
-    ("DELETE", "/api/v1/schedules/{schedule_id}/calendar-feed"): ADMIN,
+    ("POST", "/api/v1/schedules/{schedule_id}/calendar-feed"): TEAM,
+    ("DELETE", "/api/v1/schedules/{schedule_id}/calendar-feed"): TEAM,
     ("GET", "/calendars/{token}.ics"): Open("token in URL", refused=404),
     ("GET", "/api/v1/users/{user_id}/notification-rules"): OBSERVER,
     ("POST", "/api/v1/users/{user_id}/notification-rules"): ADMIN,
@@ -119,35 +151,35 @@ MATRIX: dict[tuple[str, str], Roles | Open] = {
     ("POST", "/api/v1/users/{user_id}/api-keys"): ADMIN,
     ("DELETE", "/api/v1/users/{user_id}/api-keys/{key_id}"): ADMIN,
     ("GET", "/api/v1/schedules"): OBSERVER,
-    ("POST", "/api/v1/schedules"): ADMIN,
+    ("POST", "/api/v1/schedules"): TEAM,
     ("GET", "/api/v1/schedules/{schedule_id}"): OBSERVER,
-    ("PATCH", "/api/v1/schedules/{schedule_id}"): ADMIN,
-    ("DELETE", "/api/v1/schedules/{schedule_id}"): ADMIN,
+    ("PATCH", "/api/v1/schedules/{schedule_id}"): TEAM,
+    ("DELETE", "/api/v1/schedules/{schedule_id}"): TEAM,
     ("GET", "/api/v1/schedules/{schedule_id}/overrides"): OBSERVER,
-    ("POST", "/api/v1/schedules/{schedule_id}/overrides"): ADMIN,
-    ("DELETE", "/api/v1/schedules/{schedule_id}/overrides/{override_id}"): ADMIN,
+    ("POST", "/api/v1/schedules/{schedule_id}/overrides"): TEAM,
+    ("DELETE", "/api/v1/schedules/{schedule_id}/overrides/{override_id}"): TEAM,
     ("GET", "/api/v1/schedules/{schedule_id}/oncall"): OBSERVER,
     ("GET", "/api/v1/escalation-policies"): OBSERVER,
-    ("POST", "/api/v1/escalation-policies"): ADMIN,
+    ("POST", "/api/v1/escalation-policies"): TEAM,
     ("GET", "/api/v1/escalation-policies/{policy_id}"): OBSERVER,
-    ("PATCH", "/api/v1/escalation-policies/{policy_id}"): ADMIN,
-    ("DELETE", "/api/v1/escalation-policies/{policy_id}"): ADMIN,
+    ("PATCH", "/api/v1/escalation-policies/{policy_id}"): TEAM,
+    ("DELETE", "/api/v1/escalation-policies/{policy_id}"): TEAM,
     ("GET", "/api/v1/escalation-policies/{policy_id}/preview"): OBSERVER,
     ("GET", "/api/v1/services"): OBSERVER,
-    ("POST", "/api/v1/services"): ADMIN,
+    ("POST", "/api/v1/services"): TEAM,
     ("GET", "/api/v1/services/{service_id}"): OBSERVER,
-    ("PATCH", "/api/v1/services/{service_id}"): ADMIN,
-    ("DELETE", "/api/v1/services/{service_id}"): ADMIN,
-    ("GET", "/api/v1/services/{service_id}/integration-keys"): ADMIN,
-    ("POST", "/api/v1/services/{service_id}/integration-keys"): ADMIN,
-    ("DELETE", "/api/v1/services/{service_id}/integration-keys/{key_id}"): ADMIN,
+    ("PATCH", "/api/v1/services/{service_id}"): TEAM,
+    ("DELETE", "/api/v1/services/{service_id}"): TEAM,
+    ("GET", "/api/v1/services/{service_id}/integration-keys"): TEAM,
+    ("POST", "/api/v1/services/{service_id}/integration-keys"): TEAM,
+    ("DELETE", "/api/v1/services/{service_id}/integration-keys/{key_id}"): TEAM,
     ("GET", "/api/v1/services/{service_id}/routing-rules"): OBSERVER,
-    ("PUT", "/api/v1/services/{service_id}/routing-rules"): ADMIN,
-    ("POST", "/api/v1/services/{service_id}/routing-rules"): ADMIN,
-    ("DELETE", "/api/v1/services/{service_id}/routing-rules/{rule_id}"): ADMIN,
+    ("PUT", "/api/v1/services/{service_id}/routing-rules"): TEAM,
+    ("POST", "/api/v1/services/{service_id}/routing-rules"): TEAM,
+    ("DELETE", "/api/v1/services/{service_id}/routing-rules/{rule_id}"): TEAM,
     ("GET", "/api/v1/services/{service_id}/maintenance-windows"): OBSERVER,
-    ("POST", "/api/v1/services/{service_id}/maintenance-windows"): ADMIN,
-    ("DELETE", "/api/v1/services/{service_id}/maintenance-windows/{window_id}"): ADMIN,
+    ("POST", "/api/v1/services/{service_id}/maintenance-windows"): TEAM,
+    ("DELETE", "/api/v1/services/{service_id}/maintenance-windows/{window_id}"): TEAM,
     ("GET", "/api/v1/incidents"): INCIDENT_LIST,
     ("POST", "/api/v1/incidents"): SEND,
     ("GET", "/api/v1/incidents/{incident_id}"): INCIDENT_READ,
@@ -177,6 +209,16 @@ MATRIX: dict[tuple[str, str], Roles | Open] = {
     ("DELETE", "/api/v1/webhook-subscriptions/{subscription_id}"): ADMIN,
     ("GET", "/api/v1/webhook-subscriptions/{subscription_id}/deliveries"): ADMIN,
     ("GET", "/api/v1/audit"): ADMIN,
+    ("GET", "/api/v1/teams"): OBSERVER,
+    ("POST", "/api/v1/teams"): ADMIN,
+    ("GET", "/api/v1/teams/{team_id}"): OBSERVER,
+    ("PATCH", "/api/v1/teams/{team_id}"): TEAM,
+    # Refused with 409 here (the team owns the objects): tests/teams/test_teams_api.py.
+    ("DELETE", "/api/v1/teams/{team_id}"): ADMIN,
+    ("GET", "/api/v1/teams/{team_id}/members"): OBSERVER,
+    ("POST", "/api/v1/teams/{team_id}/members"): TEAM,
+    ("PATCH", "/api/v1/teams/{team_id}/members/{user_id}"): TEAM,
+    ("DELETE", "/api/v1/teams/{team_id}/members/{user_id}"): TEAM,
 }
 
 
@@ -218,6 +260,15 @@ def _body(method: str, path: str, world: World) -> dict[str, Any] | None:
         return {"service_id": world.ids["service"], "title": "matrix check"}
     if path.endswith("/verify"):
         return {"code": "123456"}
+    # Creating in the team: its manager may, a manager of another team may not.
+    team = {"name": f"matrix-{uuid.uuid4().hex[:8]}", "team_id": world.ids["teams"]}
+    if path == "/api/v1/services":
+        return {**team, "escalation_policy_id": world.ids["escalation-policies"]}
+    if path == "/api/v1/schedules":
+        return {**team, "time_zone": "UTC"}
+    if path == "/api/v1/escalation-policies":
+        target = {"type": "user", "id": world.ids["users"]}
+        return {**team, "levels": [{"escalate_after_seconds": 60, "targets": [target]}]}
     return {}
 
 

@@ -4,6 +4,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tests.factories import Api
 
@@ -25,6 +26,15 @@ async def _integration_key(api: Api, service_id: str) -> tuple[str, str]:
     return created["id"], created["key"]
 
 
+async def _member(
+    api: Api, team_id: str, name: str, global_role: str, team_role: str
+) -> dict[str, Any]:
+    """A new user with `global_role`, in the team with `team_role`."""
+    user = await api.user(name, role=global_role)
+    await api.post(f"/teams/{team_id}/members", {"user_id": user["id"], "role": team_role})
+    return user
+
+
 async def build_world(api: Api) -> World:
     """One of each resource, created through the API as the admin behind `api`."""
     subject = await api.user("Sam Subject", webhook="https://hooks.example.com/sam", rules=[0])
@@ -41,7 +51,15 @@ async def build_world(api: Api) -> World:
         },
     )
     policy = await api.policy([(300, [subject["id"]])])
-    own = await api.service(policy["id"], name="own")
+    # The team owning the objects the routes act on, and another team.
+    team = await api.post("/teams", {"name": "payments"})
+    elsewhere = await api.post("/teams", {"name": "storage"})
+    for path, object_id in (
+        ("schedules", schedule["id"]),
+        ("escalation-policies", policy["id"]),
+    ):
+        await api.patch(f"/{path}/{object_id}", {"team_id": team["id"]})
+    own = await api.service(policy["id"], name="own", team_id=team["id"])
     other = await api.service(policy["id"], name="other")
     _, own_secret = await _integration_key(api, own["id"])
     # A second key of the same service, for routes that act on (or delete) a key.
@@ -76,6 +94,8 @@ async def build_world(api: Api) -> World:
         "webhook-subscriptions": subscription["id"],
         "service": own["id"],
         "chat-links": "telegram",
+        "teams": team["id"],
+        "members": (await _member(api, team["id"], "Mo Member", "observer", "observer"))["id"],
     }
     headers = {
         "anonymous": {},
@@ -84,6 +104,17 @@ async def build_world(api: Api) -> World:
         "admin": api.headers,
         "integration_own": {"Authorization": f"Bearer {own_secret}"},
         "integration_other": {"Authorization": f"Bearer {other_secret}"},
+        # Team roles on observers: what they may do beyond reading, the team grants.
+        "team_manager": await api.key_for(
+            await _member(api, team["id"], "Tess Manager", "observer", "manager")
+        ),
+        "team_responder": await api.key_for(
+            await _member(api, team["id"], "Theo Responder", "observer", "responder")
+        ),
+        # A responder managing another team: no say over this team's objects.
+        "other_manager": await api.key_for(
+            await _member(api, elsewhere["id"], "Otto Manager", "responder", "manager")
+        ),
     }
     return World(ids=ids, headers=headers)
 

@@ -22,9 +22,14 @@ async def create_heartbeat(data: HeartbeatCreate, session: SessionDep, _: Admin)
 
 @router.get("", response_model=dict[str, list[HeartbeatRead]])
 async def list_heartbeats(
-    session: SessionDep, _: Observer, service_id: uuid.UUID | None = None
+    session: SessionDep,
+    _: Observer,
+    service_id: uuid.UUID | None = None,
+    team_id: uuid.UUID | None = None,
 ) -> dict[str, list[Heartbeat]]:
-    return {"items": await service.list_all(session=session, service_id=service_id)}
+    """Heartbeats; of one service, or (`?team_id=`) of the services one team owns."""
+    rows = await service.list_all(session=session, service_id=service_id, team_id=team_id)
+    return {"items": rows}
 
 
 @router.get("/{heartbeat_id}", response_model=HeartbeatRead)

@@ -40,11 +40,16 @@ async def create(*, session: AsyncSession, data: HeartbeatCreate) -> Heartbeat:
     return heartbeat
 
 
-async def list_all(*, session: AsyncSession, service_id: uuid.UUID | None) -> list[Heartbeat]:
-    """Heartbeats, optionally of one service, by name."""
+async def list_all(
+    *, session: AsyncSession, service_id: uuid.UUID | None, team_id: uuid.UUID | None = None
+) -> list[Heartbeat]:
+    """Heartbeats by name, optionally of one service or of one team's services."""
     query = select(Heartbeat).order_by(col(Heartbeat.name), col(Heartbeat.id))
     if service_id is not None:
         query = query.where(col(Heartbeat.service_id) == service_id)
+    if team_id is not None:
+        owned = select(col(Service.id)).where(col(Service.team_id) == team_id)
+        query = query.where(col(Heartbeat.service_id).in_(owned))
     return list((await session.scalars(query)).all())
 
 
