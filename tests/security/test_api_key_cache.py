@@ -53,13 +53,16 @@ async def test_a_key_revoked_through_this_process_is_refused_at_once(api: Api) -
 
 async def test_a_user_demoted_or_deleted_here_loses_the_grant_at_once(api: Api) -> None:
     user, _, headers = await _key(api)
-    missing = f"/api/v1/incidents/{uuid.uuid4()}/acknowledge"
-    assert (await api.client.post(missing, headers=headers)).status_code == 404  # may respond
+    # Triggering needs the responder role: a trigger for a missing service is refused for the
+    # service (422) while the key may respond, and for the role (403) once its user observes.
+    trigger = "/api/v1/incidents"
+    body = {"service_id": str(uuid.uuid4()), "title": "nothing"}
+    assert (await api.client.post(trigger, json=body, headers=headers)).status_code == 422
     demoted = await api.client.patch(
         f"/api/v1/users/{user['id']}", json={"role": "observer"}, headers=api.headers
     )
     assert demoted.status_code == 200
-    assert (await api.client.post(missing, headers=headers)).status_code == 403
+    assert (await api.client.post(trigger, json=body, headers=headers)).status_code == 403
     deleted = await api.client.delete(f"/api/v1/users/{user['id']}", headers=api.headers)
     assert deleted.status_code == 204
     assert await _status(api, headers) == 401

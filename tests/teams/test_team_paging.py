@@ -69,7 +69,7 @@ async def test_a_team_target_pages_whoever_the_team_schedule_has_on_call(
     incident = await api.trigger(service["id"])
     [page] = await sink.wait_count("/team-ana", 1)
     assert (page.json()["level"], page.json()["incident"]["id"]) == (1, incident["id"])
-    await jobs.wait_prefix(f"step:{incident['id']}:0")
+    await jobs.step_applied(incident["id"], 0)
     assert sink.at("/team-mia") == []
     assert await _pages(app, incident["id"]) == [(ana["id"], "team")]
     escalated = next(i for i in await api.timeline(incident["id"]) if i["type"] == "escalated")
@@ -110,7 +110,7 @@ async def test_a_team_with_nobody_on_call_pages_its_managers(
     incident = await api.trigger(service["id"])
     await sink.wait_count(f"/{schedule_kind}/mia", 1)
     await sink.wait_count(f"/{schedule_kind}/max", 1)
-    await jobs.wait_prefix(f"step:{incident['id']}:0")
+    await jobs.step_applied(incident["id"], 0)
     assert sink.at(f"/{schedule_kind}/rex") == []
     assert await _pages(app, incident["id"]) == sorted([(mia["id"], "team"), (max_["id"], "team")])
 
