@@ -66,15 +66,20 @@ def handoff_notice(kind: str, schedule: Schedule, stretch: Stretch, zone: str) -
     return Notice(kind, f"On call: {schedule.name}", f"You are on call for {span} ({zone}).")
 
 
-def gap_notice(schedule: Schedule, gaps: Sequence[tuple[datetime, datetime]], zone: str) -> Notice:
-    """The words of a coverage-gap warning, the gaps in the owner's time zone."""
-    listed = "; ".join(f"{when(a, zone)} {DASH} {when(b, zone)}" for a, b in gaps[:MAX_GAPS_LISTED])
-    more = f" and {len(gaps) - MAX_GAPS_LISTED} more" if len(gaps) > MAX_GAPS_LISTED else ""
-    return Notice(
-        "coverage_gap",
-        f"Nobody on call: {schedule.name}",
-        f"{schedule.name} has nobody on call at: {listed}{more} ({zone}).",
-    )
+def gap_notice(
+    gapped: Sequence[tuple[Schedule, Sequence[tuple[datetime, datetime]]]], zone: str
+) -> Notice:
+    """The words of one coverage-gap warning for all of an owner's schedules with gaps, the gaps
+    in the owner's time zone."""
+    parts = []
+    for schedule, gaps in gapped:
+        listed = "; ".join(
+            f"{when(a, zone)} {DASH} {when(b, zone)}" for a, b in gaps[:MAX_GAPS_LISTED]
+        )
+        more = f" and {len(gaps) - MAX_GAPS_LISTED} more" if len(gaps) > MAX_GAPS_LISTED else ""
+        parts.append(f"{schedule.name} has nobody on call at: {listed}{more}")
+    names = ", ".join(schedule.name for schedule, _ in gapped)
+    return Notice("coverage_gap", f"Nobody on call: {names}", f"{'. '.join(parts)} ({zone}).")
 
 
 async def _methods(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
@@ -149,11 +154,14 @@ async def _gap_rows(
         return []
     claim = (
         insert(CoverageCheck)
-        .values([{"schedule_id": sid, "day": today, "checked_at": now} for sid in schedule_ids])
+        .values(
+            [{"schedule_id": sid, "day": today, "checked_at": now} for sid in sorted(schedule_ids)]
+        )
         .on_conflict_do_nothing()
         .returning(col(CoverageCheck.schedule_id))
     )
-    # Only the worker whose claim lands checks a schedule today.
+    # Only the worker whose claim lands checks a schedule today (claimed in one order, so two
+    # workers claiming at once neither deadlock nor split the day's schedules between them).
     claimed = list((await session.execute(claim)).scalars())
     end = now + timedelta(days=settings.coverage_gap_days)
     calendars = await load_calendars(session, claimed, now, end)
@@ -166,13 +174,18 @@ async def _gap_rows(
     users = {u.id: u for u in await _users(session, {u for ids in owners.values() for u in ids})}
     methods = await _methods(session, set(users))
     day_start = datetime(today.year, today.month, today.day, tzinfo=UTC)
-    rows = []
-    for schedule, gaps in gapped:
+    # One warning per owner, listing the gaps of all the schedules they own (in name order); the
+    # row hangs off the first of them, so the day's unique key still holds it to once.
+    owned: dict[uuid.UUID, list[tuple[Schedule, list[tuple[datetime, datetime]]]]] = {}
+    for schedule, gaps in sorted(gapped, key=lambda g: (g[0].name, str(g[0].id))):
         for user_id in owners[schedule.id]:
-            owner = users[user_id]
-            notice = gap_notice(schedule, gaps, owner.time_zone)
-            for method_id in methods[owner.id]:
-                rows.append(_row(notice, schedule.id, owner.id, method_id, day_start, now))
+            owned.setdefault(user_id, []).append((schedule, gaps))
+    rows = []
+    for user_id, theirs in owned.items():
+        owner = users[user_id]
+        notice = gap_notice(theirs, owner.time_zone)
+        for method_id in methods[owner.id]:
+            rows.append(_row(notice, theirs[0][0].id, owner.id, method_id, day_start, now))
     return rows
 
 
