@@ -1,5 +1,7 @@
 """On-call notices: "you are on call from … until …" when a shift starts (and optionally before),
-and a daily warning to admins when a schedule has nobody on call in the next days.
+and a daily warning to a schedule's owners when it has nobody on call in the next days: a team's
+schedule is its team's managers' (its admins' when the team has no manager), a global one the
+admins'.
 
 Each notice is a row in `oncall_notices` whose unique key (kind, schedule, contact method,
 occasion) makes it once per shift however many workers plan it at the same time; a row is sent
@@ -25,6 +27,7 @@ from app.notify.notices import notice_page
 from app.notify.registry import send_page
 from app.schedules.handoffs import Stretch, coverage_gaps, due_handoffs, stretches
 from app.schedules.oncall import Calendar, load_calendars, on_call_at, shifts_between
+from app.teams.oncall import team_reach
 
 # A shift that began while no worker ran still gets its notice if it began this recently.
 HANDOFF_GRACE = timedelta(minutes=15)
@@ -63,15 +66,20 @@ def handoff_notice(kind: str, schedule: Schedule, stretch: Stretch, zone: str) -
     return Notice(kind, f"On call: {schedule.name}", f"You are on call for {span} ({zone}).")
 
 
-def gap_notice(schedule: Schedule, gaps: Sequence[tuple[datetime, datetime]], zone: str) -> Notice:
-    """The words of a coverage-gap warning, the gaps in the admin's time zone."""
-    listed = "; ".join(f"{when(a, zone)} {DASH} {when(b, zone)}" for a, b in gaps[:MAX_GAPS_LISTED])
-    more = f" and {len(gaps) - MAX_GAPS_LISTED} more" if len(gaps) > MAX_GAPS_LISTED else ""
-    return Notice(
-        "coverage_gap",
-        f"Nobody on call: {schedule.name}",
-        f"{schedule.name} has nobody on call at: {listed}{more} ({zone}).",
-    )
+def gap_notice(
+    gapped: Sequence[tuple[Schedule, Sequence[tuple[datetime, datetime]]]], zone: str
+) -> Notice:
+    """The words of one coverage-gap warning for all of an owner's schedules with gaps, the gaps
+    in the owner's time zone."""
+    parts = []
+    for schedule, gaps in gapped:
+        listed = "; ".join(
+            f"{when(a, zone)} {DASH} {when(b, zone)}" for a, b in gaps[:MAX_GAPS_LISTED]
+        )
+        more = f" and {len(gaps) - MAX_GAPS_LISTED} more" if len(gaps) > MAX_GAPS_LISTED else ""
+        parts.append(f"{schedule.name} has nobody on call at: {listed}{more}")
+    names = ", ".join(schedule.name for schedule, _ in gapped)
+    return Notice("coverage_gap", f"Nobody on call: {names}", f"{'. '.join(parts)} ({zone}).")
 
 
 async def _methods(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
@@ -146,27 +154,55 @@ async def _gap_rows(
         return []
     claim = (
         insert(CoverageCheck)
-        .values([{"schedule_id": sid, "day": today, "checked_at": now} for sid in schedule_ids])
+        .values(
+            [{"schedule_id": sid, "day": today, "checked_at": now} for sid in sorted(schedule_ids)]
+        )
         .on_conflict_do_nothing()
         .returning(col(CoverageCheck.schedule_id))
     )
-    # Only the worker whose claim lands checks a schedule today.
+    # Only the worker whose claim lands checks a schedule today (claimed in one order, so two
+    # workers claiming at once neither deadlock nor split the day's schedules between them).
     claimed = list((await session.execute(claim)).scalars())
     end = now + timedelta(days=settings.coverage_gap_days)
     calendars = await load_calendars(session, claimed, now, end)
-    admins = list(await session.scalars(select(User).where(col(User.role) == "admin")))
-    methods = await _methods(session, {a.id for a in admins})
-    day_start = datetime(today.year, today.month, today.day, tzinfo=UTC)
-    rows = []
+    gapped = []
     for calendar in calendars.values():
         gaps = coverage_gaps(shifts_between(calendar, now, end), now, end)
-        if not gaps:
-            continue
-        for admin in admins:
-            notice = gap_notice(calendar.schedule, gaps, admin.time_zone)
-            for method_id in methods[admin.id]:
-                rows.append(_row(notice, calendar.schedule.id, admin.id, method_id, day_start, now))
+        if gaps:
+            gapped.append((calendar.schedule, gaps))
+    owners = await _gap_owners(session, [schedule for schedule, _ in gapped])
+    users = {u.id: u for u in await _users(session, {u for ids in owners.values() for u in ids})}
+    methods = await _methods(session, set(users))
+    day_start = datetime(today.year, today.month, today.day, tzinfo=UTC)
+    # One warning per owner, listing the gaps of all the schedules they own (in name order); the
+    # row hangs off the first of them, so the day's unique key still holds it to once.
+    owned: dict[uuid.UUID, list[tuple[Schedule, list[tuple[datetime, datetime]]]]] = {}
+    for schedule, gaps in sorted(gapped, key=lambda g: (g[0].name, str(g[0].id))):
+        for user_id in owners[schedule.id]:
+            owned.setdefault(user_id, []).append((schedule, gaps))
+    rows = []
+    for user_id, theirs in owned.items():
+        owner = users[user_id]
+        notice = gap_notice(theirs, owner.time_zone)
+        for method_id in methods[owner.id]:
+            rows.append(_row(notice, theirs[0][0].id, owner.id, method_id, day_start, now))
     return rows
+
+
+async def _gap_owners(
+    session: AsyncSession, schedules: list[Schedule]
+) -> dict[uuid.UUID, tuple[uuid.UUID, ...]]:
+    """Who hears of each schedule's gaps: its team's managers, else (global, or a team without
+    a manager) the admins. Admins do not hear of the gaps of teams that have a manager."""
+    if not schedules:
+        return {}
+    teams = await team_reach(session, {s.team_id for s in schedules if s.team_id is not None})
+    admins = tuple(await session.scalars(select(col(User.id)).where(col(User.role) == "admin")))
+    owners = {}
+    for schedule in schedules:
+        team = teams.get(schedule.team_id) if schedule.team_id is not None else None
+        owners[schedule.id] = team.manager_ids if team is not None and team.manager_ids else admins
+    return owners
 
 
 async def _users(session: AsyncSession, user_ids: set[uuid.UUID]) -> Sequence[User]:

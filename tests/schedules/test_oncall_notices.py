@@ -1,5 +1,6 @@
 """On-call notices through two real arq workers: a handoff notice arrives once per shift, a
-reminder before it, and admins get one coverage-gap warning a day."""
+reminder before it, and a schedule's owners (its team's managers, else the admins) get one
+coverage-gap warning a day."""
 
 import asyncio
 import contextlib
@@ -17,6 +18,7 @@ from app.config import Settings
 from app.models import OncallNotice
 from tests.factories import Api
 from tests.support import HttpSink
+from tests.teams.conftest import join, team
 from workers.main import make_worker
 
 CRON = "cron:oncall_notices"
@@ -168,3 +170,37 @@ async def test_admins_get_one_coverage_gap_warning_a_day(
             assert f" {DASH} {gap_end:%a %d %b %H:%M}" in text
     assert len(sink.at("/gap-olga")) == 1
     assert sink.at("/gap-ana") == []  # responders get no gap warnings
+
+
+async def test_a_team_schedules_gaps_go_to_its_managers_and_global_ones_to_admins(
+    api: Api, app: Any, settings: Settings, sink: HttpSink
+) -> None:
+    await api.user("Olga", webhook=sink.url("/owner-gap-olga"), role="admin")
+    mia = await api.user("Mia", webhook=sink.url("/owner-gap-mia"))
+    rui = await api.user("Rui", webhook=sink.url("/owner-gap-rui"))
+    payments = await team(api, "payments")
+    await join(api, payments["id"], mia, "manager")
+    await join(api, payments["id"], rui, "responder")
+    leaderless = await team(api, "search")  # no manager: its schedule's gaps go to admins
+    for name, team_id in (("pay", payments["id"]), ("find", leaderless["id"]), ("all", None)):
+        body = {"name": name, "time_zone": "UTC", "layers": [], "team_id": team_id}
+        await api.post("/schedules", body)  # nobody on call at all: one gap, the whole window
+    pay_text = "pay has nobody on call at: "
+    async with two_workers(settings, coverage_gap_days=1, coverage_gap_hour_utc=0) as runs:
+        await sink.wait_count("/owner-gap-mia", 1, timeout=30)
+        await sink.wait_count("/owner-gap-olga", 1, timeout=30)
+        await runs.more(3)
+
+    def titles(path: str) -> list[str]:
+        return sorted(r.json()["notice"]["title"] for r in sink.at(path))
+
+    assert titles("/owner-gap-mia") == ["Nobody on call: pay"]
+    assert sink.at("/owner-gap-mia")[0].json()["notice"]["text"].startswith(pay_text)
+    # Admins hear of global schedules and of teams without a manager, not of every team's gaps:
+    # one warning listing both.
+    assert titles("/owner-gap-olga") == ["Nobody on call: all, find"]
+    text = sink.at("/owner-gap-olga")[0].json()["notice"]["text"]
+    assert text.startswith("all has nobody on call at: ")
+    assert ". find has nobody on call at: " in text
+    assert "pay" not in text
+    assert sink.at("/owner-gap-rui") == []  # a team's responders are not its schedule's owners
