@@ -1,7 +1,8 @@
 """Who is looking at the console: the session cookie, CSRF tokens and roles.
 
 Pages take `ViewerDep` (signed in, any role); state-changing forms take `ActorDep`, which also
-checks the form's CSRF token and that the role may act (responder or admin, as in the API).
+checks the form's CSRF token and that the viewer may act on some incident (responder or admin, or a
+team's responder or manager, as in the API); each action then checks the incident's team.
 """
 
 import hmac
@@ -20,6 +21,8 @@ from app.config import Settings
 from app.db import SessionDep
 from app.errors import Forbidden
 from app.models import utcnow
+from app.teams.rules import ACTING_TEAM_ROLES
+from app.teams.service import team_roles
 
 SESSION_COOKIE = "stairway_session"
 # Forms shown before sign-in carry a token that must match this cookie (double submit).
@@ -162,7 +165,7 @@ ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 
 def can_act(viewer: Viewer) -> bool:
-    """Whether the viewer may change incidents (the API's responder role or above)."""
+    """Whether the viewer's global role lets them change incidents (responder or above)."""
     return ROLE_RANK.get(viewer.role, 0) >= ROLE_RANK["responder"]
 
 
@@ -179,10 +182,12 @@ async def check_csrf(request: Request, viewer: ViewerDep) -> Viewer:
 CsrfViewerDep = Annotated[Viewer, Depends(check_csrf)]
 
 
-async def require_actor(viewer: CsrfViewerDep) -> Viewer:
-    """A viewer who may act on incidents, with a valid CSRF token."""
-    if not can_act(viewer):
-        raise Forbidden("this action needs the responder role")
+async def require_actor(session: SessionDep, viewer: CsrfViewerDep) -> Viewer:
+    """A viewer who may act on some incident, with a valid CSRF token (the action checks which)."""
+    if can_act(viewer):
+        return viewer
+    if not set((await team_roles(session, viewer.user_id)).values()) & set(ACTING_TEAM_ROLES):
+        raise Forbidden("this action needs the responder role, or a team's responder role")
     return viewer
 
 

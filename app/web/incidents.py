@@ -22,7 +22,7 @@ from app.incidents.action_schemas import (
     EscalateRequest,
     ReassignRequest,
 )
-from app.models import Incident
+from app.models import Incident, Service
 from app.policies.service import list_policies
 from app.schedules.oncall import resolve_on_call
 from app.schedules.service import list_schedules
@@ -30,10 +30,12 @@ from app.services.service import list_services
 from app.store import timeline
 from app.store.incidents import lock_incident
 from app.teams.access import others_allowed, viewer_refusal
+from app.teams.rules import refusal_to_act
+from app.teams.service import team_roles
 from app.users.service import list_users
 from app.vocabulary import Priority, Status
 from app.web import live, notice
-from app.web.auth import ActorDep, MaybeViewer, ViewerDep, actor_of, can_act, now_of
+from app.web.auth import ActorDep, MaybeViewer, ViewerDep, actor_of, now_of
 from app.web.templating import render
 
 router = APIRouter(tags=["console"], include_in_schema=False)
@@ -57,6 +59,7 @@ class Filters:
 
     status: str = "open"
     mine: bool = False
+    teams: bool = False
     service: uuid.UUID | None = None
     urgency: str = ""
     since: str = ""
@@ -67,6 +70,7 @@ class Filters:
         values = {
             "status": self.status if self.status != "open" else "",
             "mine": "1" if self.mine else "",
+            "teams": "1" if self.teams else "",
             "service": str(self.service) if self.service else "",
             "urgency": self.urgency,
             "priority": self.priority,
@@ -77,7 +81,13 @@ class Filters:
 
 
 def _filters(
-    status: str, mine: str, service_id: str, urgency: str, since: str, priority: str = ""
+    status: str,
+    mine: str,
+    service_id: str,
+    urgency: str,
+    since: str,
+    priority: str = "",
+    teams: str = "",
 ) -> Filters:
     if status not in STATUSES:
         raise field_error("status", f"must be one of {', '.join(STATUSES)}")
@@ -91,7 +101,48 @@ def _filters(
         service = uuid.UUID(service_id) if service_id else None
     except ValueError as exc:
         raise field_error("service", "not a service id") from exc
-    return Filters(status, mine in ("1", "on", "true"), service, urgency, since, priority)
+    on = ("1", "on", "true")
+    return Filters(status, mine in on, teams in on, service, urgency, since, priority)
+
+
+@dataclass(frozen=True)
+class Acting:
+    """Who may act on which incident, for showing the console's buttons (app/teams/rules.py)."""
+
+    viewer: Viewer
+    team_roles: dict[uuid.UUID, str]
+    service_teams: dict[uuid.UUID, uuid.UUID | None]
+    others_allowed: bool
+
+    def may(self, incident: Incident) -> bool:
+        refused = refusal_to_act(
+            name=self.viewer.name,
+            global_role=self.viewer.role,
+            team_roles=self.team_roles,
+            owner_team_id=self.service_teams.get(incident.service_id),
+            others_allowed=self.others_allowed,
+        )
+        return refused is None
+
+
+async def _acting(
+    request: Request, session: AsyncSession, viewer: Viewer, services: list[Service]
+) -> Acting:
+    return Acting(
+        viewer=viewer,
+        team_roles=await team_roles(session, viewer.user_id),
+        service_teams={s.id: s.team_id for s in services},
+        others_allowed=others_allowed(request),
+    )
+
+
+def _service_scope(filters: Filters, acting: Acting, services: list[Service]) -> list[uuid.UUID]:
+    """The services the list is limited to: empty means all, unless "my teams" is on, which keeps
+    only services owned by a team the viewer belongs to (and may leave none)."""
+    if not filters.teams:
+        return [filters.service] if filters.service else []
+    chosen = [filters.service] if filters.service else [s.id for s in services]
+    return [sid for sid in chosen if acting.service_teams.get(sid) in acting.team_roles]
 
 
 async def _involvement(session: AsyncSession, viewer: Viewer, now: datetime) -> service.Involvement:
@@ -113,22 +164,29 @@ async def incident_list(
     urgency: Annotated[str, Query(max_length=5)] = "",
     since: Annotated[str, Query(max_length=5)] = "",
     priority: Annotated[str, Query(max_length=5)] = "",
+    teams: Annotated[str, Query(max_length=5)] = "",
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    filters = _filters(status, mine, service_id, urgency, since, priority)
+    filters = _filters(status, mine, service_id, urgency, since, priority, teams)
     now = now_of(request)
-    rows, next_cursor = await service.list_incidents(
-        session=session,
-        statuses=STATUSES[filters.status],
-        service_ids=[filters.service] if filters.service else [],
-        since=now - timedelta(seconds=SINCE[filters.since]) if filters.since else None,
-        limit=PAGE_SIZE,
-        cursor=cursor,
-        urgencies=[filters.urgency] if filters.urgency else None,
-        priorities=[filters.priority] if filters.priority else None,
-        involving=await _involvement(session, viewer, now) if filters.mine else None,
-    )
     services = await list_services(session=session)
+    acting = await _acting(request, session, viewer, services)
+    scope = _service_scope(filters, acting, services)
+    rows: list[Incident] = []
+    next_cursor = None
+    if scope or not filters.teams:  # "my teams" with no team services: nothing to list
+        rows, next_cursor = await service.list_incidents(
+            session=session,
+            statuses=STATUSES[filters.status],
+            service_ids=scope,
+            since=now - timedelta(seconds=SINCE[filters.since]) if filters.since else None,
+            limit=PAGE_SIZE,
+            cursor=cursor,
+            urgencies=[filters.urgency] if filters.urgency else None,
+            priorities=[filters.priority] if filters.priority else None,
+            involving=await _involvement(session, viewer, now) if filters.mine else None,
+        )
+    actable = {incident.id for incident in rows if acting.may(incident)}
     context = {
         "viewer": viewer,
         "incidents": rows,
@@ -138,7 +196,8 @@ async def incident_list(
         "cursor": cursor,
         "next_cursor": next_cursor,
         "triggered": await service.count_by_status(session=session, status=Status.TRIGGERED),
-        "can_act": can_act(viewer),
+        "actable": actable,
+        "has_teams": bool(acting.team_roles),
         "notice": notice.take(request),
         "statuses": list(STATUSES),
         "since_choices": list(SINCE),
@@ -212,13 +271,14 @@ async def incident_page(
 ) -> Response:
     incident = await _get(session, incident_id)
     snapshot = PolicySnapshot.from_json(incident.policy_snapshot)
-    acting = can_act(viewer)
+    services = await list_services(session=session)
+    acting = (await _acting(request, session, viewer, services)).may(incident)
     context: dict[str, Any] = {
         "viewer": viewer,
         "incident": incident,
         "levels": len(snapshot.levels),
         "policy_name": snapshot.name,
-        "service_names": {s.id: s.name for s in await list_services(session=session)},
+        "service_names": {s.id: s.name for s in services},
         "entries": await timeline.entries(session=session, incident_id=incident_id),
         "can_act": acting,
         "notice": notice.take(request),
