@@ -11,6 +11,7 @@ from sqlmodel import col
 from app.models import Notification
 from app.notify.base import Page
 from tests.factories import Api
+from tests.faults.harness import eventually
 from tests.provider_support import TWILIO_SID
 from tests.support import JobTracker, Received
 
@@ -104,14 +105,14 @@ def page(channel: str, address: str, **incident: Any) -> Page:
 
 
 async def until_waiting_on_a_lock(app: Any, timeout: float = 15.0) -> None:
-    """Until some session of the test database waits for a row lock (polled, with a deadline)."""
+    """Until some session of the test database waits for a row lock."""
     query = text(
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
-    async with asyncio.timeout(timeout):
-        while True:
-            async with app.state.sessions() as session:
-                if await session.scalar(query):
-                    return
-            await asyncio.sleep(0.01)
+
+    async def waiting() -> bool:
+        async with app.state.sessions() as session:
+            return bool(await session.scalar(query))
+
+    await eventually(waiting, timeout, "a session to wait for a row lock")
