@@ -3,6 +3,10 @@
 A trigger (migration 0011) calls pg_notify('stairway_incidents', <incident id>) whenever an
 incident or its timeline changes, in whichever API or worker process the change was made. Each
 API process keeps one LISTEN connection and fans the ids out to its open event streams.
+
+In the browser, each live part of a page re-fetches itself on "changed" and swaps its content,
+not itself, with hx-sync "queue last": a change announced while a refresh is in flight is fetched
+right after it, never dropped (htmx drops a second request from a busy element by default).
 """
 
 import asyncio
