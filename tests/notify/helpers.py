@@ -116,3 +116,16 @@ async def until_waiting_on_a_lock(app: Any, timeout: float = 15.0) -> None:
             return bool(await session.scalar(query))
 
     await eventually(waiting, timeout, "a session to wait for a row lock")
+
+
+async def delete_paged_user(api: Api, user: dict[str, Any], incident: dict[str, Any]) -> None:
+    """Delete the user (a user that a policy names cannot be: name someone else first)."""
+    bob = await api.user(f"Stand-in for {user['name']}")
+    levels = [{"escalate_after_seconds": 600, "targets": [{"type": "user", "id": bob["id"]}]}]
+    policy_id = (await api.get(f"/incidents/{incident['id']}"))["escalation"]["policy_id"]
+    moved = await api.client.patch(
+        f"/api/v1/escalation-policies/{policy_id}", json={"levels": levels}, headers=api.headers
+    )
+    assert moved.status_code == 200
+    deleted = await api.client.delete(f"/api/v1/users/{user['id']}", headers=api.headers)
+    assert deleted.status_code == 204

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.factories import Api
-from tests.notify.helpers import incident_for, paged_user, status
+from tests.notify.helpers import delete_paged_user, incident_for, paged_user, status
 from tests.notify.services import (
     MATTERMOST_COMMAND_TOKEN,
     TELEGRAM_CHAT,
@@ -42,19 +42,6 @@ def said(text: str, sender: int = ACCOUNT) -> dict[str, Any]:
     user = {"id": sender, "is_bot": False, "first_name": "Ada"}
     chat = {"id": sender, "type": "private"}
     return {"message": {"message_id": 3, "from": user, "chat": chat, "text": text}}
-
-
-async def delete_paged_user(api: Api, user: dict[str, Any], incident: dict[str, Any]) -> None:
-    """Delete the user (a user that a policy names cannot be: name someone else first)."""
-    bob = await api.user(f"Stand-in for {user['name']}")
-    levels = [{"escalate_after_seconds": 600, "targets": [{"type": "user", "id": bob["id"]}]}]
-    policy_id = (await api.get(f"/incidents/{incident['id']}"))["escalation"]["policy_id"]
-    moved = await api.client.patch(
-        f"/api/v1/escalation-policies/{policy_id}", json={"levels": levels}, headers=api.headers
-    )
-    assert moved.status_code == 200
-    deleted = await api.client.delete(f"/api/v1/users/{user['id']}", headers=api.headers)
-    assert deleted.status_code == 204
 
 
 async def link(api: Api, client: httpx.AsyncClient, user: dict[str, Any]) -> None:

@@ -13,7 +13,15 @@ from app.notify import registry
 from app.notify.base import Outcome
 from app.notify.matrix import MatrixProvider
 from tests.factories import Api
-from tests.notify.helpers import incident_for, page, paged_user, settled, status, types
+from tests.notify.helpers import (
+    delete_paged_user,
+    incident_for,
+    page,
+    paged_user,
+    settled,
+    status,
+    types,
+)
 from tests.notify.services import (
     GOTIFY_TOKEN,
     MATRIX_ROOM,
@@ -279,18 +287,7 @@ async def test_a_pushover_acknowledgement_is_refused_for_a_demoted_deleted_or_ot
     )
     assert demoted.status_code == 200
     assert (await client.post(callback, data=by)).status_code == 403
-    # A user that a policy names cannot be deleted: name someone else first.
-    bob = await api.user("Bob")
-    levels = [{"escalate_after_seconds": 600, "targets": [{"type": "user", "id": bob["id"]}]}]
-    policy_id = (await api.get(f"/incidents/{incident['id']}"))["escalation"]["policy_id"]
-    moved = await api.client.patch(
-        f"/api/v1/escalation-policies/{policy_id}",
-        json={"levels": levels},
-        headers=api.headers,
-    )
-    assert moved.status_code == 200
-    deleted = await api.client.delete(f"/api/v1/users/{ada['id']}", headers=api.headers)
-    assert deleted.status_code == 204
+    await delete_paged_user(api, ada, incident)
     assert (await client.post(callback, data=by)).status_code == 403
     assert await status(api, incident) == "triggered"
 

@@ -16,7 +16,7 @@ from app.notify import registry
 from app.notify.base import Outcome
 from app.responders.vonage import vonage_signature
 from tests.factories import Api
-from tests.notify.helpers import incident_for, page, paged_user, status
+from tests.notify.helpers import delete_paged_user, incident_for, page, paged_user, status
 from tests.notify.services import (
     VONAGE_SECRET,
     VONAGE_SIGNATURE_SECRET,
@@ -154,3 +154,28 @@ async def test_a_reply_from_an_unverified_number_acts_as_nobody(
     good = signed(inbound("0B00000009", f"ack {incident['number']}"))
     assert (await client.post("/integrations/vonage/sms", data=good)).status_code == 204
     assert await status(api, incident) == "triggered"
+
+
+@pytest.mark.usefixtures("worker")
+async def test_a_reply_from_a_demoted_or_deleted_user_changes_nothing(
+    api: Api, client: httpx.AsyncClient, sink: HttpSink
+) -> None:
+    ada = await paged_user(api, "Ada", "sms", SENDER)
+    incident = await incident_for(api, ada, name="vonage-demoted", title="demoted reply")
+    reply_path = f"/twilio/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+    before = len(sink.at(reply_path))
+    await api.patch(f"/users/{ada['id']}", {"role": "observer"})
+    url = "/integrations/vonage/sms"
+    demoted = signed(inbound("0B00000011", f"ack {incident['number']}"))
+    assert (await client.post(url, data=demoted)).status_code == 204
+    replies = await sink.wait_count(reply_path, before + 1)
+    refusal = httpx.QueryParams(replies[-1].body.decode())["Body"]
+    assert refusal.endswith("not linked to a responder; nothing was changed.")
+    assert await status(api, incident) == "triggered"
+
+    await delete_paged_user(api, ada, incident)
+    deleted = signed(inbound("0B00000012", f"ack {incident['number']}"))
+    assert (await client.post(url, data=deleted)).status_code == 204
+    assert await status(api, incident) == "triggered"
+    timeline = await api.timeline(incident["id"])
+    assert "acknowledged" not in [i["type"] for i in timeline]
