@@ -1,4 +1,4 @@
-"""Grafana OnCall: users and their rules, web schedules (rolling-users shifts, overrides),
+"""Grafana OnCall: users and their rules, teams, web schedules (rolling-users shifts, overrides),
 escalation chains and integrations. Read with httpx (`next` pagination, 429 / Retry-After);
 mapped by pure functions. docs/moving-in.md has the tables.
 """

@@ -1,6 +1,6 @@
-"""Opsgenie: users, rotations, escalations, integrations with their team's routing, heartbeats and
-maintenance. Read with httpx (offset pagination, 429 / Retry-After honoured); mapped by pure
-functions. docs/moving-in.md has the tables.
+"""Opsgenie: users, teams, rotations, escalations, integrations with their team's routing,
+heartbeats and maintenance. Read with httpx (offset pagination, 429 / Retry-After honoured);
+mapped by pure functions. docs/moving-in.md has the tables.
 """
 
 from collections import defaultdict

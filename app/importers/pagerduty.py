@@ -1,4 +1,5 @@
-"""PagerDuty: users, schedules, escalation policies, services (keys kept) and maintenance windows.
+"""PagerDuty: users, teams, schedules, escalation policies, services (keys kept) and maintenance
+windows.
 
 Read with the official `pagerduty` package's RestApiV2Client (pagination, retries); mapped by pure
 functions so the mapping is tested on recorded API shapes (docs/moving-in.md has the tables).
