@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # (at once by the process that committed the change; an expiry instant is exact). 0: no cache.
     api_key_cache_seconds: float = Field(default=2.0, ge=0, le=60)
     heartbeat_check_interval_seconds: int = 2
+    # Opsgenie request statuses (GET /v2/alerts/requests/{requestId}) are kept this long; the
+    # worker's sweeper deletes older receipts (docs/integrations.md).
+    inbound_receipt_retention_days: int = Field(default=7, ge=1, le=365)
     # Teams (docs/teams.md): whether responders may act on incidents of teams they are not a
     # manager or responder of (a team's own managers and responders always may).
     team_responders_act_on_other_teams: bool = True

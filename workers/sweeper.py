@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from app.config import Settings
 from app.db import transaction
+from app.integrations import receipts
 from app.integrations.inbox import inbox_wakeup, oldest_queued
 from app.jobs import Ctx
 from app.models import utcnow
@@ -41,6 +42,8 @@ async def sweeper(ctx: Ctx) -> None:
             session=session, now=now, grace_seconds=settings.sweeper_grace_seconds
         )
         await purge_expired(session=session, now=now)
+        retention = timedelta(days=settings.inbound_receipt_retention_days)
+        await receipts.prune(session, before=now - retention)
         queued_since = await oldest_queued(session)
     grace = settings.sweeper_grace_seconds
     stuck_after = {

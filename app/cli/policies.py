@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 policies_app = typer.Typer(
-    help="Policy as code: users, schedules, escalation policies and services as YAML files "
+    help="Policy as code: users, teams, schedules, escalation policies and services as YAML files "
     "(docs/policies.md). diff/apply/export talk to the database directly.",
     no_args_is_help=True,
 )

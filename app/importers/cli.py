@@ -60,7 +60,7 @@ def pagerduty(
     out: Out = Path("imported/pagerduty"),
     report: Report = None,
 ) -> None:
-    """Users, schedules, escalation policies, services (keys kept) and maintenance windows."""
+    """Users, teams, schedules, escalation policies, services (keys kept), maintenance windows."""
     from app.importers import pagerduty as source
 
     _run(lambda now: source.read(api_token, base_url=base_url, now=now), out, report)
@@ -77,7 +77,7 @@ def opsgenie(
     out: Out = Path("imported/opsgenie"),
     report: Report = None,
 ) -> None:
-    """Users, schedules, escalations, teams' integrations, heartbeats and maintenance."""
+    """Users, teams, schedules, escalations, teams' integrations, heartbeats and maintenance."""
     from app.importers import opsgenie as source
 
     _run(lambda now: source.read(api_key, base_url=base_url, now=now), out, report)
@@ -90,7 +90,7 @@ def grafana_oncall(
     out: Out = Path("imported/grafana-oncall"),
     report: Report = None,
 ) -> None:
-    """Users, notification rules, schedules, escalation chains and integrations."""
+    """Users, notification rules, teams, schedules, escalation chains and integrations."""
     from app.importers import grafana_oncall as source
 
     _run(lambda now: source.read(token, base_url=url, now=now), out, report)

@@ -1,4 +1,4 @@
-"""Grafana OnCall: users and their rules, web schedules (rolling-users shifts, overrides),
+"""Grafana OnCall: users and their rules, teams, web schedules (rolling-users shifts, overrides),
 escalation chains and integrations. Read with httpx (`next` pagination, 429 / Retry-After);
 mapped by pure functions. docs/moving-in.md has the tables.
 """
@@ -15,9 +15,16 @@ from app.importers.people import Contact, People, Rule
 from app.importers.plan import Import, unique_name
 from app.importers.rotations import anchor_layer, local_text
 from app.importers.services import ServiceBuilder
+from app.importers.teams import Teams
 from app.policyfiles.model_services import KEPT_KEY_PATTERN
 
 _ROLES = {"admin": "admin", "editor": "responder", "viewer": "observer"}
+# OnCall teams have no member roles: a member's OnCall role stands for one.
+_TEAM_ROLES = {"admin": "manager", "editor": "responder", "viewer": "observer"}
+_NO_TEAM_ROLES = (
+    "members from the users' teams; OnCall has no team roles: admins are managers, "
+    "editors responders, viewers observers"
+)
 _UNITS = {"hourly": 3600, "daily": 86_400, "weekly": 604_800}
 _DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _TARGETS = ("notify_persons", "notify_person_next_each_time", "notify_on_call_from_schedule")
@@ -38,6 +45,7 @@ class Export:
     steps: list[dict[str, Any]] = field(default_factory=list)
     integrations: list[dict[str, Any]] = field(default_factory=list)
     routes: list[dict[str, Any]] = field(default_factory=list)
+    teams: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _all(api: JsonApi, path: str) -> list[Any]:
@@ -60,6 +68,7 @@ def fetch(api: JsonApi) -> Export:
         steps=_all(api, "escalation_policies/"),
         integrations=_all(api, "integrations/"),
         routes=_all(api, "routes/"),
+        teams=_all(api, "teams/"),
     )
 
 
@@ -272,12 +281,13 @@ def _chains(
     return names
 
 
-def _integrations(result: Import, export: Export, chains: dict[str, str]) -> None:
+def _integrations(result: Import, export: Export, chains: dict[str, str]) -> dict[str, str]:
     for route in export.routes:
         if not route.get("is_the_last_route"):
             what = f"{route.get('integration_id')} route {route.get('position')}"
             result.skipped("route", what, "routing templates are not converted: add rules by hand")
     taken: set[str] = set()
+    names: dict[str, str] = {}
     for raw in export.integrations:
         name = unique_name(taken, str(raw.get("name") or raw["id"]), str(raw["id"]))
         chain = chains.get(str((raw.get("default_route") or {}).get("escalation_chain_id")))
@@ -291,6 +301,33 @@ def _integrations(result: Import, export: Export, chains: dict[str, str]) -> Non
         note = f"senders post to /integrations/{path}/<the same token>"
         service.key(kind, token[1] if token else None, pattern=KEPT_KEY_PATTERN, note=note)
         service.done()
+        names[str(raw["id"])] = name
+    return names
+
+
+def _teams(result: Import, export: Export, people: People) -> Teams:
+    """OnCall has no team roles and lists no members: a user's `teams` say where they belong,
+    and the user's OnCall role stands for a team role (approximated)."""
+    members: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for user in export.users:
+        role = _TEAM_ROLES.get(str(user.get("role")), "responder")
+        for team_id in user.get("teams") or []:
+            members[str(team_id)].append((str(user["id"]), role))
+    teams = Teams(result, people)
+    for raw in export.teams:
+        team_id = str(raw["id"])
+        teams.add(
+            source_id=team_id,
+            name=str(raw.get("name") or team_id),
+            description="",
+            members=members[team_id],
+            how=_NO_TEAM_ROLES,
+        )
+    return teams
+
+
+def _team_of(raw: dict[str, Any]) -> list[Any]:
+    return [raw.get("team_id")]
 
 
 def map_export(export: Export, *, now: datetime) -> Import:
@@ -299,7 +336,11 @@ def map_export(export: Export, *, now: datetime) -> Import:
     people = _users(result, export)
     schedules = _schedules(result, export, people, now)
     chains = _chains(result, export, people, schedules)
-    _integrations(result, export, chains)
+    services = _integrations(result, export, chains)
+    teams = _teams(result, export, people)
+    teams.own("schedules", "schedule", export.schedules, schedules, _team_of)
+    teams.own("escalation_policies", "escalation chain", export.chains, chains, _team_of)
+    teams.own("services", "integration", export.integrations, services, _team_of)
     return result
 
 

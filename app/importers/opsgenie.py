@@ -1,6 +1,6 @@
-"""Opsgenie: users, rotations, escalations, integrations with their team's routing, heartbeats and
-maintenance. Read with httpx (offset pagination, 429 / Retry-After honoured); mapped by pure
-functions. docs/moving-in.md has the tables.
+"""Opsgenie: users, teams, rotations, escalations, integrations with their team's routing,
+heartbeats and maintenance. Read with httpx (offset pagination, 429 / Retry-After honoured);
+mapped by pure functions. docs/moving-in.md has the tables.
 """
 
 from collections import defaultdict
@@ -14,6 +14,7 @@ from app.importers.people import Contact, People, Rule
 from app.importers.plan import Import, seconds_text, unique_name
 from app.importers.rotations import local_text, parse_instant
 from app.importers.services import ServiceBuilder
+from app.importers.teams import Teams
 from app.policyfiles.model_services import KEPT_KEY_PATTERN
 
 OVERRIDE_DAYS = 365
@@ -24,7 +25,12 @@ _CONTACTS = {"email": "email", "sms": "sms", "voice": "voice"}
 _UNITS = {"hourly": 3600, "daily": 86_400, "weekly": 604_800}
 _TIME_UNITS = {"minutes": 60, "hours": 3600, "days": 86_400}
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_NO_TEAMS = "Stairway has no teams yet"
+# Opsgenie's team roles: admins manage the team; custom roles respond (approximated).
+_TEAM_ROLES = {"admin": "manager", "user": "responder"}
+_TEAM_TARGET = (
+    "pages the Stairway team: its on-call schedule, or its managers (Opsgenie routes to the "
+    "team's escalation); set the team's on-call schedule after apply"
+)
 
 
 @dataclass
@@ -70,7 +76,9 @@ def fetch(api: JsonApi) -> Export:
     export.escalations = _all(api, "v2/escalations")
     for listed in _all(api, "v2/integrations"):
         export.integrations.append(api.get(f"v2/integrations/{listed['id']}").get("data") or {})
-    export.teams = _all(api, "v2/teams")
+    for listed in _all(api, "v2/teams"):
+        # The list has no members: each team is read for them.
+        export.teams.append({**listed, **(api.get(f"v2/teams/{listed['id']}").get("data") or {})})
     for team in export.teams:
         found = api.get(f"v2/teams/{team['id']}/routing-rules").get("data") or []
         export.routing_rules[team["id"]] = found
@@ -276,7 +284,7 @@ def _delay_seconds(delay: dict[str, Any] | None) -> int:
 
 
 def _policies(
-    result: Import, export: Export, people: People, tracks: dict[str, list[str]]
+    result: Import, export: Export, people: People, tracks: dict[str, list[str]], teams: Teams
 ) -> dict[str, str]:
     names: dict[str, str] = {}
     taken: set[str] = set()
@@ -297,13 +305,17 @@ def _policies(
                 by_delay[at].append({"user": people.email(rid)})
             elif kind == "schedule" and tracks.get(rid):
                 by_delay[at] += [{"schedule": t} for t in tracks[rid]]
+            elif kind == "team" and teams.name(rid):
+                by_delay[at].append({"team": teams.name(rid)})
             else:
-                why = _NO_TEAMS if kind == "team" else "not imported"
-                result.skipped("escalation rule", where, why)
+                result.skipped("escalation rule", where, "not imported")
                 continue
             closed = rule.get("condition") == "if-not-closed"
             conditions[at].add("unresolved" if closed else "unacknowledged")
-            result.mapped("escalation rule", where)
+            if kind == "team":
+                result.approximated("escalation rule", where, _TEAM_TARGET)
+            else:
+                result.mapped("escalation rule", where)
         if not by_delay:
             result.skipped("escalation", name, "no rule could be imported")
             continue
@@ -358,7 +370,9 @@ def _team_policy(
     return chosen
 
 
-def _services(result: Import, export: Export, policies: dict[str, str], now: datetime) -> None:
+def _services(
+    result: Import, export: Export, policies: dict[str, str], teams: Teams, now: datetime
+) -> None:
     windows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for window in export.maintenance:
         for rule in window.get("rules") or []:
@@ -385,6 +399,7 @@ def _services(result: Import, export: Export, policies: dict[str, str], now: dat
         for window in windows.get(str(raw["id"]), []):
             time = window.get("time") or {}
             service.window(time.get("startDate"), time.get("endDate"), window, now)
+        teams.owner(service.doc, [team_id], "service")
         by_team.setdefault(team_id, service)
         built.append(service)
     for beat in export.heartbeats:
@@ -405,13 +420,46 @@ def map_export(export: Export, *, now: datetime) -> Import:
     """The policy documents and the report for an Opsgenie export."""
     result = Import("Opsgenie", "opsgenie")
     people = _users(result, export)
+    teams = _teams(result, export, people)
     tracks = _schedules(result, export, people, now)
-    policies = _policies(result, export, people, tracks)
-    _services(result, export, policies, now)
-    for team in export.teams:
-        why = f"{_NO_TEAMS}: its members, schedules and services come without one"
-        result.skipped("team", str(team.get("name") or team.get("id")), why)
+    policies = _policies(result, export, people, tracks, teams)
+    _services(result, export, policies, teams, now)
+    for raw in export.schedules:
+        for title in tracks.get(str(raw["id"]), []):
+            teams.owner(result.docs["schedules"][title], [_owner(raw)], "schedule")
+    teams.own("escalation_policies", "escalation", export.escalations, policies, _owners)
     return result
+
+
+def _owner(raw: dict[str, Any]) -> str | None:
+    owner = (raw.get("ownerTeam") or {}).get("id")
+    return str(owner) if owner else None
+
+
+def _owners(raw: dict[str, Any]) -> list[Any]:
+    return [_owner(raw)]
+
+
+def _teams(result: Import, export: Export, people: People) -> Teams:
+    teams = Teams(result, people)
+    for raw in export.teams:
+        members, custom = [], set()
+        for m in raw.get("members") or []:
+            role = str(m.get("role") or "user").lower()
+            if role not in _TEAM_ROLES:
+                custom.add(role)
+            members.append(
+                (str((m.get("user") or {}).get("id")), _TEAM_ROLES.get(role, "responder"))
+            )
+        how = f"custom team role(s) {', '.join(sorted(custom))}: responder" if custom else ""
+        teams.add(
+            source_id=str(raw["id"]),
+            name=str(raw.get("name") or raw["id"]),
+            description=raw.get("description"),
+            members=members,
+            how=how,
+        )
+    return teams
 
 
 def read(api_key: str, *, base_url: str, now: datetime, verify: Any = True) -> Import:

@@ -1,4 +1,5 @@
-"""PagerDuty: users, schedules, escalation policies, services (keys kept) and maintenance windows.
+"""PagerDuty: users, teams, schedules, escalation policies, services (keys kept) and maintenance
+windows.
 
 Read with the official `pagerduty` package's RestApiV2Client (pagination, retries); mapped by pure
 functions so the mapping is tested on recorded API shapes (docs/moving-in.md has the tables).
@@ -13,6 +14,7 @@ from app.importers.people import Contact, People, Rule
 from app.importers.plan import Import, seconds_text, unique_name
 from app.importers.rotations import anchor_layer, local_text, parse_instant
 from app.importers.services import ServiceBuilder
+from app.importers.teams import Teams
 from app.policyfiles.model_services import KEPT_KEY_PATTERN
 from app.schedules import calculator
 
@@ -28,6 +30,8 @@ _ROLES = {
     "read_only_user": "observer",
     "read_only_limited_user": "observer",
 }
+# PagerDuty's team roles are Stairway's (a team's members are read with their role).
+_TEAM_ROLES = {"manager": "manager", "responder": "responder", "observer": "observer"}
 _CONTACT_TYPES = {"email_contact_method": "email", "phone_contact_method": "voice"}
 _CONTACT_TYPES["sms_contact_method"] = "sms"
 # Integrations whose key works on /v2/enqueue (or, for v1, a key to keep while senders move).
@@ -73,7 +77,9 @@ def fetch(client: Any, *, now: datetime) -> Export:
     export.maintenance_windows = list(
         client.iter_all("maintenance_windows", params={"filter": "open"})
     )
-    export.teams = list(client.iter_all("teams"))
+    for team in client.iter_all("teams"):
+        members = list(client.iter_all(f"teams/{team['id']}/members"))
+        export.teams.append({**team, "members": members})
     return export
 
 
@@ -314,12 +320,15 @@ def _urgency_rules(service: ServiceBuilder, rule: dict[str, Any] | None) -> None
         service.map_urgency("severity based: warning and info low")
 
 
-def _services(result: Import, export: Export, policies: dict[str, str], now: datetime) -> None:
+def _services(
+    result: Import, export: Export, policies: dict[str, str], now: datetime
+) -> dict[str, str]:
     windows: dict[str, list[dict[str, Any]]] = {}
     for window in export.maintenance_windows:
         for ref in window.get("services") or []:
             windows.setdefault(str(ref.get("id")), []).append(window)
     taken: set[str] = set()
+    names: dict[str, str] = {}
     for raw in export.services:
         name = unique_name(taken, str(raw.get("name") or raw["id"]), str(raw["id"]))
         policy = policies.get(str((raw.get("escalation_policy") or {}).get("id")))
@@ -345,6 +354,26 @@ def _services(result: Import, export: Export, policies: dict[str, str], now: dat
         for window in windows.get(str(raw["id"]), []):
             service.window(window.get("start_time"), window.get("end_time"), window, now)
         service.done()
+        names[str(raw["id"])] = name
+    return names
+
+
+def _teams(result: Import, export: Export, people: People) -> Teams:
+    teams = Teams(result, people)
+    for raw in export.teams:
+        members = [
+            (str((m.get("user") or {}).get("id")), _TEAM_ROLES.get(str(m.get("role")), "responder"))
+            for m in raw.get("members") or []
+        ]
+        name = str(raw.get("name") or raw["id"])
+        teams.add(
+            source_id=str(raw["id"]), name=name, description=raw.get("description"), members=members
+        )
+    return teams
+
+
+def _team_ids(raw: dict[str, Any]) -> list[Any]:
+    return [t.get("id") for t in raw.get("teams") or [] if isinstance(t, dict)]
 
 
 def map_export(export: Export, *, now: datetime) -> Import:
@@ -353,10 +382,13 @@ def map_export(export: Export, *, now: datetime) -> Import:
     people = _users(result, export)
     schedules = _schedules(result, export, people, now)
     policies = _policies(result, export, people, schedules)
-    _services(result, export, policies, now)
-    for team in export.teams:
-        why = "Stairway has no teams yet: its members, schedules and services come without one"
-        result.skipped("team", str(team.get("name") or team.get("id")), why)
+    services = _services(result, export, policies, now)
+    teams = _teams(result, export, people)
+    teams.own("schedules", "schedule", export.schedules, schedules, _team_ids)
+    teams.own(
+        "escalation_policies", "escalation policy", export.escalation_policies, policies, _team_ids
+    )
+    teams.own("services", "service", export.services, services, _team_ids)
     return result
 
 

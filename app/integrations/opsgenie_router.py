@@ -19,7 +19,7 @@ from sqlmodel import col
 
 from app import jsonsafe
 from app.db import SessionDep
-from app.integrations import opsgenie, pipeline, receipts, sources
+from app.integrations import opsgenie, opsgenie_responders, pipeline, receipts, sources
 from app.integrations.heartbeats import service as heartbeats
 from app.integrations.ingest import (
     Applied,
@@ -146,9 +146,17 @@ def _parse(body: Any, received: Received) -> list[Event]:
 
 
 async def _accept(session: AsyncSession, key: KeyInfo, events: list[Event]) -> None:
-    await pipeline.accept(
-        session=session, service_id=key.service_id, events=events, actor=key.actor(), now=utcnow()
+    now, actor = utcnow(), key.actor()
+    results = await pipeline.accept(
+        session=session, service_id=key.service_id, events=events, actor=actor, now=now
     )
+    for event, applied in zip(events, results, strict=True):
+        # An alert that opens an incident pages its responders too (opsgenie_responders.py).
+        responders = event.trigger.details.get("responders") if event.trigger else None
+        if applied.outcome == "created" and applied.incident is not None and responders:
+            await opsgenie_responders.honour(
+                session, incident=applied.incident, responders=responders, actor=actor, now=now
+            )
 
 
 @router.post("/alerts", status_code=202, responses=RESPONSES)

@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -51,6 +51,26 @@ async def record(
         )
         .on_conflict_do_nothing(index_elements=["request_id"])
     )
+
+
+# At most this many receipts go per sweep: the sweeper runs every few seconds and catches up.
+PRUNE_BATCH = 5000
+
+
+async def prune(session: AsyncSession, *, before: datetime) -> int:
+    """Forget receipts processed before `before` (their senders stopped asking long ago)."""
+    oldest = (
+        select(col(InboundReceipt.request_id))
+        .where(col(InboundReceipt.processed_at) < before)
+        .order_by(col(InboundReceipt.processed_at))
+        .limit(PRUNE_BATCH)
+    )
+    result = await session.execute(
+        delete(InboundReceipt)
+        .where(col(InboundReceipt.request_id).in_(oldest.scalar_subquery()))
+        .returning(col(InboundReceipt.request_id))
+    )
+    return len(result.all())
 
 
 async def find(

@@ -22,6 +22,8 @@ from app.policyfiles.loader import Path_, field_name
 from app.policyfiles.model import override as override_model
 from app.policyfiles.model import policy_models, schedule_models, user_models
 from app.policyfiles.model_services import service_models
+from app.policyfiles.model_teams import member as member_model
+from app.policyfiles.model_teams import team_models
 from app.policyfiles.plan import Change, Plan, make_plan
 from app.policyfiles.state import IdKey, Snapshot, read_state
 from app.repository import flush_unique
@@ -32,6 +34,8 @@ from app.schedules.schemas import ScheduleUpdate
 from app.security import NewKey
 from app.services import service as services
 from app.services.schemas import IntegrationKeyCreate, ServiceUpdate
+from app.teams import service as teams
+from app.teams.schemas import MemberUpdate, TeamUpdate
 from app.users import service as users
 from app.users.schemas import ContactMethodCreate, NotificationRuleCreate, UserUpdate
 
@@ -149,6 +153,46 @@ class _Executor:
             {**c.doc, "contact_method_id": self.id("contact_method", email, mkey)}
         )
         await users.add_notification_rule(session=self.session, user_id=user_id, data=data)
+
+    async def team(self, c: Change) -> None:
+        (name,) = c.key
+        if c.action == "delete":
+            await teams.delete_team(session=self.session, team_id=self.id("team", name))
+            return
+        assert c.doc is not None
+        models = team_models({**c.doc, "members": []}, self.refs, Reporter(_strict))
+        assert models is not None
+        if c.action == "create":
+            team = await teams.create_team(session=self.session, data=models.team)
+            self.ids[("team", name)] = team.id
+            self.refs.add("team", name, team.id)
+            return
+        changes = {f: getattr(models.team, f) for f in c.fields}
+        await teams.update_team(
+            session=self.session,
+            team_id=self.id("team", name),
+            data=TeamUpdate.model_validate(changes),
+        )
+
+    async def team_member(self, c: Change) -> None:
+        name, email = c.key
+        team_id = self.id("team", name)
+        if c.action == "delete":
+            user_id = self.id("team_member", name, email)
+            await teams.remove_member(session=self.session, team_id=team_id, user_id=user_id)
+            return
+        assert c.doc is not None
+        data = member_model(c.doc, (), self.refs, Reporter(_strict))
+        assert data is not None
+        if c.action == "create":
+            await teams.add_member(session=self.session, team_id=team_id, data=data)
+            return
+        await teams.update_member(
+            session=self.session,
+            team_id=team_id,
+            user_id=data.user_id,
+            data=MemberUpdate(role=data.role),
+        )
 
     async def schedule(self, c: Change) -> None:
         (name,) = c.key

@@ -16,22 +16,26 @@ from app.policyfiles.model import (
     user_models,
 )
 from app.policyfiles.model_services import service_doc, service_models
+from app.policyfiles.model_teams import team_doc, team_models
 
 # File section -> what one entry is, and the field that names it.
 SECTIONS: dict[str, tuple[str, str]] = {
     "users": ("user", "email"),
+    "teams": ("team", "name"),
     "schedules": ("schedule", "name"),
     "escalation_policies": ("escalation policy", "name"),
     "services": ("service", "name"),
 }
 PLURALS = {
     "users": "users",
+    "teams": "teams",
     "schedules": "schedules",
     "escalation_policies": "escalation policies",
     "services": "services",
 }
 REF_KINDS: dict[str, RefKind] = {
     "users": "user",
+    "teams": "team",
     "schedules": "schedule",
     "escalation_policies": "escalation_policy",
 }
@@ -42,6 +46,9 @@ def _canonical(section: str, raw: Any, refs: Refs, report: Reporter) -> dict[str
     if section == "users":
         user = user_models(raw, report)
         return user_doc(user) if user else None
+    if section == "teams":
+        team = team_models(raw, refs, report)
+        return team_doc(team, refs) if team else None
     if section == "schedules":
         schedule = schedule_models(raw, refs, report)
         return schedule_doc(schedule, refs) if schedule else None
@@ -138,7 +145,7 @@ def read_policies(directory: Path) -> tuple[Desired, list[Problem]]:
         if entry.section in REF_KINDS:
             kind = REF_KINDS[entry.section]
             refs.add(kind, entry.key, Refs.placeholder(kind, entry.key))
-    # Teams live in the database, not in files: any team named here is checked on apply.
+    # A team the files name but do not declare must be in the database: checked on apply.
     for name in _team_names(entries):
         refs.add("team", name, Refs.placeholder("team", name))
     kept_keys: dict[str, str] = {}

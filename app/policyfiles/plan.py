@@ -8,6 +8,7 @@ from typing import Any, Literal
 from app.policyfiles.documents import SECTIONS, Desired
 from app.policyfiles.model import method_key, override_key, rule_key
 from app.policyfiles.model_services import window_key
+from app.policyfiles.model_teams import member_key
 from app.policyfiles.state import Snapshot
 
 Action = Literal["create", "update", "delete", "keep"]
@@ -15,6 +16,8 @@ KINDS = {
     "user": "user",
     "contact_method": "contact method",
     "notification_rule": "notification rule",
+    "team": "team",
+    "team_member": "team member",
     "schedule": "schedule",
     "override": "override",
     "escalation_policy": "escalation policy",
@@ -26,6 +29,7 @@ KINDS = {
 PARENT = {
     "contact_method": "user",
     "notification_rule": "contact_method",
+    "team_member": "team",
     "override": "schedule",
     "integration_key": "service",
     "maintenance_window": "service",
@@ -33,6 +37,7 @@ PARENT = {
 }
 SECTION_KIND = {
     "users": "user",
+    "teams": "team",
     "schedules": "schedule",
     "escalation_policies": "escalation_policy",
     "services": "service",
@@ -41,6 +46,7 @@ SECTION_KIND = {
 # identity, planned one by one.
 FIELDS = {
     "users": ("name", "role", "time_zone", "slack_user_id"),
+    "teams": ("description",),
     "schedules": ("time_zone", "description", "team", "layers"),
     "escalation_policies": ("description", "team", "repeat", "levels"),
     "services": (
@@ -54,6 +60,7 @@ FIELDS = {
 }
 PARTS = {
     "users": ("contact_methods",),
+    "teams": ("members",),
     "schedules": ("overrides",),
     "escalation_policies": (),
     "services": ("integration_keys", "maintenance_windows", "heartbeats"),
@@ -165,6 +172,17 @@ class _Parts:
                     rule_key,
                     exact=True,
                 )
+        elif section == "teams":
+            # Like contact methods, a declared team's members are exactly those the files list.
+            self.diff(
+                "team_member",
+                parent,
+                want["members"],
+                have.get("members", []),
+                member_key,
+                exact=True,
+                fields=("role",),
+            )
         elif section == "schedules":
             self.diff(
                 "override",
@@ -199,8 +217,11 @@ def _targets(policy: dict[str, Any], kind: str) -> set[str]:
     return {t[kind] for level in policy["levels"] for t in level["targets"] if kind in t}
 
 
-def _kept(gone: dict[str, list[str]], snap: Snapshot) -> dict[tuple[str, str], str]:
-    """What --prune must keep: users with API keys, services with incidents, what those use."""
+def _kept(
+    gone: dict[str, list[str]], snap: Snapshot, named_teams: set[str]
+) -> dict[tuple[str, str], str]:
+    """What --prune must keep: users with API keys, services with incidents, what those use,
+    and teams that kept objects belong to or that the files name without declaring."""
     kept = {(s, k): snap.blockers[(s, k)] for s in gone for k in gone[s] if (s, k) in snap.blockers}
     services = [snap.docs["services"][k] for s, k in list(kept) if s == "services"]
     for name in gone["escalation_policies"]:
@@ -214,6 +235,18 @@ def _kept(gone: dict[str, list[str]], snap: Snapshot) -> dict[tuple[str, str], s
             if name in _targets(policy, "schedule"):
                 kept[("schedules", name)] = f"a target of kept escalation policy {policy['name']}"
     schedules = [snap.docs["schedules"][k] for s, k in kept if s == "schedules"]
+    for name in gone["teams"]:
+        for section, key in list(kept):
+            doc = snap.docs[section][key]
+            if section != "users" and doc.get("team") == name:
+                kept.setdefault(("teams", name), f"owns kept {KINDS[SECTION_KIND[section]]} {key}")
+        for policy in policies:
+            if name in _targets(policy, "team"):
+                kept.setdefault(
+                    ("teams", name), f"a target of kept escalation policy {policy['name']}"
+                )
+        if name in named_teams:
+            kept.setdefault(("teams", name), "named by the files")
     for email in gone["users"]:
         for policy in policies:
             if email in _targets(policy, "user"):
@@ -227,15 +260,26 @@ def _kept(gone: dict[str, list[str]], snap: Snapshot) -> dict[tuple[str, str], s
     return kept
 
 
+def _named_teams(desired: Desired) -> set[str]:
+    """Teams the files' objects belong to or escalate to."""
+    names = set()
+    for section in ("schedules", "escalation_policies", "services"):
+        for doc in desired.docs[section].values():
+            names.add(doc.get("team"))
+            if section == "escalation_policies":
+                names |= _targets(doc, "team")
+    return {n for n in names if n}
+
+
 def _prune(desired: Desired, snap: Snapshot, *, prune: bool, unmanaged: list[str]) -> list[Change]:
     gone = {s: [k for k in snap.docs[s] if k not in desired.docs[s]] for s in SECTIONS}
     if not prune:
         unmanaged.extend(f"{KINDS[SECTION_KIND[s]]} {k}" for s in SECTIONS for k in gone[s])
         return []
-    kept = _kept(gone, snap)
+    kept = _kept(gone, snap, _named_teams(desired))
     changes = []
     # Dependents first: services use policies, policies target schedules and users.
-    for section in ("services", "escalation_policies", "schedules", "users"):
+    for section in ("services", "escalation_policies", "schedules", "teams", "users"):
         for key in gone[section]:
             reason = kept.get((section, key))
             action: Action = "keep" if reason else "delete"

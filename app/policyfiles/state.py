@@ -21,6 +21,7 @@ from app.models import (
     NotificationRule,
     RoutingRule,
     ScheduleOverride,
+    TeamMember,
 )
 from app.policies.schemas import PolicyCreate
 from app.policies.service import list_policies
@@ -45,11 +46,13 @@ from app.policyfiles.model_services import (
     window_doc,
     window_key,
 )
+from app.policyfiles.model_teams import TeamModels, team_doc
 from app.routing.schemas import RuleIn, WindowCreate
 from app.schedules.schemas import LayerIn, OverrideCreate, ScheduleCreate, ScheduleRead
 from app.schedules.service import list_schedules
 from app.services.schemas import ServiceCreate
 from app.services.service import list_services
+from app.teams.schemas import MemberCreate, TeamCreate
 from app.teams.service import list_teams
 from app.users.schemas import ContactMethodCreate, NotificationRuleCreate, UserCreate
 from app.users.service import list_users
@@ -242,16 +245,32 @@ async def _services(session: AsyncSession, snap: Snapshot, now: datetime) -> Non
             snap.blockers[("services", svc.name)] = "has incidents"
 
 
-async def read_state(*, session: AsyncSession, now: datetime) -> Snapshot:
-    """Every user, schedule, escalation policy and service, in canonical file form."""
-    snap = Snapshot(
-        Refs(), {"users": {}, "schedules": {}, "escalation_policies": {}, "services": {}}
-    )
-    await _users(session, snap)
+async def _teams(session: AsyncSession, snap: Snapshot) -> None:
+    members = _grouped(await _all(session, TeamMember, col(TeamMember.created_at)), "team_id")
     for team in await list_teams(session=session):
         snap.refs.add("team", team.name, team.id)
+        snap.ids[("team", team.name)] = team.id
+        parts = [
+            MemberCreate.model_validate({"user_id": m.user_id, "role": m.role})
+            for m in members.get(team.id, [])
+        ]
+        body = TeamCreate.model_validate({"name": team.name, "description": team.description})
+        doc = team_doc(TeamModels(body, parts), snap.refs)
+        snap.docs["teams"][team.name] = doc
+        for m in members.get(team.id, []):
+            snap.ids[("team_member", team.name, str(snap.refs.name("user", m.user_id)))] = m.user_id
+
+
+async def read_state(*, session: AsyncSession, now: datetime) -> Snapshot:
+    """Every user, team, schedule, escalation policy and service, in canonical file form."""
+    snap = Snapshot(
+        Refs(),
+        {"users": {}, "teams": {}, "schedules": {}, "escalation_policies": {}, "services": {}},
+    )
+    await _users(session, snap)
     for email in snap.docs["users"]:
         snap.refs.add("user", email, snap.ids[("user", email)])
+    await _teams(session, snap)
     schedules = await list_schedules(session=session)
     for s in schedules:
         snap.refs.add("schedule", s.name, s.id)

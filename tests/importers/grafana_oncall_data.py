@@ -21,6 +21,7 @@ USERS = [
         "username": "kim",
         "role": "admin",
         "timezone": "Australia/Sydney",
+        "teams": ["TPLAT"],
     },
     {
         "id": "ULEE",
@@ -28,6 +29,7 @@ USERS = [
         "username": "lee",
         "role": "editor",
         "timezone": "Australia/Sydney",
+        "teams": ["TPLAT", "TDATA"],
     },
     {
         "id": "UMIA",
@@ -42,6 +44,7 @@ USERS = [
         "username": "ned",
         "role": "viewer",
         "timezone": "Pacific/Auckland",
+        "teams": ["TPLAT"],
     },
 ]
 RULES = [
@@ -135,7 +138,7 @@ SCHEDULES = [
         "name": "Platform",
         "type": "web",
         "time_zone": "Australia/Sydney",
-        "team_id": None,
+        "team_id": "TPLAT",
         "shifts": ["OSDAYS", "OSNIGHTS", "OSOVR", "OSMONTH"],
     },
     {
@@ -163,7 +166,13 @@ FINAL_SHIFTS = [
     ("lee@example.com", "2026-04-07T06:00:00Z", "2026-04-07T10:00:00Z"),
     ("mia@example.com", "2026-04-07T10:00:00Z", "2026-04-07T14:00:00Z"),
 ]
-CHAINS = [{"id": "FCHAIN", "name": "Platform chain", "team_id": None}]
+CHAINS = [{"id": "FCHAIN", "name": "Platform chain", "team_id": "TPLAT"}]
+# GET /api/v1/teams/ (no members: those come from each user's `teams`).
+TEAMS = [
+    {"id": "TPLAT", "grafana_id": 1, "name": "Platform", "email": "", "avatar_url": ""},
+    {"id": "TDATA", "grafana_id": 2, "name": "Data", "email": "", "avatar_url": ""},
+    {"id": "TEMPTY", "grafana_id": 3, "name": "Empty", "email": "", "avatar_url": ""},
+]
 STEPS = [
     {
         "id": "E1",
@@ -205,6 +214,7 @@ INTEGRATIONS = [
         "id": "CALERT",
         "name": "Alertmanager",
         "type": "alertmanager",
+        "team_id": None,
         "link": f"https://oncall.example.com/integrations/v1/alertmanager/{TOKEN}/",
         "default_route": {"id": "RDEF", "escalation_chain_id": "FCHAIN"},
     },
@@ -260,5 +270,6 @@ def routes() -> dict[str, Route]:
         "escalation_policies/": STEPS,
         "integrations/": INTEGRATIONS,
         "routes/": ROUTES,
+        "teams/": TEAMS,
     }
     return {f"/api/v1/{p}": _paged(items, f"/api/v1/{p}") for p, items in table.items()}

@@ -202,7 +202,32 @@ INTEGRATIONS = [
         "emailAddress": "web@acme.app.opsgenie.net",
     },
 ]
-TEAMS = [{"id": "team-sre", "name": "SRE"}, {"id": "team-web", "name": "Web"}]
+TEAMS = [
+    {"id": "team-sre", "name": "SRE", "description": "Site reliability"},
+    {"id": "team-web", "name": "Web", "description": ""},
+    {"id": "team-db", "name": "Databases", "description": "Postgres and Redis"},
+]
+
+
+def _member(uid: str, username: str, role: str) -> Any:
+    return {"user": {"id": uid, "username": username}, "role": role}
+
+
+# GET /v2/teams/{id} (the list has no members).
+TEAM_MEMBERS = {
+    "team-sre": [
+        _member("u-erin", "erin@example.com", "admin"),
+        _member("u-frank", "frank@example.com", "user"),
+        _member("u-gina", "gina@example.com", "user"),
+        _member("u-hank", "hank@example.com", "Night Owl"),
+    ],
+    "team-web": [_member("u-ivan", "ivan@example.com", "admin")],
+    "team-db": [
+        _member("u-jill", "jill@example.com", "admin"),
+        _member("u-frank", "frank@example.com", "user"),
+        _member("u-gone", "gone@example.com", "user"),
+    ],
+}
 ROUTING = {
     "team-sre": [
         {
@@ -305,6 +330,8 @@ def routes() -> dict[str, Route]:
         table[f"/v2/users/{uid}/notification-rules/{rid}/steps"] = _data(steps)
     for integration in INTEGRATIONS:
         table[f"/v2/integrations/{integration['id']}"] = _data(integration)
-    for team_id, rules in ROUTING.items():
-        table[f"/v2/teams/{team_id}/routing-rules"] = _data(rules)
+    for team in TEAMS:
+        table[f"/v2/teams/{team['id']}/routing-rules"] = _data(ROUTING.get(team["id"], []))
+        detail = {**team, "members": TEAM_MEMBERS[team["id"]], "links": {"web": "", "api": ""}}
+        table[f"/v2/teams/{team['id']}"] = _data(detail)
     return table

@@ -212,6 +212,7 @@ POLICIES = [
         "type": "escalation_policy",
         "name": "Payments",
         "description": "Primary, then Dave",
+        "teams": [{"id": "PTEAM1", "type": "team_reference"}],
         "num_loops": 2,
         "on_call_handoff_notifications": "if_has_services",
         "escalation_rules": [
@@ -257,6 +258,7 @@ SERVICES = [
         "type": "service",
         "name": "Checkout API",
         "description": "Card checkout",
+        "teams": [{"id": "PTEAM1", "type": "team_reference"}],
         "status": "active",
         "escalation_policy": {"id": "PEP1", "type": "escalation_policy_reference"},
         "acknowledgement_timeout": 1800,
@@ -284,6 +286,7 @@ SERVICES = [
         "type": "service",
         "name": "Legacy batch",
         "status": "disabled",
+        "teams": [{"id": "PTEAM2", "type": "team_reference"}],
         "escalation_policy": {"id": "PEP2", "type": "escalation_policy_reference"},
         "acknowledgement_timeout": None,
         "auto_resolve_timeout": None,
@@ -307,7 +310,28 @@ WINDOWS = [
         "services": [{"id": "PSVC1", "type": "service_reference"}],
     },
 ]
-TEAMS = [{"id": "PTEAM1", "type": "team", "name": "Payments", "description": ""}]
+TEAMS = [
+    {"id": "PTEAM1", "type": "team", "name": "Payments", "description": ""},
+    {"id": "PTEAM2", "type": "team", "name": "Platform", "description": "Batch and infra"},
+    {"id": "PTEAM3", "type": "team", "name": "Data", "description": None},
+]
+
+
+def _member(uid: str, role: str) -> Any:
+    return {"user": {"id": uid, "type": "user_reference"}, "role": role}
+
+
+# GET /teams/{id}/members, paginated like every classic list.
+TEAM_MEMBERS = {
+    "PTEAM1": [
+        _member("PALICE", "manager"),
+        _member("PCAROL", "responder"),
+        _member("PDAVE", "observer"),
+        _member("PGONE", "responder"),
+    ],
+    "PTEAM2": [_member("PBOB", "manager")],
+    "PTEAM3": [],
+}
 
 
 def _classic(wrapper: str, items: list[Any]) -> Route:
@@ -330,4 +354,5 @@ def routes() -> dict[str, Route]:
         "/services/PSVC1/integrations/PI3": lambda _, q: {"integration": INTEGRATION_V1},
         "/maintenance_windows": _classic("maintenance_windows", WINDOWS),
         "/teams": _classic("teams", TEAMS),
+        **{f"/teams/{tid}/members": _classic("members", m) for tid, m in TEAM_MEMBERS.items()},
     }

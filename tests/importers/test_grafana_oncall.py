@@ -43,6 +43,24 @@ async def test_files_apply_and_on_call_matches_oncalls_final_shifts(
     for at in sample_instants(entries):
         assert await on_call(api, "Platform", at) == expected_at(entries, at), at
 
+    # Teams (paginated) with members from the users' teams; the schedule and chain are theirs.
+    assert [s.query.get("page") for s in vendor.seen if s.path == "/api/v1/teams/"] == [None, ["2"]]
+    teams = {t["name"]: t["id"] for t in (await api.get("/teams"))["items"]}
+    assert sorted(teams) == ["Data", "Empty", "Platform"]
+    members = (await api.get(f"/teams/{teams['Platform']}/members"))["items"]
+    assert {m["email"]: m["role"] for m in members} == {
+        "kim@example.com": "manager",
+        "lee@example.com": "responder",
+        "ned@example.com": "observer",
+    }
+    [schedule] = (await api.get("/schedules", params={"team_id": teams["Platform"]}))["items"]
+    [chain] = (await api.get("/escalation-policies", params={"team_id": teams["Platform"]}))[
+        "items"
+    ]
+    assert (schedule["name"], chain["name"]) == ("Platform", "Platform chain")
+    [service] = (await api.get("/services"))["items"]
+    assert service["team_id"] is None  # the integration belongs to no team in OnCall
+
     again, _ = run_import()
     assert written(again, out) == first
     assert not (await files.apply(out)).plan.has_changes
@@ -54,6 +72,7 @@ def test_chains_tokens_rules_and_the_report() -> None:
     assert policy == {
         "name": "Platform chain",
         "description": "",
+        "team": "Platform",
         "repeat": 5,
         "levels": [
             {
@@ -88,3 +107,11 @@ def test_chains_tokens_rules_and_the_report() -> None:
     assert fates[("escalation chain", "Platform chain")] == "approximated"
     assert fates[("notification rule", "kim@example.com notify_by_sms")] == "skipped"
     assert fates[("route", "CALERT route 0")] == "skipped"
+    # The report says what OnCall's teams could not say: their members' roles.
+    [team] = [e for e in result.entries if (e.kind, e.name) == ("team", "Data")]
+    assert (team.outcome, team.note) == (
+        "approximated",
+        "1 member(s); members from the users' teams; OnCall has no team roles: admins are "
+        "managers, editors responders, viewers observers",
+    )
+    assert result.docs["schedules"]["Platform"]["team"] == "Platform"

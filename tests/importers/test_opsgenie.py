@@ -48,6 +48,25 @@ async def test_files_apply_and_each_rotation_matches_opsgenies_final_timeline(
                 at,
             )
 
+    # Teams, their members and what each owns are in the database; the team target too.
+    teams = {t["name"]: t["id"] for t in (await api.get("/teams"))["items"]}
+    assert sorted(teams) == ["Databases", "SRE", "Web"]
+    members = (await api.get(f"/teams/{teams['SRE']}/members"))["items"]
+    assert {m["email"]: m["role"] for m in members} == {
+        "erin@example.com": "manager",
+        "frank@example.com": "responder",
+        "gina@example.com": "responder",
+        "hank@example.com": "responder",
+    }
+    [policy] = (await api.get("/escalation-policies", params={"team_id": teams["SRE"]}))["items"]
+    assert {"type": "team", "id": teams["Databases"], "url": None} in policy["levels"][1]["targets"]
+    owned = (await api.get("/schedules", params={"team_id": teams["SRE"]}))["items"]
+    assert sorted(s["name"] for s in owned) == ["SRE / Nights", "SRE / Weekly"]
+    [service] = (await api.get("/services", params={"team_id": teams["SRE"]}))["items"]
+    assert service["name"] == "Prometheus"
+    team_pages = [s.query.get("offset") for s in vendor.seen if s.path == "/v2/teams"]
+    assert team_pages == [["0"], ["2"]]
+
     again, _ = run_import()
     assert written(again, out) == first
     assert not (await files.apply(out)).plan.has_changes
@@ -71,7 +90,8 @@ def test_escalations_keys_heartbeats_and_the_report() -> None:
         {
             "escalate_after_seconds": 300,
             "condition": "unresolved",
-            "targets": [{"user": "jill@example.com"}],
+            # A team recipient pages the Stairway team (its on-call schedule or its managers).
+            "targets": [{"user": "jill@example.com"}, {"team": "Databases"}],
         },
     ]
     service = result.docs["services"]["Prometheus"]
@@ -92,12 +112,25 @@ def test_escalations_keys_heartbeats_and_the_report() -> None:
 
     fates = {(e.kind, e.name): e.outcome for e in result.entries}
     assert fates[("schedule", "SRE")] == "approximated"
-    assert fates[("escalation rule", "SRE escalation after 10 min: Databases")] == "skipped"
+    assert fates[("escalation rule", "SRE escalation after 10 min: Databases")] == "approximated"
     assert fates[("routing rule", "Prometheus: Database alerts")] == "skipped"
     assert fates[("integration", "Email")] == "skipped"
     assert fates[("heartbeat", "web-cron")] == "skipped"
     assert fates[("contact method", "erin@example.com mobile Erin's phone")] == "skipped"
-    assert fates[("team", "SRE")] == "skipped"
+    # Team admins manage the team, users respond; a custom role responds (approximated).
+    assert fates[("team", "SRE")] == "approximated"
+    assert fates[("team", "Web")] == "mapped"
+    assert fates[("team member", "Databases: u-gone")] == "skipped"
+    assert result.docs["teams"]["Databases"] == {
+        "name": "Databases",
+        "description": "Postgres and Redis",
+        "members": [
+            {"user": "frank@example.com", "role": "responder"},
+            {"user": "jill@example.com", "role": "manager"},
+        ],
+    }
+    assert policy["team"] == "SRE"
+    assert service["team"] == "SRE"
 
 
 def test_the_command_writes_files_and_a_json_report(tmp_path: Path) -> None:
@@ -124,6 +157,7 @@ def test_the_command_writes_files_and_a_json_report(tmp_path: Path) -> None:
         "escalation_policies.yaml",
         "schedules.yaml",
         "services.yaml",
+        "teams.yaml",
         "users.yaml",
     ]
     report = (tmp_path / "report.json").read_text()

@@ -44,6 +44,10 @@ def test_reads_every_page_honours_429_and_sends_the_token(tmp_path: Path) -> Non
     assert users[0].headers["authorization"] == "Token token=u+test-token"
     assert set(result.docs["users"]) == {*EMAILS.values()}
     assert set(result.docs["services"]) == {"Checkout API", "Legacy batch"}
+    # Teams and each team's members are paginated too.
+    pages = [s.query.get("offset") for s in vendor.seen if s.path == "/teams/PTEAM1/members"]
+    assert pages == [["0"], ["2"]]
+    assert set(result.docs["teams"]) == {"Data", "Payments", "Platform"}
 
 
 @pytest.mark.usefixtures("worker")
@@ -77,6 +81,28 @@ async def test_files_apply_and_on_call_matches_pagerdutys_final_schedule(
     assert incident["urgency"] == "low"  # PagerDuty's severity-based urgency came along
     assert "Datadog" not in [i.name for i in applied.issued]
 
+    # Teams came with their members' roles, and own what they owned in PagerDuty.
+    teams = {t["name"]: t for t in (await api.get("/teams"))["items"]}
+    assert sorted(teams) == ["Data", "Payments", "Platform"]
+    members = (await api.get(f"/teams/{teams['Payments']['id']}/members"))["items"]
+    assert {m["email"]: m["role"] for m in members} == {
+        "alice.adams@example.com": "manager",
+        "carol@example.com": "responder",
+        "dave@example.com": "observer",
+    }
+    owned = {
+        kind: {o["name"]: o["team_id"] for o in (await api.get(f"/{kind}"))["items"]}
+        for kind in ("services", "escalation-policies", "schedules")
+    }
+    assert owned == {
+        "services": {
+            "Checkout API": teams["Payments"]["id"],
+            "Legacy batch": teams["Platform"]["id"],
+        },
+        "escalation-policies": {"Payments": teams["Payments"]["id"], "Ops": None},
+        "schedules": {"Payments primary": teams["Payments"]["id"]},
+    }
+
     # A second run reads the same account and writes the same bytes; applying changes nothing.
     again, _ = run_import(tmp_path, "second")
     assert written(again, out) == first_files
@@ -86,7 +112,9 @@ async def test_files_apply_and_on_call_matches_pagerdutys_final_schedule(
 def test_the_report_says_what_was_approximated_and_skipped(tmp_path: Path) -> None:
     result, _ = run_import(tmp_path, "first")
     fates = {(e.kind, e.name): (e.outcome, e.note) for e in result.entries}
-    assert fates[("team", "Payments")][0] == "skipped"
+    assert fates[("team", "Payments")] == ("mapped", "3 member(s)")
+    assert fates[("team member", "Payments: PGONE")] == ("skipped", "the user was not imported")
+    assert "| team | Platform | 1 member(s) |" in report_text(result)
     assert fates[("contact method", "bob@example.com push_notification iPhone")] == (
         "skipped",
         "no such channel in Stairway (push notifications need the PagerDuty app)",

@@ -119,7 +119,7 @@ def test_structure_duplicates_and_syntax(tmp_path: Path) -> None:
         "a target is {user: <email>}, {schedule: <name>}, {team: <name>} or {webhook: <url>}",
         f"{second}:7 levels[0].targets[1].group: unknown field; a target is {{user: <email>}}, "
         "{schedule: <name>}, {team: <name>} or {webhook: <url>}",
-        f"{second}:8 servics: unknown section; expected one of users, schedules, "
+        f"{second}:8 servics: unknown section; expected one of users, teams, schedules, "
         "escalation_policies, services",
         f"{broken}:3 invalid YAML: expected ',' or ']', but got '<stream end>'",
     ]
@@ -190,4 +190,4 @@ def test_cli_validate_exits_non_zero_and_prints_problems(tmp_path: Path) -> None
 
     ok = CliRunner().invoke(cli, ["policies", "validate", str(ROOT / "policies")])
     assert ok.exit_code == 0, ok.output
-    assert "OK (6 users, 2 schedules, 2 escalation policies, 2 services)" in ok.stdout
+    assert "OK (6 users, 0 teams, 2 schedules, 2 escalation policies, 2 services)" in ok.stdout
