@@ -2,7 +2,9 @@
 
 import asyncio
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -50,8 +52,28 @@ def _reachable(url: str, default_port: int) -> bool:
         return False
 
 
+def _open_temp_dir(prefix: str) -> Path:
+    """A fresh directory in the system's temp dir that other OS accounts may traverse.
+
+    Embedded PostgreSQL runs as an unprivileged account when the tests run as root, so its data
+    cannot live under pytest's basetemp: pytest makes that tree's root private again whenever
+    another pytest session starts on the machine, cutting a running server off its files.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def server_tmp_path() -> Iterator[Path]:
+    """Like tmp_path, for tests that start embedded servers (see _open_temp_dir)."""
+    path = _open_temp_dir("stairway-test-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def servers() -> Iterator[tuple[str, str]]:
     """The PostgreSQL and Redis URLs to test against; embedded ones if none is reachable."""
     database_url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_DATABASE_URL
     redis_url = os.environ.get("TEST_REDIS_URL") or DEFAULT_REDIS_URL
@@ -59,7 +81,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     if not (_reachable(database_url, 5432) and _reachable(redis_url, 6379)):
         from app.embedded import start_embedded
 
-        embedded = start_embedded(tmp_path_factory.mktemp("embedded"))
+        home = _open_temp_dir("stairway-embedded-")
+        embedded = start_embedded(home)
         if not _reachable(database_url, 5432):
             database_url = embedded.database_url
         if not _reachable(redis_url, 6379):
@@ -67,6 +90,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     yield database_url, redis_url
     if embedded is not None:
         embedded.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _with_database(url: str, name: str) -> str:

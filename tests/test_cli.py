@@ -15,8 +15,9 @@ from tests.support import HttpSink
 
 @pytest.fixture
 def serve_dir(
-    tmp_path: Path,
+    server_tmp_path: Path,
 ) -> Iterator[tuple[Path, dict[str, str], int, subprocess.Popen[bytes]]]:
+    tmp_path = server_tmp_path
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(

@@ -27,8 +27,10 @@ def _running_server_processes(servers: EmbeddedServers, data_dir: Path) -> list[
     return found
 
 
-async def test_embedded_servers_serve_stop_and_keep_data_across_restarts(tmp_path: Path) -> None:
-    servers = start_embedded(tmp_path)
+async def test_embedded_servers_serve_stop_and_keep_data_across_restarts(
+    server_tmp_path: Path,
+) -> None:
+    servers = start_embedded(server_tmp_path)
     try:
         engine = create_async_engine(servers.database_url)
         async with engine.begin() as connection:
@@ -49,16 +51,16 @@ async def test_embedded_servers_serve_stop_and_keep_data_across_restarts(tmp_pat
         await arq_pool.aclose()
 
         with pytest.raises(EmbeddedServerError, match="in use"):
-            start_embedded(tmp_path)
-        running = _running_server_processes(servers, tmp_path)
+            start_embedded(server_tmp_path)
+        running = _running_server_processes(servers, server_tmp_path)
         assert any("postgres" in line for line in running)
         assert any("redis-server" in line for line in running)
     finally:
         servers.stop()
     servers.stop()
-    assert _running_server_processes(servers, tmp_path) == []
+    assert _running_server_processes(servers, server_tmp_path) == []
 
-    restarted = start_embedded(tmp_path)
+    restarted = start_embedded(server_tmp_path)
     try:
         engine = create_async_engine(restarted.database_url)
         async with engine.connect() as connection:
@@ -71,7 +73,7 @@ async def test_embedded_servers_serve_stop_and_keep_data_across_restarts(tmp_pat
         await client.aclose()
     finally:
         restarted.stop()
-    assert _running_server_processes(restarted, tmp_path) == []
+    assert _running_server_processes(restarted, server_tmp_path) == []
 
 
 @pytest.mark.parametrize(

@@ -73,11 +73,9 @@ class Run:
 
 
 @pytest.fixture
-def newcomer(tmp_path: Path) -> Iterator[Path]:
-    shutil.copytree(ROOT / "policies", tmp_path / "policies")
-    yield tmp_path
-    for log in tmp_path.glob("*.log"):
-        log.unlink()
+def newcomer(server_tmp_path: Path) -> Iterator[Path]:
+    shutil.copytree(ROOT / "policies", server_tmp_path / "policies")
+    yield server_tmp_path
 
 
 async def test_demo_then_serve_page_the_example_set_with_one_key(newcomer: Path) -> None:
