@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from app import jsonsafe
 from app.models import Incident
 from app.schemas import STRICT
+from app.store.documents import IncidentRow, incident_row
 from app.vocabulary import Priority, Severity, Status, Urgency
 
 MAX_DETAILS_BYTES = 64 * 1024
@@ -106,37 +107,40 @@ class IncidentPage(BaseModel):
 
 def to_read(incident: Incident) -> IncidentRead:
     """The API view of an incident."""
-    snapshot = incident.policy_snapshot or {}
-    assert incident.number is not None
+    return row_read(incident_row(incident))
+
+
+def row_read(row: IncidentRow) -> IncidentRead:
+    """The API view of an incident's row (`app.store.documents`)."""
     return IncidentRead(
-        id=incident.id,
-        number=incident.number,
-        service_id=incident.service_id,
-        title=incident.title,
-        status=incident.status,
-        severity=incident.severity,
-        urgency=incident.urgency,
-        priority=incident.priority,
-        dedup_key=incident.dedup_key,
-        source=incident.source,
-        details=incident.details,
-        alert_count=incident.alert_count,
+        id=row.id,
+        number=row.number,
+        service_id=row.service_id,
+        title=row.title,
+        status=row.status,
+        severity=row.severity,
+        urgency=row.urgency,
+        priority=row.priority,
+        dedup_key=row.dedup_key,
+        source=row.source,
+        details=row.details,
+        alert_count=row.alert_count,
         escalation=EscalationRead(
-            level=incident.escalation_level,
-            loop=incident.escalation_loop,
-            next_due_at=incident.next_due_at,
-            exhausted=incident.exhausted,
-            policy_id=incident.policy_id,
-            policy_name=snapshot.get("name", ""),
+            level=row.escalation_level,
+            loop=row.escalation_loop,
+            next_due_at=row.next_due_at,
+            exhausted=row.exhausted,
+            policy_id=row.policy_id,
+            policy_name=row.policy_name or "",
         ),
-        created_at=incident.created_at,
-        updated_at=incident.updated_at,
-        acknowledged_at=incident.acknowledged_at,
-        acknowledged_by=incident.acknowledged_by,
-        resolved_at=incident.resolved_at,
-        resolved_by=incident.resolved_by,
-        snoozed_until=incident.snoozed_until,
-        ack_timeout_at=incident.ack_timeout_at,
-        auto_resolve_at=incident.auto_resolve_at,
-        merged_into_id=incident.merged_into_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        acknowledged_at=row.acknowledged_at,
+        acknowledged_by=row.acknowledged_by,
+        resolved_at=row.resolved_at,
+        resolved_by=row.resolved_by,
+        snoozed_until=row.snoozed_until,
+        ack_timeout_at=row.ack_timeout_at,
+        auto_resolve_at=row.auto_resolve_at,
+        merged_into_id=row.merged_into_id,
     )

@@ -3,17 +3,17 @@
 import base64
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, any_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from app.errors import Conflict, field_error
 from app.escalation import engine
 from app.escalation.lifecycle import Action, Transition, transition
-from app.escalation.snapshot import PolicySnapshot
 from app.events.schemas import EventType
 from app.events.service import emit
 from app.incidents.opening import deduplicated_entry, open_incident
@@ -23,8 +23,9 @@ from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit
 from app.routing import service as routing
+from app.store import incidents as store_incidents
 from app.store import outbox, timeline, timers
-from app.store.documents import document
+from app.store.documents import document, incident_document
 from app.store.incidents import add_alert, insert_incidents, stop
 from app.vocabulary import Status
 
@@ -117,39 +118,91 @@ def allowed(incident: Incident, action: Action, done: str) -> Transition:
     return move
 
 
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """What acknowledging did: `changed` False if the incident was acknowledged already."""
+
+    changed: bool
+    number: int
+    acknowledged: store_incidents.Acknowledged | None = None
+
+
+async def acknowledge_by_id(
+    *, session: AsyncSession, incident_id: uuid.UUID, actor: dict[str, Any], now: datetime
+) -> Acknowledgement | None:
+    """Stop paging: no page decided before this commits goes out. None: no such incident.
+
+    The incident is locked, written once, and its pending pages (the levels that escalate only
+    while unacknowledged) cancelled, each on the timeline after the acknowledgement.
+    """
+    target = await store_incidents.lock_for_ack(session, incident_id)
+    if target is None:
+        return None
+    move = transition(Status(target.status), Action.ACKNOWLEDGE)
+    if move.refused:
+        raise Conflict(f"incident {target.number} is resolved; it cannot be acknowledged")
+    if not move.changed:
+        return Acknowledgement(False, target.number)
+    seconds = target.ack_timeout_seconds
+    ack_timeout_at = now + timedelta(seconds=seconds) if seconds else None
+    cancelled = await outbox.cancel_pending(
+        session, incident_id, only_unacknowledged=True, at=now, reason="incident acknowledged"
+    )
+    level = target.policy.level(target.level)
+    acked = await store_incidents.write_acknowledgement(
+        session,
+        incident_id,
+        status=move.to,
+        actor=actor,
+        now=now,
+        ack_timeout_at=ack_timeout_at,
+        stop_steps=not engine.holds(level.condition, Status.ACKNOWLEDGED),
+    )
+    timers.arm_ack_timeout(session, incident_id, ack_timeout_at)
+    entry = timeline.Entry(
+        incident_id,
+        "acknowledged",
+        now,
+        actor,
+        {"cancelled_notifications": len(cancelled)},
+    )
+    await timeline.append(session, [entry, *cancelled])
+    await emit(session, incident_document(acked.row), EventType.ACKNOWLEDGED, at=now, actor=actor)
+    return Acknowledgement(True, target.number, acked)
+
+
 async def acknowledge(
     *, session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime
 ) -> bool:
-    """Stop paging: no page decided before this commits goes out. False if already acked."""
-    move = allowed(incident, Action.ACKNOWLEDGE, "acknowledged")
-    if not move.changed:
+    """`acknowledge_by_id` for an incident loaded (and locked) as an ORM object, which is left
+    as the acknowledgement wrote it. False if already acked."""
+    if not allowed(incident, Action.ACKNOWLEDGE, "acknowledged").changed:
         return False
-    # The incident is locked: its row is written once, at the end, not before every query.
-    with session.no_autoflush:
-        incident.status = move.to
-        incident.acknowledged_at = now
-        incident.acknowledged_by = actor
-        incident.updated_at = now
-        await timers.on_acknowledged(session, incident, actor, now)
-        cancelled = await outbox.cancel_pending(
-            session, incident.id, only_unacknowledged=True, at=now, reason="incident acknowledged"
-        )
-        snapshot = PolicySnapshot.from_json(incident.policy_snapshot)
-        level = snapshot.level(incident.escalation_level)
-        if not engine.holds(level.condition, Status.ACKNOWLEDGED):
-            stop(incident, now=now)
-        await record_change(
-            session,
-            incident,
-            type="acknowledged",
-            event_type=EventType.ACKNOWLEDGED,
-            at=now,
-            actor=actor,
-            details={"cancelled_notifications": len(cancelled)},
-        )
-    await timeline.append(session, cancelled)
-    await session.flush()
+    await session.flush()  # the ORM's pending changes first: the row is written below
+    done = await acknowledge_by_id(session=session, incident_id=incident.id, actor=actor, now=now)
+    assert done is not None  # the caller holds the row locked
+    if done.acknowledged is None:
+        return False
+    acked = done.acknowledged
+    row = acked.row
+    for name in _ACK_WRITES:
+        set_committed_value(incident, name, getattr(row, name))
+    set_committed_value(incident, "first_acknowledged_at", acked.first_acknowledged_at)
+    set_committed_value(incident, "first_acknowledged_by", acked.first_acknowledged_by)
+    set_committed_value(incident, "step_token", acked.step_token)
     return True
+
+
+# The columns an acknowledgement writes, besides the first response and the step token.
+_ACK_WRITES = (
+    "status",
+    "acknowledged_at",
+    "acknowledged_by",
+    "updated_at",
+    "snoozed_until",
+    "ack_timeout_at",
+    "next_due_at",
+)
 
 
 async def resolve(

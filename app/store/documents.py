@@ -101,9 +101,14 @@ def incident_document(row: IncidentRow) -> dict[str, Any]:
     }
 
 
-def document(incident: Incident) -> dict[str, Any]:
-    """The document of an incident loaded as an ORM object."""
+def incident_row(incident: Incident) -> IncidentRow:
+    """The document's columns of an incident loaded as an ORM object."""
     assert incident.number is not None
     values = {name: getattr(incident, name) for name in INCIDENT_COLUMNS if name != "policy_name"}
     policy_name = (incident.policy_snapshot or {}).get("name", "")
-    return incident_document(IncidentRow(**values, policy_name=policy_name))
+    return IncidentRow(**values, policy_name=policy_name)
+
+
+def document(incident: Incident) -> dict[str, Any]:
+    """The document of an incident loaded as an ORM object."""
+    return incident_document(incident_row(incident))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -240,6 +240,13 @@ async def statuses_at(
     return set((await session.scalars(query)).all())
 
 
+_CANCEL_PENDING = """
+UPDATE notifications SET status = 'cancelled'
+WHERE incident_id = $1 AND status = 'pending' AND (NOT $2 OR condition = 'unacknowledged')
+RETURNING id, incident_id, user_id, level, loop, channel
+"""
+
+
 async def cancel_pending(
     session: AsyncSession,
     incident_id: uuid.UUID,
@@ -250,22 +257,9 @@ async def cancel_pending(
 ) -> list[timeline.Entry]:
     """Cancel the incident's pending pages; one `notification_cancelled` row each, to record
     on the timeline after the change that cancelled them."""
-    query = (
-        update(Notification)
-        .where(col(Notification.incident_id) == incident_id, col(Notification.status) == "pending")
-        .values(status="cancelled")
-        .returning(
-            col(Notification.id),
-            col(Notification.incident_id),
-            col(Notification.user_id),
-            col(Notification.level),
-            col(Notification.loop),
-            col(Notification.channel),
-        )
-    )
-    if only_unacknowledged:
-        query = query.where(col(Notification.condition) == "unacknowledged")
-    pages = [timeline.CancelledPage(*row) for row in await session.execute(query)]
+    conn = await driver_connection(session)
+    rows = await conn.fetch(_CANCEL_PENDING, incident_id, only_unacknowledged)
+    pages = [timeline.CancelledPage(**row) for row in rows]
     return [timeline.cancelled_page(page, at=at, reason=reason) for page in pages]
 
 

@@ -5,14 +5,14 @@ sweeper re-arms overdue ones, so a lost Redis or a restarted worker loses no tim
 """
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.models import Incident, Service
+from app.models import Incident
 from app.queue import JobSpec, after_commit
 from app.vocabulary import Status
 
@@ -36,21 +36,13 @@ def timer_job(function: str, incident_id: Any, due_at: datetime, *, suffix: str 
 def set_ack_timeout(session: AsyncSession, incident: Incident, at: datetime | None) -> None:
     """When the acknowledgement lapses (None: never); the job is armed after commit."""
     incident.ack_timeout_at = at
+    arm_ack_timeout(session, incident.id, at)
+
+
+def arm_ack_timeout(session: AsyncSession, incident_id: uuid.UUID, at: datetime | None) -> None:
+    """Arm the ack-timeout job of the instant just written (None: none), after commit."""
     if at is not None:
-        after_commit(session, timer_job(ACK_TIMEOUT_JOB, incident.id, at))
-
-
-async def on_acknowledged(
-    session: AsyncSession, incident: Incident, actor: dict[str, Any], now: datetime
-) -> None:
-    """Remember the first response (reports) and arm the service's ack timeout."""
-    if incident.first_acknowledged_at is None:
-        incident.first_acknowledged_at, incident.first_acknowledged_by = now, actor
-    seconds = await session.scalar(
-        select(col(Service.ack_timeout_seconds)).where(col(Service.id) == incident.service_id)
-    )
-    incident.snoozed_until = None
-    set_ack_timeout(session, incident, now + timedelta(seconds=seconds) if seconds else None)
+        after_commit(session, timer_job(ACK_TIMEOUT_JOB, incident_id, at))
 
 
 def on_triggered(

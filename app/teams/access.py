@@ -17,6 +17,7 @@ from app.auth import Principal, get_principal
 from app.db import SessionDep
 from app.errors import Forbidden, NotFound, field_error
 from app.models import EscalationPolicy, Incident, Schedule, Service, TeamMember, User
+from app.store.incidents import incident_owner
 from app.teams.rules import may_manage, refusal_to_act
 from app.teams.service import team_roles
 
@@ -160,11 +161,22 @@ async def viewer_refusal(
 async def _acts_on_incident(
     request: Request, session: SessionDep, principal: Annotated[Principal, Depends(get_principal)]
 ) -> Principal:
-    incident = await session.get(Incident, _path_id(request, "incident_id"))
-    if incident is None:
+    # `check_may_act` in one statement: every action on an incident starts here.
+    owner = await incident_owner(session, _path_id(request, "incident_id"), principal.user_id)
+    if owner is None:
         raise NotFound(f"incident {request.path_params['incident_id']} not found")
-    others = others_allowed(request)
-    await check_may_act(session, principal, incident, others_allowed=others)
+    _user(principal)
+    if principal.role == "admin":
+        return principal
+    refused = refusal_to_act(
+        name=principal.name,
+        global_role=principal.role,
+        team_roles={owner.team_id: owner.role} if owner.team_id and owner.role else {},
+        owner_team_id=owner.team_id,
+        others_allowed=others_allowed(request),
+    )
+    if refused is not None:
+        raise Forbidden(refused)
     return principal
 
 

@@ -39,12 +39,15 @@ async def test_unresolved_levels_keep_climbing_after_an_ack_until_resolved(
     assert bob_page.json()["incident"]["status"] == "acknowledged"
     [carol_page] = await sink.wait_count("/unres-carol", 1)
     assert carol_page.json()["level"] == 3
+    assert carol_page.json()["incident"]["status"] == "acknowledged"
 
     resolved = await api.post(f"/incidents/{incident['id']}/resolve", {}, status=200)
     assert resolved["incident"]["escalation"]["next_due_at"] is None
     timeline = await api.timeline(incident["id"])
+    # Level 2 is due a second after the trigger: on a loaded machine its step may come first.
     after_ack = types(timeline)[types(timeline).index("acknowledged") :]
-    assert after_ack.count("escalated") == 2
+    assert types(timeline).count("escalated") == 3  # levels 1, 2 and 3
+    assert "escalated" in after_ack
     assert after_ack[-1] == "resolved"
     assert [p.status for p in await pages(app, incident["id"])] == ["sent"] * 4
     assert (await row(app, incident["id"])).max_level_reached == 3
