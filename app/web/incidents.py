@@ -27,8 +27,9 @@ from app.policies.service import list_policies
 from app.schedules.oncall import resolve_on_call
 from app.schedules.service import list_schedules
 from app.services.service import list_services
-from app.store import timeline
+from app.store import listing, timeline
 from app.store.incidents import lock_incident
+from app.store.listing import Involvement
 from app.teams.access import others_allowed, viewer_refusal
 from app.teams.rules import refusal_to_act
 from app.teams.service import team_roles
@@ -145,12 +146,12 @@ def _service_scope(filters: Filters, acting: Acting, services: list[Service]) ->
     return [sid for sid in chosen if acting.service_teams.get(sid) in acting.team_roles]
 
 
-async def _involvement(session: AsyncSession, viewer: Viewer, now: datetime) -> service.Involvement:
+async def _involvement(session: AsyncSession, viewer: Viewer, now: datetime) -> Involvement:
     """The viewer's stake for "mine": the schedules the viewer is on call for now."""
     schedule_ids = [s.id for s in await list_schedules(session=session)]
     on_call = await resolve_on_call(session, schedule_ids, now)
     mine = tuple(sid for sid, who in on_call.items() if who and who.user_id == viewer.user_id)
-    return service.Involvement(user_id=viewer.user_id, schedule_ids=mine)
+    return Involvement(user_id=viewer.user_id, schedule_ids=mine)
 
 
 @router.get("/incidents")
@@ -195,7 +196,7 @@ async def incident_list(
         "filters": filters,
         "cursor": cursor,
         "next_cursor": next_cursor,
-        "triggered": await service.count_by_status(session=session, status=Status.TRIGGERED),
+        "triggered": await listing.count_by_status(session, status=Status.TRIGGERED),
         "actable": actable,
         "has_teams": bool(acting.team_roles),
         "notice": notice.take(request),
@@ -482,7 +483,7 @@ async def merge(
     numbers: Annotated[str, Form(max_length=1000)],
 ) -> Response:
     wanted = _numbers(numbers)
-    found = await service.ids_by_number(session=session, numbers=wanted)
+    found = await listing.ids_by_number(session, numbers=wanted)
     missing = [str(n) for n in wanted if n not in found]
     if missing:
         raise field_error("numbers", f"no incident numbered {', '.join(missing)}")
