@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import String, Uuid, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -100,6 +101,53 @@ async def add_alert(
         .returning(col(Incident.id))
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+_INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
+_ADD_ALERTS = (
+    update(_INCIDENTS)
+    .where(_INCIDENTS.c.id == bindparam("incident_id"))
+    .values(alert_count=_INCIDENTS.c.alert_count + bindparam("alerts"), updated_at=bindparam("at"))
+)
+
+
+async def add_alerts(
+    session: AsyncSession,
+    alerts: Mapping[uuid.UUID, int],
+    *,
+    last_alert_at: Mapping[uuid.UUID, datetime],
+) -> None:
+    """Count more alerts on these open incidents, one statement for the lot."""
+    if not alerts:
+        return
+    await session.execute(
+        _ADD_ALERTS,
+        [
+            {"incident_id": i, "alerts": n, "at": last_alert_at[i]}
+            for i, n in sorted(alerts.items())
+        ],
+    )
+
+
+def _array(name: str, values: set[Any], item: Any) -> Any:
+    return bindparam(name, list(values), type_=ARRAY(item))
+
+
+async def lock_open_by_key(
+    session: AsyncSession, keys: set[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
+    """The open incidents of these (service, dedup key) pairs, locked in id order."""
+    # Two arrays rather than a list of pairs: one cached statement whatever the batch size.
+    rows = await session.execute(
+        select(col(Incident.id), col(Incident.service_id), col(Incident.dedup_key))
+        .where(col(Incident.service_id) == any_(_array("service_ids", {s for s, _ in keys}, Uuid)))
+        .where(col(Incident.dedup_key) == any_(_array("dedup_keys", {k for _, k in keys}, String)))
+        .where(col(Incident.status).in_(OPEN_STATUSES))
+        .order_by(col(Incident.id))
+        .with_for_update()
+    )
+    found = {(service_id, key): incident_id for incident_id, service_id, key in rows}
+    return {pair: incident_id for pair, incident_id in found.items() if pair in keys}
 
 
 async def read_incidents(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Incident]:
