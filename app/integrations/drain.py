@@ -331,10 +331,10 @@ async def _after_opening(session: AsyncSession, openings: Sequence[Opening]) -> 
     """Start escalation, arm auto-resolve and emit `incident.triggered` for the new incidents."""
     for opening in openings:
         if opening.pages:
-            after_commit(session, step_wakeup(opening.row["created_at"]))
+            after_commit(session, step_wakeup(opening.row.created_at))
     paged = {o.id: o for o in openings if not o.suppressed}
     for opening in paged.values():
-        timers.on_triggered(session, opening.id, opening.row["auto_resolve_at"])
+        timers.on_triggered(session, opening.id, opening.row.auto_resolve_at)
     subs = listening(await subscriptions(session), EventType.TRIGGERED)
     if not subs or not paged:
         return

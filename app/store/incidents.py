@@ -31,6 +31,31 @@ def fenced(token: int) -> int:
     return token + 1
 
 
+@dataclass(frozen=True, slots=True)
+class NewIncident:
+    """A new incident's row as `insert_incidents` writes it (the counters start at their zeros)."""
+
+    id: uuid.UUID
+    service_id: uuid.UUID
+    title: str
+    severity: str
+    urgency: str
+    priority: str
+    status: Status
+    source: str
+    dedup_key: str
+    details: dict[str, Any]
+    policy_id: uuid.UUID
+    policy_snapshot: dict[str, Any]
+    escalation_level: int
+    escalation_loop: int
+    next_due_at: datetime | None
+    auto_resolve_at: datetime | None
+    resolved_at: datetime | None
+    resolved_by: dict[str, Any] | None
+    created_at: datetime
+
+
 # The new incidents, numbered in the order given, one statement whatever their count (a VALUES
 # list per batch size would be a new prepared statement for each size). A key another trigger
 # opened meanwhile is skipped; RETURNING tells.
@@ -60,30 +85,30 @@ def _json_or_none(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-async def insert_incidents(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> int:
+async def insert_incidents(session: AsyncSession, rows: Sequence[NewIncident]) -> int:
     """Insert new incident rows (`app.incidents.opening`); how many were inserted."""
     # Incidents of one policy share its snapshot: encoded once per distinct snapshot object.
-    snapshots = {id(r["policy_snapshot"]): json.dumps(r["policy_snapshot"]) for r in rows}
+    snapshots = {id(r.policy_snapshot): json.dumps(r.policy_snapshot) for r in rows}
     columns: list[list[Any]] = [
-        [r["id"] for r in rows],
-        [r["service_id"] for r in rows],
-        [r["title"] for r in rows],
-        [r["severity"] for r in rows],
-        [r["urgency"] for r in rows],
-        [r["status"] for r in rows],
-        [r["source"] for r in rows],
-        [r["dedup_key"] for r in rows],
-        [json.dumps(r["details"]) for r in rows],
-        [r["policy_id"] for r in rows],
-        [snapshots[id(r["policy_snapshot"])] for r in rows],
-        [r["escalation_level"] for r in rows],
-        [r["escalation_loop"] for r in rows],
-        [r["next_due_at"] for r in rows],
-        [r["auto_resolve_at"] for r in rows],
-        [r["resolved_at"] for r in rows],
-        [_json_or_none(r["resolved_by"]) for r in rows],
-        [r["created_at"] for r in rows],
-        [r["priority"] for r in rows],
+        [r.id for r in rows],
+        [r.service_id for r in rows],
+        [r.title for r in rows],
+        [r.severity for r in rows],
+        [r.urgency for r in rows],
+        [r.status for r in rows],
+        [r.source for r in rows],
+        [r.dedup_key for r in rows],
+        [json.dumps(r.details) for r in rows],
+        [r.policy_id for r in rows],
+        [snapshots[id(r.policy_snapshot)] for r in rows],
+        [r.escalation_level for r in rows],
+        [r.escalation_loop for r in rows],
+        [r.next_due_at for r in rows],
+        [r.auto_resolve_at for r in rows],
+        [r.resolved_at for r in rows],
+        [_json_or_none(r.resolved_by) for r in rows],
+        [r.created_at for r in rows],
+        [r.priority for r in rows],
     ]
     inserted = await (await driver_connection(session)).fetch(_INSERT, *columns)
     return len(inserted)
