@@ -4,7 +4,7 @@ from fastapi import Request, Response
 
 from app.config import Settings
 from app.errors import AppError
-from app.integrations.ratelimit import RateLimiter, Verdict, limiter_on
+from app.ratelimit import RateLimiter, Verdict, limiter_on
 
 
 class TooManyRequests(AppError):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from sqlmodel import col
 
 from app.api_limits import enforce
-from app.audit.recorder import set_actor
+from app.audit_log import set_actor
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-import app.audit.recorder  # noqa: F401  (registers the audit hook on every session)
+import app.audit_log  # noqa: F401  (registers the audit hook on every session)
 from app.config import Settings
 from app.queue import Enqueue, take_jobs
 

@@ -25,6 +25,7 @@ from app.integrations.heartbeats.router import router as heartbeats_router
 from app.integrations.inbox import Waker, open_pool
 from app.integrations.opsgenie_router import router as opsgenie_router
 from app.integrations.router import router as integrations_router
+from app.integrations.trigger_router import router as trigger_router
 from app.limits import BodySizeLimit, JsonBodyCheck
 from app.notify.registry import build_providers, make_http_client
 from app.policies.router import router as policies_router
@@ -123,7 +124,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(integrations_router)
     app.include_router(opsgenie_router)
     api = APIRouter(prefix="/api/v1")
-    routers = (users_router, schedules_router, policies_router, services_router, incidents_router)
+    routers = (
+        users_router,
+        schedules_router,
+        policies_router,
+        services_router,
+        trigger_router,  # POST /incidents, the generic inbound source
+        incidents_router,
+    )
     for router in routers:
         api.include_router(router)
     api.include_router(incident_actions_router)

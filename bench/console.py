@@ -23,6 +23,7 @@ from sqlalchemy import event, text
 from app.accounts import passwords
 from app.db import make_engine, make_sessionmaker, transaction
 from app.incidents import service as incidents
+from app.store.listing import Involvement
 from bench.common import (
     Bench,
     parse_args,
@@ -233,7 +234,7 @@ async def main() -> None:
             "mine, any status": "mine=1&status=any",
         }
         p95 = await list_times(bench.stairway.base_url, queries, args.requests)
-        mine = incidents.Involvement(user_id=uuid.UUID(me))
+        mine = Involvement(user_id=uuid.UUID(me))
         filters: dict[str, dict[str, Any]] = {
             "open (default)": {
                 "statuses": ["triggered", "acknowledged"],

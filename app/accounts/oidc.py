@@ -19,7 +19,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.signin import find_user
-from app.audit.recorder import set_actor
+from app.audit_log import set_actor
 from app.config import Settings
 from app.models import User
 from app.security import make_token, read_token

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.accounts import passwords
-from app.audit.recorder import record_event
+from app.audit_log import record_event
 from app.models import AuditEntry, User
 
 RESOURCE = "sign_in"

@@ -75,7 +75,7 @@ def preview(
     urgency: Annotated[str, typer.Option(help="high or low.")] = "high",
 ) -> None:
     """Who would be paged when, if an incident triggered at --at and nobody answered."""
-    from app.policies import preview_cli
+    from app.policyfiles import preview_cli
 
     preview_cli.preview(policy, at.astimezone(UTC) if at else None, urgency)
 

@@ -9,6 +9,7 @@ from app.escalation import engine
 from app.incidents.schemas import IncidentTrigger
 from app.routing.matcher import Route
 from app.routing.service import ROUTING_ACTOR, route_entries
+from app.store.incidents import NewIncident
 from app.store.timeline import Entry
 from app.vocabulary import PRIORITY_OF_SEVERITY, Status
 
@@ -18,18 +19,18 @@ class Opening:
     """What opening the incident writes, in the transaction that opens it."""
 
     id: uuid.UUID
-    row: dict[str, Any]
+    row: NewIncident
     entries: list[Entry] = field(default_factory=list)
 
     @property
     def pages(self) -> bool:
         """Whether escalation starts (not suppressed, not in a maintenance window)."""
-        return self.row["next_due_at"] is not None
+        return self.row.next_due_at is not None
 
     @property
     def suppressed(self) -> bool:
         """A routing rule suppressed it: recorded as resolved, nobody paged."""
-        return bool(self.row["status"] == Status.RESOLVED)
+        return self.row.status == Status.RESOLVED
 
 
 def open_incident(
@@ -52,31 +53,27 @@ def open_incident(
     auto_resolve_at = None
     if auto_resolve_seconds and not suppressed:
         auto_resolve_at = now + timedelta(seconds=auto_resolve_seconds)
-    row = {
-        "id": incident_id,
-        "service_id": service_id,
-        "title": data.title,
-        "severity": data.severity.value,
-        "urgency": route.urgency,
-        "priority": (data.priority or PRIORITY_OF_SEVERITY[data.severity]).value,
-        "status": Status.RESOLVED if suppressed else Status.TRIGGERED,
-        "source": data.source,
-        "dedup_key": dedup_key,
-        "details": data.details,
-        "alert_count": 1,
-        "policy_id": policy_id,
-        "policy_snapshot": snapshot,
-        "escalation_level": position.level,
-        "escalation_loop": position.loop,
-        "next_due_at": position.due_at if route.pages else None,
-        "resolved_at": now if suppressed else None,
-        "resolved_by": ROUTING_ACTOR if suppressed else None,
-        "auto_resolve_at": auto_resolve_at,
-        "step_token": 0,
-        "exhausted": False,
-        "created_at": now,
-        "updated_at": now,
-    }
+    row = NewIncident(
+        id=incident_id,
+        service_id=service_id,
+        title=data.title,
+        severity=data.severity.value,
+        urgency=route.urgency,
+        priority=(data.priority or PRIORITY_OF_SEVERITY[data.severity]).value,
+        status=Status.RESOLVED if suppressed else Status.TRIGGERED,
+        source=data.source,
+        dedup_key=dedup_key,
+        details=data.details,
+        policy_id=policy_id,
+        policy_snapshot=snapshot,
+        escalation_level=position.level,
+        escalation_loop=position.loop,
+        next_due_at=position.due_at if route.pages else None,
+        auto_resolve_at=auto_resolve_at,
+        resolved_at=now if suppressed else None,
+        resolved_by=ROUTING_ACTOR if suppressed else None,
+        created_at=now,
+    )
     triggered = Entry(
         incident_id,
         "triggered",

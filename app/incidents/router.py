@@ -4,22 +4,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 
 from app.auth import AnyPrincipal, Principal
 from app.db import SessionDep
-from app.errors import Forbidden, NotFound, field_error
+from app.errors import Forbidden, NotFound
 from app.incidents import service
 from app.incidents.schemas import (
     ActionResult,
     IncidentPage,
     IncidentRead,
-    IncidentTrigger,
     TimelineItem,
     row_read,
     to_read,
 )
-from app.integrations import pipeline, sources
 from app.models import Incident, utcnow
 from app.store import timeline
 from app.store.incidents import lock_incident
@@ -33,32 +31,6 @@ router = APIRouter(prefix="/incidents", tags=["incidents"])
 def _can_read(principal: Principal, incident: Incident) -> None:
     if principal.is_integration and principal.service_id != incident.service_id:
         raise Forbidden("this integration key belongs to another service")
-
-
-@router.post("", status_code=201, responses={200: {"description": "Deduplicated"}})
-async def trigger_incident(
-    data: IncidentTrigger, response: Response, session: SessionDep, principal: AnyPrincipal
-) -> IncidentRead:
-    if principal.is_integration:
-        if data.service_id is not None and data.service_id != principal.service_id:
-            raise Forbidden("this integration key may only trigger incidents on its own service")
-        assert principal.service_id is not None
-        service_id = principal.service_id
-    elif principal.role in ("responder", "admin"):
-        if data.service_id is None:
-            raise field_error("service_id", "required when triggering with a user API key")
-        service_id = data.service_id
-    else:
-        raise Forbidden("this action needs the responder role")
-    # The generic inbound source, applied in the request: the answer carries the incident.
-    [event] = sources.parse("generic", data)
-    applied = await pipeline.apply(
-        session=session, service_id=service_id, event=event, actor=principal.actor(), now=utcnow()
-    )
-    if applied.outcome != "created":
-        response.status_code = 200
-    assert applied.incident is not None
-    return to_read(applied.incident)
 
 
 @router.get("")

@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, any_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import col
 
 from app.errors import Conflict, field_error
 from app.escalation import engine
@@ -18,15 +16,16 @@ from app.events.schemas import EventType
 from app.events.service import emit
 from app.incidents.opening import deduplicated_entry, open_incident
 from app.incidents.schemas import IncidentTrigger
-from app.models import Incident, Notification, Service
+from app.models import Incident, Service
 from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit
 from app.routing import service as routing
 from app.store import incidents as store_incidents
-from app.store import outbox, timeline, timers
+from app.store import listing, outbox, timeline, timers
 from app.store.documents import document, incident_document
 from app.store.incidents import add_alert, insert_incidents, stop
+from app.store.listing import Involvement
 from app.vocabulary import Status
 
 
@@ -249,32 +248,6 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise field_error("cursor", "not a cursor this API returned") from exc
 
 
-@dataclass(frozen=True, slots=True)
-class Involvement:
-    """ "Mine": incidents that paged this user, or whose policy names the user or a schedule
-    the user is on call for now."""
-
-    user_id: uuid.UUID
-    schedule_ids: tuple[uuid.UUID, ...] = ()
-
-
-def _involving(who: Involvement) -> Any:
-    # One OR of indexable conditions (ix_notifications_user_incident gives the paged ids once,
-    # ix_incidents_policy_snapshot the policies naming the viewer): PostgreSQL combines them
-    # when few incidents are the viewer's and walks the newest first when most are.
-    paged_ids = select(col(Notification.incident_id)).where(
-        col(Notification.user_id) == who.user_id
-    )
-    paged = col(Incident.id) == any_(func.array(paged_ids.scalar_subquery()))
-    targets = [{"type": "user", "id": str(who.user_id)}]
-    targets += [{"type": "schedule", "id": str(sid)} for sid in who.schedule_ids]
-    named = [
-        col(Incident.policy_snapshot).contains({"levels": [{"targets": [target]}]})
-        for target in targets
-    ]
-    return or_(paged, *named)
-
-
 async def list_incidents(
     *,
     session: AsyncSession,
@@ -288,42 +261,16 @@ async def list_incidents(
     involving: Involvement | None = None,
 ) -> tuple[list[Incident], str | None]:
     """Newest first, filtered, one page at a time."""
-    query = select(Incident)
-    if statuses:
-        query = query.where(col(Incident.status).in_(statuses))
-    if service_ids:
-        query = query.where(col(Incident.service_id).in_(service_ids))
-    if urgencies:
-        query = query.where(col(Incident.urgency).in_(urgencies))
-    if priorities:
-        query = query.where(col(Incident.priority).in_(priorities))
-    if involving is not None:
-        query = query.where(_involving(involving))
-    if since is not None:
-        query = query.where(col(Incident.created_at) >= since)
-    if cursor:
-        created, id_ = _decode_cursor(cursor)
-        query = query.where(
-            or_(
-                col(Incident.created_at) < created,
-                and_(col(Incident.created_at) == created, col(Incident.id) < id_),
-            )
-        )
-    query = query.order_by(col(Incident.created_at).desc(), col(Incident.id).desc())
-    rows = list((await session.scalars(query.limit(limit + 1))).all())
+    rows = await listing.page_of_incidents(
+        session,
+        statuses=statuses,
+        service_ids=service_ids,
+        since=since,
+        after=_decode_cursor(cursor) if cursor else None,
+        limit=limit + 1,
+        urgencies=urgencies,
+        priorities=priorities,
+        involving=involving,
+    )
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
-
-
-async def count_by_status(*, session: AsyncSession, status: str) -> int:
-    """How many incidents have this status (e.g. triggered, for the console's tab title)."""
-    query = select(func.count()).select_from(Incident).where(col(Incident.status) == status)
-    return int(await session.scalar(query) or 0)
-
-
-async def ids_by_number(*, session: AsyncSession, numbers: list[int]) -> dict[int, uuid.UUID]:
-    """The ids of the incidents with these numbers (unknown numbers are left out)."""
-    if not numbers:
-        return {}
-    query = select(col(Incident.number), col(Incident.id)).where(col(Incident.number).in_(numbers))
-    return {number: id_ for number, id_ in await session.execute(query) if number is not None}

@@ -24,17 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    String,
-    Uuid,
-    any_,
-    bindparam,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.db import driver_connection as driver
 from app.errors import is_connection_error
@@ -45,8 +35,6 @@ from app.incidents.schemas import IncidentTrigger
 from app.integrations import deadletter, pipeline
 from app.integrations.ingest import Event
 from app.models import (
-    OPEN_STATUSES,
-    Incident,
     Service,
     utcnow,
 )
@@ -54,19 +42,14 @@ from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit, forget_jobs, jobs_asked
 from app.routing.service import RoutingContext, routing_context
+from app.services.service import services_by_id
 from app.store import timeline, timers
 from app.store.documents import document
-from app.store.incidents import insert_incidents
+from app.store.incidents import add_alerts, insert_incidents, lock_open_by_key, read_incidents
 
 BATCH = 500
 # pg_advisory lock id of the inbox drainer ("stairway inbox" folded into a bigint).
 DRAIN_LOCK = 0x5354_4149_4E42_4F58 & 0x7FFF_FFFF_FFFF_FFFF
-_INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
-_ADD_ALERTS = (
-    update(_INCIDENTS)
-    .where(_INCIDENTS.c.id == bindparam("incident_id"))
-    .values(alert_count=_INCIDENTS.c.alert_count + bindparam("alerts"), updated_at=bindparam("at"))
-)
 
 
 # The drainer's lock and its batch in one round trip; `locked` false (and no event) while
@@ -285,37 +268,11 @@ class _Policies:
         return self._snapshots[key]
 
 
-def _array(name: str, values: set[Any], item: Any) -> Any:
-    return bindparam(name, list(values), type_=ARRAY(item))
-
-
-async def _open_incidents(
-    session: AsyncSession, keys: set[tuple[uuid.UUID, str]]
-) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
-    # Two arrays rather than a list of pairs: one cached statement whatever the batch size.
-    rows = await session.execute(
-        select(col(Incident.id), col(Incident.service_id), col(Incident.dedup_key))
-        .where(col(Incident.service_id) == any_(_array("service_ids", {s for s, _ in keys}, Uuid)))
-        .where(col(Incident.dedup_key) == any_(_array("dedup_keys", {k for _, k in keys}, String)))
-        .where(col(Incident.status).in_(OPEN_STATUSES))
-        .order_by(col(Incident.id))
-        .with_for_update()
-    )
-    found = {(service_id, key): incident_id for incident_id, service_id, key in rows}
-    return {pair: incident_id for pair, incident_id in found.items() if pair in keys}
-
-
 async def _apply_triggers_together(session: AsyncSession, events: Sequence[Queued]) -> bool:
     """Apply a run of triggers in bulk; False (nothing kept) if a key was opened meanwhile."""
     keys = {(e.service_id, e.dedup_key) for e in events}
-    open_by_key = await _open_incidents(session, keys)
-    service_ids = {e.service_id for e in events}
-    services = {
-        s.id: s
-        for s in (
-            await session.scalars(select(Service).where(col(Service.id).in_(service_ids)))
-        ).all()
-    }
+    open_by_key = await lock_open_by_key(session, keys)
+    services = await services_by_id(session=session, service_ids={e.service_id for e in events})
     policies = _Policies(session, services)
     openings: list[Opening] = []
     alerts: Counter[uuid.UUID] = Counter()
@@ -364,14 +321,7 @@ async def _apply_triggers_together(session: AsyncSession, events: Sequence[Queue
             open_by_key[key] = opening.id
     if openings and await insert_incidents(session, [o.row for o in openings]) != len(openings):
         return False
-    if alerts:
-        await session.execute(
-            _ADD_ALERTS,
-            [
-                {"incident_id": i, "alerts": n, "at": last_alert_at[i]}
-                for i, n in sorted(alerts.items())
-            ],
-        )
+    await add_alerts(session, alerts, last_alert_at=last_alert_at)
     await timeline.append(session, entries)
     await _after_opening(session, openings)
     return True
@@ -381,16 +331,14 @@ async def _after_opening(session: AsyncSession, openings: Sequence[Opening]) -> 
     """Start escalation, arm auto-resolve and emit `incident.triggered` for the new incidents."""
     for opening in openings:
         if opening.pages:
-            after_commit(session, step_wakeup(opening.row["created_at"]))
+            after_commit(session, step_wakeup(opening.row.created_at))
     paged = {o.id: o for o in openings if not o.suppressed}
     for opening in paged.values():
-        timers.on_triggered(session, opening.id, opening.row["auto_resolve_at"])
+        timers.on_triggered(session, opening.id, opening.row.auto_resolve_at)
     subs = listening(await subscriptions(session), EventType.TRIGGERED)
     if not subs or not paged:
         return
-    incidents = (
-        await session.scalars(select(Incident).where(col(Incident.id).in_(list(paged))))
-    ).all()
+    incidents = await read_incidents(session, list(paged))
     for incident in sorted(incidents, key=lambda i: i.number or 0):
         actor = paged[incident.id].entries[0].actor
         at = incident.created_at

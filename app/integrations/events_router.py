@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.recorder import record_event
+from app.audit_log import record_event
 from app.auth import Admin
 from app.db import SessionDep
 from app.db import driver_connection as driver

@@ -11,8 +11,8 @@ from sqlmodel import col
 from app import jsonsafe
 from app.config import Settings
 from app.incidents.schemas import IncidentTrigger
-from app.integrations.ratelimit import Verdict, limiter_on
 from app.models import Incident, IntegrationKey
+from app.ratelimit import Verdict, limiter_on
 
 Action = Literal["trigger", "acknowledge", "resolve", "note"]
 Outcome = Literal["created", "deduplicated", "changed", "unchanged", "dropped", "queued"]

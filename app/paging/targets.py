@@ -5,13 +5,13 @@ from collections import defaultdict
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import driver_connection
 from app.escalation.snapshot import PolicySnapshot, TargetSnapshot
 from app.schedules.oncall import OnCall, resolve_on_call
+from app.store.reach import Reach, read_reach
 from app.teams.oncall import TeamReach, team_reach
 
 
@@ -37,58 +37,8 @@ class LevelPlan:
     on_call: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _Method(NamedTuple):
-    id: uuid.UUID
-    type: str
-    address: str
-
-
-class _Rule(NamedTuple):
-    id: uuid.UUID
-    contact_method_id: uuid.UUID
-    delay_seconds: int
-    urgency: str | None
-
-
-@dataclass
-class _Reach:
-    user_id: uuid.UUID
-    methods: dict[uuid.UUID, _Method] = field(default_factory=dict)
-    rules: list[_Rule] = field(default_factory=list)
-    # Methods never paged until verified (app/users/verification.py).
-    unverified: int = 0
-
-
-_METHODS = """
-SELECT u.id, m.id, m.type, m.address, m.verified_at IS NOT NULL
-FROM users u LEFT JOIN contact_methods m ON m.user_id = u.id
-WHERE u.id = ANY($1::uuid[])
-"""
-_RULES = """
-SELECT user_id, id, contact_method_id, delay_seconds, urgency
-FROM notification_rules WHERE user_id = ANY($1::uuid[]) ORDER BY delay_seconds
-"""
-
-
-async def _users(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, _Reach]:
-    if not user_ids:
-        return {}
-    conn = await driver_connection(session)
-    ids = list(user_ids)
-    reach: dict[uuid.UUID, _Reach] = {}
-    for user_id, method_id, type_, address, verified in await conn.fetch(_METHODS, ids):
-        user = reach.get(user_id) or reach.setdefault(user_id, _Reach(user_id))
-        if method_id is not None and verified:
-            user.methods[method_id] = _Method(method_id, type_, address)
-        elif method_id is not None:
-            user.unverified += 1
-    for user_id, *rule in await conn.fetch(_RULES, ids):
-        reach[user_id].rules.append(_Rule(*rule))
-    return reach
-
-
 def _user_pages(
-    index: int, target_type: str, reach: _Reach, urgency: str
+    index: int, target_type: str, reach: Reach, urgency: str
 ) -> tuple[list[PlannedPage], str | None]:
     """The user's rules for this urgency; with no rules at all, every contact method at once."""
     if reach.rules:
@@ -127,7 +77,7 @@ def _user_pages(
 
 @dataclass
 class _Planner:
-    users: dict[uuid.UUID, _Reach]
+    users: dict[uuid.UUID, Reach]
     on_call: dict[uuid.UUID, OnCall | None]
     urgency: str
     teams: dict[uuid.UUID, TeamReach] = field(default_factory=dict)
@@ -227,7 +177,7 @@ async def plan_many(
     user_ids = {uuid.UUID(t.id) for t in targets if t.type == "user" and t.id}
     user_ids |= {current.user_id for current in on_call.values() if current is not None}
     user_ids |= {manager for team in teams.values() for manager in team.manager_ids}
-    users = await _users(session, user_ids)
+    users = await read_reach(session, user_ids)
     return {
         key: _plan(policy, _Planner(users, on_call, urgency, teams))
         for key, (policy, urgency) in wanted.items()

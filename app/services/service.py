@@ -44,6 +44,14 @@ async def list_services(
     return list((await session.scalars(query)).all())
 
 
+async def services_by_id(
+    *, session: AsyncSession, service_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, Service]:
+    """These services by id (a deleted one is left out)."""
+    query = select(Service).where(col(Service.id).in_(service_ids))
+    return {s.id: s for s in (await session.scalars(query)).all()}
+
+
 async def update_service(
     *, session: AsyncSession, service_id: uuid.UUID, data: ServiceUpdate
 ) -> Service:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import String, Uuid, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -29,6 +30,31 @@ from app.vocabulary import Status
 def fenced(token: int) -> int:
     """The step token after a change: a step job armed with an older one does nothing."""
     return token + 1
+
+
+@dataclass(frozen=True, slots=True)
+class NewIncident:
+    """A new incident's row as `insert_incidents` writes it (the counters start at their zeros)."""
+
+    id: uuid.UUID
+    service_id: uuid.UUID
+    title: str
+    severity: str
+    urgency: str
+    priority: str
+    status: Status
+    source: str
+    dedup_key: str
+    details: dict[str, Any]
+    policy_id: uuid.UUID
+    policy_snapshot: dict[str, Any]
+    escalation_level: int
+    escalation_loop: int
+    next_due_at: datetime | None
+    auto_resolve_at: datetime | None
+    resolved_at: datetime | None
+    resolved_by: dict[str, Any] | None
+    created_at: datetime
 
 
 # The new incidents, numbered in the order given, one statement whatever their count (a VALUES
@@ -60,30 +86,30 @@ def _json_or_none(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
-async def insert_incidents(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> int:
+async def insert_incidents(session: AsyncSession, rows: Sequence[NewIncident]) -> int:
     """Insert new incident rows (`app.incidents.opening`); how many were inserted."""
     # Incidents of one policy share its snapshot: encoded once per distinct snapshot object.
-    snapshots = {id(r["policy_snapshot"]): json.dumps(r["policy_snapshot"]) for r in rows}
+    snapshots = {id(r.policy_snapshot): json.dumps(r.policy_snapshot) for r in rows}
     columns: list[list[Any]] = [
-        [r["id"] for r in rows],
-        [r["service_id"] for r in rows],
-        [r["title"] for r in rows],
-        [r["severity"] for r in rows],
-        [r["urgency"] for r in rows],
-        [r["status"] for r in rows],
-        [r["source"] for r in rows],
-        [r["dedup_key"] for r in rows],
-        [json.dumps(r["details"]) for r in rows],
-        [r["policy_id"] for r in rows],
-        [snapshots[id(r["policy_snapshot"])] for r in rows],
-        [r["escalation_level"] for r in rows],
-        [r["escalation_loop"] for r in rows],
-        [r["next_due_at"] for r in rows],
-        [r["auto_resolve_at"] for r in rows],
-        [r["resolved_at"] for r in rows],
-        [_json_or_none(r["resolved_by"]) for r in rows],
-        [r["created_at"] for r in rows],
-        [r["priority"] for r in rows],
+        [r.id for r in rows],
+        [r.service_id for r in rows],
+        [r.title for r in rows],
+        [r.severity for r in rows],
+        [r.urgency for r in rows],
+        [r.status for r in rows],
+        [r.source for r in rows],
+        [r.dedup_key for r in rows],
+        [json.dumps(r.details) for r in rows],
+        [r.policy_id for r in rows],
+        [snapshots[id(r.policy_snapshot)] for r in rows],
+        [r.escalation_level for r in rows],
+        [r.escalation_loop for r in rows],
+        [r.next_due_at for r in rows],
+        [r.auto_resolve_at for r in rows],
+        [r.resolved_at for r in rows],
+        [_json_or_none(r.resolved_by) for r in rows],
+        [r.created_at for r in rows],
+        [r.priority for r in rows],
     ]
     inserted = await (await driver_connection(session)).fetch(_INSERT, *columns)
     return len(inserted)
@@ -101,6 +127,53 @@ async def add_alert(
         .returning(col(Incident.id))
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+_INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
+_ADD_ALERTS = (
+    update(_INCIDENTS)
+    .where(_INCIDENTS.c.id == bindparam("incident_id"))
+    .values(alert_count=_INCIDENTS.c.alert_count + bindparam("alerts"), updated_at=bindparam("at"))
+)
+
+
+async def add_alerts(
+    session: AsyncSession,
+    alerts: Mapping[uuid.UUID, int],
+    *,
+    last_alert_at: Mapping[uuid.UUID, datetime],
+) -> None:
+    """Count more alerts on these open incidents, one statement for the lot."""
+    if not alerts:
+        return
+    await session.execute(
+        _ADD_ALERTS,
+        [
+            {"incident_id": i, "alerts": n, "at": last_alert_at[i]}
+            for i, n in sorted(alerts.items())
+        ],
+    )
+
+
+def _array(name: str, values: set[Any], item: Any) -> Any:
+    return bindparam(name, list(values), type_=ARRAY(item))
+
+
+async def lock_open_by_key(
+    session: AsyncSession, keys: set[tuple[uuid.UUID, str]]
+) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
+    """The open incidents of these (service, dedup key) pairs, locked in id order."""
+    # Two arrays rather than a list of pairs: one cached statement whatever the batch size.
+    rows = await session.execute(
+        select(col(Incident.id), col(Incident.service_id), col(Incident.dedup_key))
+        .where(col(Incident.service_id) == any_(_array("service_ids", {s for s, _ in keys}, Uuid)))
+        .where(col(Incident.dedup_key) == any_(_array("dedup_keys", {k for _, k in keys}, String)))
+        .where(col(Incident.status).in_(OPEN_STATUSES))
+        .order_by(col(Incident.id))
+        .with_for_update()
+    )
+    found = {(service_id, key): incident_id for incident_id, service_id, key in rows}
+    return {pair: incident_id for pair, incident_id in found.items() if pair in keys}
 
 
 async def read_incidents(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Incident]:

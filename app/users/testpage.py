@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.audit.recorder import record_event
+from app.audit_log import record_event
 from app.errors import AppError
 from app.models import AuditEntry, ContactMethod, User
 from app.notify.base import Notice, Outcome, Page, Provider

@@ -14,14 +14,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import AppError
-from app.web import incidents, oncall, profile, profile_links, signin
+from app.web import incident_actions, incidents, oncall, profile, profile_links, signin
 from app.web.auth import SignInRequired, sign_in_url
 from app.web.templating import ROOT, render
 
 # Paths the console owns (besides "/"): errors there are pages, and they get the headers below.
 CONSOLE_PREFIXES = ("/sign-in", "/sign-out", "/incidents", "/oncall", "/profile", "/static/")
 # Page routers, in order; a new page family is one module here and its prefix above.
-ROUTERS = (signin.router, incidents.router, oncall.router, profile.router, profile_links.router)
+ROUTERS = (
+    signin.router,
+    incidents.router,
+    incident_actions.router,
+    oncall.router,
+    profile.router,
+    profile_links.router,
+)
 
 # No inline script or style anywhere: htmx is configured from a <meta> tag. Alert images may
 # come from any http(s) host (a Grafana inside the network is often plain http), never from

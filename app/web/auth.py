@@ -15,7 +15,7 @@ from fastapi import Depends, Request, Response
 
 from app.accounts import sessions
 from app.accounts.sessions import Lifetimes, Viewer
-from app.audit.recorder import set_actor
+from app.audit_log import set_actor
 from app.auth import ROLE_RANK
 from app.config import Settings
 from app.db import SessionDep

@@ -7,7 +7,6 @@ import re
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -73,9 +72,9 @@ class Run:
 
 
 @pytest.fixture
-def newcomer(server_tmp_path: Path) -> Iterator[Path]:
+def newcomer(server_tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "policies", server_tmp_path / "policies")
-    yield server_tmp_path
+    return server_tmp_path
 
 
 async def test_demo_then_serve_page_the_example_set_with_one_key(newcomer: Path) -> None:

@@ -94,7 +94,7 @@ async def test_a_trigger_for_a_key_opened_elsewhere_meanwhile_adds_to_that_incid
     async def nothing_open(*_: Any) -> dict[Any, Any]:
         return {}
 
-    monkeypatch.setattr(drain, "_open_incidents", nothing_open)
+    monkeypatch.setattr(drain, "lock_open_by_key", nothing_open)
     assert await _drain_all(app) == 2
     [incident] = await incidents_of(api, service["id"])
     assert incident["id"] == opened["id"]

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from app.audit.recorder import set_actor
+from app.audit_log import set_actor
 from app.db import transaction
 from app.models import AuditEntry, User
 from tests.factories import Api

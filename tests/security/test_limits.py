@@ -8,7 +8,7 @@ import pytest
 
 from app.bootstrap import create_admin_key
 from app.config import Settings
-from app.integrations.ratelimit import RateLimiter
+from app.ratelimit import RateLimiter
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Per-integration-key token bucket in Redis: one round trip, atomic across API processes."""
+"""Per-key token bucket in Redis (API and integration keys), atomic across API processes."""
 
 import logging
 import math
