@@ -291,7 +291,8 @@ async def test_a_webhook_page_to_a_name_that_resolves_inside_at_connect_time_is_
         await client.aclose()
         await sink.stop()
     assert result.outcome is Outcome.PERMANENT
-    assert result.detail.startswith("refused: ") and "private, loopback" in result.detail
+    assert result.detail.startswith("refused: ")
+    assert "private, loopback" in result.detail
     assert sink.received == []
 
 
