@@ -8,6 +8,7 @@ import math
 import secrets
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 
@@ -57,11 +58,19 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+@lru_cache(maxsize=8)
+def _keyed(secret: str) -> hmac.HMAC:
+    """An HMAC-SHA256 keyed with `secret`, to copy per token: keying it is half the cost of
+    signing a short token, and a worker signs two per page."""
+    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+
 def make_token(secret: str, claims: dict[str, Any]) -> str:
     """A compact signed token `<payload>.<mac>` carrying `claims` (which should include `exp`)."""
     payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
-    mac = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
-    return f"{payload}.{mac}"
+    keyed = _keyed(secret).copy()
+    keyed.update(payload.encode())
+    return f"{payload}.{_b64(keyed.digest())}"
 
 
 def read_token(secret: str, token: str, *, now: float) -> dict[str, Any] | None:

@@ -35,7 +35,7 @@ from app.notify.base import DeliveryResult, Outcome, Page, Provider
 from app.notify.ratelimit import DestinationLimiter, RateLimited
 from app.notify.spec import ProviderDeps, ProviderSpec
 from app.notify.templates import NOTICE_TEMPLATES, Templates
-from app.outbound import USER_AGENT, GuardedResolver, GuardedTransport
+from app.outbound import GuardedResolver, GuardedTransport, OutboundClient
 
 log = logging.getLogger(__name__)
 
@@ -159,27 +159,23 @@ def _operator_hosts(settings: Settings) -> list[str]:
     return [_host(url) for spec in SPECS for url in spec.operator_urls(settings) if url]
 
 
-def make_http_client(settings: Settings) -> httpx.AsyncClient:
+def make_http_client(settings: Settings) -> OutboundClient:
     """The one outbound HTTP client of a process, sized for the worker's concurrency.
 
     Requests are made through httpx; the bytes go over aiohttp's connection pool
     (`httpx-aiohttp`), which costs a third of the CPU per request of httpx's own pool here and
-    does not slow down as the pool grows. Redirects, timeouts, the SSRF guard and the response
-    cap are httpx's and Stairway's, the same whichever transport carries them.
+    does not slow down as the pool grows; prepared POSTs (webhook pages and events) skip
+    httpx and go to that pool directly (`app.outbound.post_bytes`). Redirects, timeouts, the
+    SSRF guard and the response cap are the same whichever way a request goes.
     """
     timeout = httpx.Timeout(
         settings.delivery_timeout_seconds, connect=min(2.0, settings.delivery_timeout_seconds)
     )
-    transport = GuardedTransport(
-        AiohttpTransport(client=_aiohttp_session(settings)),
+    pool = AiohttpTransport(client=_aiohttp_session(settings))
+    guard = GuardedTransport(
+        pool,
         allow_private=bool(settings.allow_private_webhook_targets),
         trusted_hosts=_operator_hosts(settings),
         max_response_bytes=settings.max_outbound_response_bytes,
     )
-    return httpx.AsyncClient(
-        timeout=timeout,
-        transport=transport,
-        # A redirect is never followed: it could lead anywhere, including inside the network.
-        follow_redirects=False,
-        headers={"User-Agent": USER_AGENT},
-    )
+    return OutboundClient(guard=guard, pool=pool, timeout=timeout)

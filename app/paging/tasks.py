@@ -11,6 +11,7 @@ from datetime import timedelta
 from app.jobs import Ctx, in_transaction, stopping, transacted
 from app.models import utcnow
 from app.paging.delivery import (
+    BATCH,
     DELIVERIES_JOB,
     LEVEL_FAILED_JOB,
     Delivered,
@@ -88,8 +89,17 @@ async def _run_delivery_loops(ctx: Ctx) -> None:
 
 
 async def _delivery_loops(ctx: Ctx, deadline: float) -> list[str]:
-    # While one batch waits on PostgreSQL or on its pages' answers, another one can be sending.
-    loops = [asyncio.ensure_future(_delivery_loop(ctx, deadline)) for _ in range(DELIVERY_LOOPS)]
+    # One loop claims first. Only a full batch means a backlog worth more loops: while one
+    # batch waits on PostgreSQL or on its pages' answers, another one can be sending. Loops
+    # started together on a few pages would pick the same ones at the same instant, all skip
+    # them and wait (a page at idle went out up to tens of milliseconds late).
+    first = await _deliver(ctx)
+    if first.pages < BATCH:
+        return [await _delivery_loop(ctx, deadline, first)]
+    loops = [
+        asyncio.ensure_future(_delivery_loop(ctx, deadline, first if n == 0 else None))
+        for n in range(DELIVERY_LOOPS)
+    ]
     try:
         return list(await asyncio.gather(*loops))
     except BaseException:
@@ -100,10 +110,10 @@ async def _delivery_loops(ctx: Ctx, deadline: float) -> list[str]:
         raise
 
 
-async def _delivery_loop(ctx: Ctx, deadline: float) -> str:
+async def _delivery_loop(ctx: Ctx, deadline: float, first: Delivered | None = None) -> str:
     tries = 0
     while True:
-        delivered = await _deliver(ctx)
+        delivered, first = first or await _deliver(ctx), None
         if delivered.busy:
             # Due pages were held: by a sibling loop that picked the same ones at the same
             # instant (then they are free again at once), or by an ack. Look again a few

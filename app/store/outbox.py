@@ -182,7 +182,8 @@ async def _run(session: AsyncSession, sql: str, *params: Any) -> Sequence[Any]:
 
 async def claim(session: AsyncSession, *, cutoff: datetime, limit: int) -> Claim:
     """Lock up to `limit` pending pages due by `cutoff`, and their incidents."""
-    locked = [ClaimedPage(**row) for row in await _run(session, _LOCK, cutoff, limit)]
+    # The query selects ClaimedPage's fields in order.
+    locked = [ClaimedPage(*row) for row in await _run(session, _LOCK, cutoff, limit)]
     pages = [page for page in locked if page.status == "pending" and page.due_at <= cutoff]
     if not pages:
         return Claim({}, [])

@@ -270,6 +270,64 @@ async def test_the_pool_refuses_a_name_that_resolves_inside_at_connect_time(
     assert sink.received == []
 
 
+async def test_a_webhook_page_to_a_name_that_resolves_inside_at_connect_time_is_refused(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same rebinding, on the way webhook pages take (straight to the pool, past httpx).
+    sink = HttpSink()
+    await sink.start()
+
+    async def public(host: str, port: int) -> list[Any]:
+        return [ipaddress.ip_address("93.184.216.34")]
+
+    monkeypatch.setattr(outbound, "_resolve", public)
+    # The send-time check is fooled entirely (not even the name gives it away).
+    monkeypatch.setattr(outbound, "_is_localhost", lambda host: False)
+    client = make_http_client(settings.model_copy(update={"allow_private_webhook_targets": False}))
+    try:
+        address = f"http://localhost:{sink.port}/hook"
+        result = await WebhookProvider(client).send(page("webhook", address))
+    finally:
+        await client.aclose()
+        await sink.stop()
+    assert result.outcome is Outcome.PERMANENT
+    assert result.detail.startswith("refused: ")
+    assert "private, loopback" in result.detail
+    assert sink.received == []
+
+
+async def test_a_webhook_page_goes_through_the_proxy_and_a_closed_port_is_retried(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = HttpSink()
+    await proxy.start()
+    closed = HttpSink()
+    await closed.start()
+    await closed.stop()
+    allowed = settings.model_copy(update={"allow_private_webhook_targets": True})
+    direct = make_http_client(allowed)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    proxied = make_http_client(allowed)
+    try:
+        sent = await WebhookProvider(proxied).send(page("webhook", "http://hooks.example.test/p"))
+        refused = await WebhookProvider(direct).send(
+            page("webhook", f"http://127.0.0.1:{closed.port}/hook")
+        )
+    finally:
+        await proxied.aclose()
+        await direct.aclose()
+        await proxy.stop()
+    assert (sent.outcome, sent.status_code) == (Outcome.SENT, 200)
+    assert sent.detail == 'HTTP 200 {"ok":true}'
+    [seen] = proxy.received
+    assert (seen.path, seen.headers["host"]) == ("/p", "hooks.example.test")
+    assert seen.headers["user-agent"] == outbound.USER_AGENT
+    assert refused.outcome is Outcome.TRANSIENT
+    assert refused.detail.startswith("ConnectError: ")
+
+
 async def test_the_pool_resolver_passes_trusted_and_allowed_hosts() -> None:
     refusing = GuardedResolver(allow_private=False)
     trusting = GuardedResolver(allow_private=False, trusted_hosts=["LocalHost"])
