@@ -163,6 +163,18 @@ def reject(doc: dict[str, Any], at: Path_, report: Reporter, **fields: str) -> N
             report((*at, field), f"unknown field; {hint}")
 
 
+def by_user_email(model: type[M], raw: Any, at: Path_, refs: Refs, report: Reporter) -> M | None:
+    """A part that names its user by email (`user`), validated with the user's id filled in."""
+    doc = mapping(raw, at, report)
+    if doc is None:
+        return None
+    reject(doc, at, report, user_id="use user (an email)")
+    body = without(doc, "user", "user_id")
+    if "user" in doc:
+        body["user_id"] = refs.resolve("user", doc["user"], (*at, "user"), report)
+    return validate(model, body, at, report, renamed("user_id", "user"))
+
+
 def nested(
     model: type[M], raw: Any, at: Path_, report: Reporter, *, parent_field: str, hint: str
 ) -> M | None:

@@ -15,6 +15,7 @@ from app.policyfiles.common import (
     RefKind,
     Refs,
     Reporter,
+    by_user_email,
     duplicates,
     items,
     mapping,
@@ -22,8 +23,6 @@ from app.policyfiles.common import (
     owner_team,
     parse_field,
     plain,
-    reject,
-    renamed,
     utc_text,
     validate,
     without,
@@ -136,14 +135,7 @@ def override_key(doc: dict[str, Any]) -> str:
 
 def override(raw: Any, at: Path_, refs: Refs, report: Reporter) -> OverrideCreate | None:
     """`user` (an email) is on call from `start` to `end`."""
-    doc = mapping(raw, at, report)
-    if doc is None:
-        return None
-    reject(doc, at, report, user_id="use user (an email)")
-    body = without(doc, "user", "user_id")
-    if "user" in doc:
-        body["user_id"] = refs.resolve("user", doc["user"], (*at, "user"), report)
-    return validate(OverrideCreate, body, at, report, renamed("user_id", "user"))
+    return by_user_email(OverrideCreate, raw, at, refs, report)
 
 
 def _layer(raw: Any, at: Path_, refs: Refs, report: Reporter) -> Any:

@@ -6,11 +6,11 @@ from typing import Any
 from app.policyfiles.common import (
     Refs,
     Reporter,
+    by_user_email,
     duplicates,
     items,
     mapping,
     reject,
-    renamed,
     validate,
     without,
 )
@@ -35,14 +35,7 @@ def member_key(doc: dict[str, Any]) -> str:
 
 def member(raw: Any, at: Path_, refs: Refs, report: Reporter) -> MemberCreate | None:
     """`user` (an email) is in the team with `role` manager, responder or observer."""
-    doc = mapping(raw, at, report)
-    if doc is None:
-        return None
-    reject(doc, at, report, user_id="use user (an email)")
-    body = without(doc, "user", "user_id")
-    if "user" in doc:
-        body["user_id"] = refs.resolve("user", doc["user"], (*at, "user"), report)
-    return validate(MemberCreate, body, at, report, renamed("user_id", "user"))
+    return by_user_email(MemberCreate, raw, at, refs, report)
 
 
 def team_models(raw: Any, refs: Refs, report: Reporter) -> TeamModels | None:
