@@ -248,11 +248,12 @@ async def test_pages_go_through_the_proxy_the_environment_names(
     assert seen.headers["host"] == "hooks.example.test"
 
 
-async def test_the_pool_refuses_a_name_that_resolves_inside_at_connect_time(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # DNS rebinding: the send-time check sees a public address, the connection would get
-    # loopback. The pool's own lookup refuses it, so the loopback sink hears nothing.
+@pytest.fixture
+async def rebound_sink(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[HttpSink]:
+    """A loopback sink whose name the send-time check sees resolve to a public address.
+
+    DNS rebinding: the check sees a public address, the connection would get loopback.
+    """
     sink = HttpSink()
     await sink.start()
 
@@ -260,40 +261,39 @@ async def test_the_pool_refuses_a_name_that_resolves_inside_at_connect_time(
         return [ipaddress.ip_address("93.184.216.34")]
 
     monkeypatch.setattr(outbound, "_resolve", public)
+    yield sink
+    await sink.stop()
+
+
+async def test_the_pool_refuses_a_name_that_resolves_inside_at_connect_time(
+    settings: Settings, rebound_sink: HttpSink
+) -> None:
+    # The pool's own lookup refuses it, so the loopback sink hears nothing.
     client = make_http_client(settings.model_copy(update={"allow_private_webhook_targets": False}))
     try:
         with pytest.raises(ForbiddenDestination):
-            await client.post(f"http://localhost:{sink.port}/hook", content=b"{}")
+            await client.post(f"http://localhost:{rebound_sink.port}/hook", content=b"{}")
     finally:
         await client.aclose()
-        await sink.stop()
-    assert sink.received == []
+    assert rebound_sink.received == []
 
 
 async def test_a_webhook_page_to_a_name_that_resolves_inside_at_connect_time_is_refused(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, rebound_sink: HttpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The same rebinding, on the way webhook pages take (straight to the pool, past httpx).
-    sink = HttpSink()
-    await sink.start()
-
-    async def public(host: str, port: int) -> list[Any]:
-        return [ipaddress.ip_address("93.184.216.34")]
-
-    monkeypatch.setattr(outbound, "_resolve", public)
     # The send-time check is fooled entirely (not even the name gives it away).
     monkeypatch.setattr(outbound, "_is_localhost", lambda host: False)
     client = make_http_client(settings.model_copy(update={"allow_private_webhook_targets": False}))
     try:
-        address = f"http://localhost:{sink.port}/hook"
+        address = f"http://localhost:{rebound_sink.port}/hook"
         result = await WebhookProvider(client).send(page("webhook", address))
     finally:
         await client.aclose()
-        await sink.stop()
     assert result.outcome is Outcome.PERMANENT
     assert result.detail.startswith("refused: ")
     assert "private, loopback" in result.detail
-    assert sink.received == []
+    assert rebound_sink.received == []
 
 
 async def test_a_webhook_page_goes_through_the_proxy_and_a_closed_port_is_retried(
