@@ -2,10 +2,11 @@
 
 import asyncio
 import codecs
+import contextlib
 import ipaddress
 import re
 import socket
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -168,16 +169,20 @@ class _Capped(httpx.AsyncByteStream):
         await self.inner.aclose()
 
 
-def _connection_error(exc: httpx.ConnectTimeout, request: httpx.Request | None) -> Exception:
-    """What a failed connection was: httpx-aiohttp reports every aiohttp connection error as a
-    connect timeout; a refused connection or a refused lookup is not one, and the timeline says
-    so."""
-    cause = exc.__cause__
-    if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
-        if isinstance(cause.__cause__, InternalAddress):
-            return ForbiddenDestination(str(cause.__cause__), request=request)
-        return httpx.ConnectError(str(cause), request=request)
-    return exc
+@contextlib.contextmanager
+def _connection_errors(request: httpx.Request | None) -> Iterator[None]:
+    """Say what a failed connection was: httpx-aiohttp reports every aiohttp connection error as
+    a connect timeout; a refused connection or a refused lookup is not one, and the timeline
+    says so."""
+    try:
+        yield
+    except httpx.ConnectTimeout as exc:
+        cause = exc.__cause__
+        if isinstance(cause, aiohttp.ClientConnectionError) and not isinstance(cause, TimeoutError):
+            if isinstance(cause.__cause__, InternalAddress):
+                raise ForbiddenDestination(str(cause.__cause__), request=request) from cause
+            raise httpx.ConnectError(str(cause), request=request) from cause
+        raise
 
 
 class GuardedTransport(httpx.AsyncBaseTransport):
@@ -216,13 +221,8 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await self.check(request.url.host, request.url.port, request)
-        try:
+        with _connection_errors(request):
             response = await self.inner.handle_async_request(request)
-        except httpx.ConnectTimeout as exc:
-            error = _connection_error(exc, request)
-            if error is exc:
-                raise
-            raise error from exc.__cause__
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _Capped(response.stream, self.max_response_bytes)
         return response
@@ -313,22 +313,16 @@ async def _post_pooled(
     request_headers = {"User-Agent": USER_AGENT, **headers}
     session = client.session()
     # Errors become the httpx errors the httpx path raises, so callers classify them alike.
-    try:
-        with map_aiohttp_exceptions():
-            response = await session.request(
-                "POST",
-                target,
-                data=content,
-                headers=request_headers,
-                allow_redirects=False,
-                compress=False,
-                timeout=client.pool_timeout,
-            ).__aenter__()
-    except httpx.ConnectTimeout as exc:
-        error = _connection_error(exc, None)
-        if error is exc:
-            raise
-        raise error from exc.__cause__
+    with _connection_errors(None), map_aiohttp_exceptions():
+        response = await session.request(
+            "POST",
+            target,
+            data=content,
+            headers=request_headers,
+            allow_redirects=False,
+            compress=False,
+            timeout=client.pool_timeout,
+        ).__aenter__()
     try:
         with map_aiohttp_exceptions():
             body = await _read_capped(response, client.guard.max_response_bytes)
