@@ -21,8 +21,7 @@ from app.paging.wake import step_wakeup
 from app.policies.service import frozen_snapshot, read_policy
 from app.queue import after_commit
 from app.routing import service as routing
-from app.store import incidents as store_incidents
-from app.store import listing, outbox, timeline, timers
+from app.store import acknowledgements, listing, outbox, timeline, timers
 from app.store.documents import document, incident_document
 from app.store.incidents import add_alert, insert_incidents, stop
 from app.store.listing import Involvement
@@ -123,7 +122,7 @@ class Acknowledgement:
 
     changed: bool
     number: int
-    acknowledged: store_incidents.Acknowledged | None = None
+    acknowledged: acknowledgements.Acknowledged | None = None
 
 
 async def acknowledge_by_id(
@@ -134,7 +133,7 @@ async def acknowledge_by_id(
     The incident is locked, written once, and its pending pages (the levels that escalate only
     while unacknowledged) cancelled, each on the timeline after the acknowledgement.
     """
-    target = await store_incidents.lock_for_ack(session, incident_id)
+    target = await acknowledgements.lock_for_ack(session, incident_id)
     if target is None:
         return None
     move = transition(Status(target.status), Action.ACKNOWLEDGE)
@@ -148,7 +147,7 @@ async def acknowledge_by_id(
         session, incident_id, only_unacknowledged=True, at=now, reason="incident acknowledged"
     )
     level = target.policy.level(target.level)
-    acked = await store_incidents.write_acknowledgement(
+    acked = await acknowledgements.write_acknowledgement(
         session,
         incident_id,
         status=move.to,

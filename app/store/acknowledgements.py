@@ -1,0 +1,98 @@
+"""The acknowledgement's writes to the incidents table: lock the row with what acknowledging
+reads, then write it once (`app.incidents.service.acknowledge_by_id`)."""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import driver_connection
+from app.escalation.snapshot import PolicySnapshot
+from app.store.documents import INCIDENT_COLUMNS, IncidentRow
+from app.store.incidents import parsed_policy
+
+
+@dataclass(frozen=True, slots=True)
+class AckTarget:
+    """A locked incident as an acknowledgement reads it, with its service's ack timeout."""
+
+    id: uuid.UUID
+    number: int
+    status: str
+    level: int
+    snapshot_text: str
+    ack_timeout_seconds: int | None
+
+    @property
+    def policy(self) -> PolicySnapshot:
+        return parsed_policy(self.snapshot_text)
+
+
+_LOCK_FOR_ACK = """
+SELECT i.id, i.number, i.status, i.escalation_level AS level,
+  i.policy_snapshot::text AS snapshot_text, s.ack_timeout_seconds
+FROM incidents AS i LEFT JOIN services AS s ON s.id = i.service_id
+WHERE i.id = $1
+FOR UPDATE OF i
+"""
+
+
+async def lock_for_ack(session: AsyncSession, incident_id: uuid.UUID) -> AckTarget | None:
+    """The incident row locked for update, as an acknowledgement reads it (None: no such one)."""
+    row = await (await driver_connection(session)).fetchrow(_LOCK_FOR_ACK, incident_id)
+    return None if row is None else AckTarget(**dict(row))
+
+
+_RETURNED = ", ".join(
+    "policy_snapshot->>'name' AS policy_name" if name == "policy_name" else name
+    for name in INCIDENT_COLUMNS
+)
+
+# The acknowledgement, one write of the locked row: the first response is kept (reports), the
+# step token is fenced when the level stops escalating ($6), the armed step jobs void.
+_ACKNOWLEDGE = f"""
+UPDATE incidents SET status = $2, acknowledged_at = $3, acknowledged_by = $4::jsonb,
+  updated_at = $3, snoozed_until = NULL, ack_timeout_at = $5,
+  first_acknowledged_at = COALESCE(first_acknowledged_at, $3),
+  first_acknowledged_by = CASE WHEN first_acknowledged_at IS NULL THEN $4::jsonb
+    ELSE first_acknowledged_by END,
+  next_due_at = CASE WHEN $6 THEN NULL ELSE next_due_at END,
+  step_token = CASE WHEN $6 THEN step_token + 1 ELSE step_token END
+WHERE id = $1
+RETURNING {_RETURNED}, first_acknowledged_at, first_acknowledged_by, step_token
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledged:
+    """The incident as an acknowledgement left it: its document's columns and the rest written."""
+
+    row: IncidentRow
+    first_acknowledged_at: datetime | None
+    first_acknowledged_by: dict[str, Any] | None
+    step_token: int
+
+
+async def write_acknowledgement(
+    session: AsyncSession,
+    incident_id: uuid.UUID,
+    *,
+    status: str,
+    actor: dict[str, Any],
+    now: datetime,
+    ack_timeout_at: datetime | None,
+    stop_steps: bool,
+) -> Acknowledged:
+    """Acknowledge the (locked) incident; with `stop_steps` no step is due any more (`stop`)."""
+    record = dict(
+        await (await driver_connection(session)).fetchrow(
+            _ACKNOWLEDGE, incident_id, status, now, json.dumps(actor), ack_timeout_at, stop_steps
+        )
+    )
+    first_at = record.pop("first_acknowledged_at")
+    first_by = record.pop("first_acknowledged_by")
+    token = record.pop("step_token")
+    return Acknowledged(IncidentRow(**record), first_at, first_by, token)
