@@ -124,17 +124,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(integrations_router)
     app.include_router(opsgenie_router)
     api = APIRouter(prefix="/api/v1")
+    # The incidents first: the routes are matched in order, and a responder's acknowledgement
+    # should not walk past every admin route to find its own.
     routers = (
+        trigger_router,  # POST /incidents, the generic inbound source
+        incidents_router,
+        incident_actions_router,
         users_router,
         schedules_router,
         policies_router,
         services_router,
-        trigger_router,  # POST /incidents, the generic inbound source
-        incidents_router,
     )
     for router in routers:
         api.include_router(router)
-    api.include_router(incident_actions_router)
     api.include_router(reports_router)
     api.include_router(routing_router)
     api.include_router(heartbeats_router)

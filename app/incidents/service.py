@@ -2,6 +2,7 @@
 
 import base64
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from app.queue import after_commit
 from app.routing import service as routing
 from app.store import acknowledgements, listing, outbox, timeline, timers
 from app.store.documents import document, incident_document
-from app.store.incidents import add_alert, insert_incidents, stop
+from app.store.incidents import Owner, add_alert, insert_incidents, stop
 from app.store.listing import Involvement
 from app.vocabulary import Status
 
@@ -126,16 +127,26 @@ class Acknowledgement:
 
 
 async def acknowledge_by_id(
-    *, session: AsyncSession, incident_id: uuid.UUID, actor: dict[str, Any], now: datetime
+    *,
+    session: AsyncSession,
+    incident_id: uuid.UUID,
+    actor: dict[str, Any],
+    now: datetime,
+    authorize: Callable[[Owner], None] | None = None,
+    user_id: uuid.UUID | None = None,
 ) -> Acknowledgement | None:
     """Stop paging: no page decided before this commits goes out. None: no such incident.
 
     The incident is locked, written once, and its pending pages (the levels that escalate only
     while unacknowledged) cancelled, each on the timeline after the acknowledgement.
+    `authorize` raises if the actor may not act on the incident, given its owner as the lock
+    reads it (with `user_id`'s role in the owning team).
     """
-    target = await acknowledgements.lock_for_ack(session, incident_id)
+    target = await acknowledgements.lock_for_ack(session, incident_id, user_id)
     if target is None:
         return None
+    if authorize is not None:
+        authorize(target.owner)
     move = transition(Status(target.status), Action.ACKNOWLEDGE)
     if move.refused:
         raise Conflict(f"incident {target.number} is resolved; it cannot be acknowledged")

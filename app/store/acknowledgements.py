@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import driver_connection
 from app.escalation.snapshot import PolicySnapshot
 from app.store.documents import INCIDENT_COLUMNS, IncidentRow
-from app.store.incidents import parsed_policy
+from app.store.incidents import Owner, parsed_policy
 
 
 @dataclass(frozen=True, slots=True)
 class AckTarget:
-    """A locked incident as an acknowledgement reads it, with its service's ack timeout."""
+    """A locked incident as an acknowledgement reads it: its service's ack timeout, and who
+    owns it (the team, and the acknowledging user's role in it) for the permission check."""
 
     id: uuid.UUID
     number: int
@@ -25,6 +26,7 @@ class AckTarget:
     level: int
     snapshot_text: str
     ack_timeout_seconds: int | None
+    owner: Owner
 
     @property
     def policy(self) -> PolicySnapshot:
@@ -33,17 +35,31 @@ class AckTarget:
 
 _LOCK_FOR_ACK = """
 SELECT i.id, i.number, i.status, i.escalation_level AS level,
-  i.policy_snapshot::text AS snapshot_text, s.ack_timeout_seconds
+  i.policy_snapshot::text AS snapshot_text, s.ack_timeout_seconds, s.team_id, m.role
 FROM incidents AS i LEFT JOIN services AS s ON s.id = i.service_id
+LEFT JOIN team_members AS m ON m.team_id = s.team_id AND m.user_id = $2
 WHERE i.id = $1
 FOR UPDATE OF i
 """
 
 
-async def lock_for_ack(session: AsyncSession, incident_id: uuid.UUID) -> AckTarget | None:
-    """The incident row locked for update, as an acknowledgement reads it (None: no such one)."""
-    row = await (await driver_connection(session)).fetchrow(_LOCK_FOR_ACK, incident_id)
-    return None if row is None else AckTarget(**dict(row))
+async def lock_for_ack(
+    session: AsyncSession, incident_id: uuid.UUID, user_id: uuid.UUID | None
+) -> AckTarget | None:
+    """The incident row locked for update, as an acknowledgement by `user_id` reads it (None:
+    no such incident)."""
+    row = await (await driver_connection(session)).fetchrow(_LOCK_FOR_ACK, incident_id, user_id)
+    if row is None:
+        return None
+    return AckTarget(
+        row["id"],
+        row["number"],
+        row["status"],
+        row["level"],
+        row["snapshot_text"],
+        row["ack_timeout_seconds"],
+        Owner(row["team_id"], row["role"]),
+    )
 
 
 _RETURNED = ", ".join(

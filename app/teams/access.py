@@ -17,7 +17,7 @@ from app.auth import Principal, get_principal
 from app.db import SessionDep
 from app.errors import Forbidden, NotFound, field_error
 from app.models import EscalationPolicy, Incident, Schedule, Service, TeamMember, User
-from app.store.incidents import incident_owner
+from app.store.incidents import Owner, incident_owner
 from app.teams.rules import may_manage, refusal_to_act
 from app.teams.service import team_roles
 
@@ -158,6 +158,22 @@ async def viewer_refusal(
     )
 
 
+def may_act(principal: Principal, owner: Owner, *, others_allowed: bool) -> None:
+    """403 unless `principal` may act on an incident whose service `owner` describes."""
+    _user(principal)
+    if principal.role == "admin":
+        return
+    refused = refusal_to_act(
+        name=principal.name,
+        global_role=principal.role,
+        team_roles={owner.team_id: owner.role} if owner.team_id and owner.role else {},
+        owner_team_id=owner.team_id,
+        others_allowed=others_allowed,
+    )
+    if refused is not None:
+        raise Forbidden(refused)
+
+
 async def _acts_on_incident(
     request: Request, session: SessionDep, principal: Annotated[Principal, Depends(get_principal)]
 ) -> Principal:
@@ -165,18 +181,7 @@ async def _acts_on_incident(
     owner = await incident_owner(session, _path_id(request, "incident_id"), principal.user_id)
     if owner is None:
         raise NotFound(f"incident {request.path_params['incident_id']} not found")
-    _user(principal)
-    if principal.role == "admin":
-        return principal
-    refused = refusal_to_act(
-        name=principal.name,
-        global_role=principal.role,
-        team_roles={owner.team_id: owner.role} if owner.team_id and owner.role else {},
-        owner_team_id=owner.team_id,
-        others_allowed=others_allowed(request),
-    )
-    if refused is not None:
-        raise Forbidden(refused)
+    may_act(principal, owner, others_allowed=others_allowed(request))
     return principal
 
 
