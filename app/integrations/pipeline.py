@@ -28,29 +28,11 @@ from app.integrations import receipts
 from app.integrations.deadletter import describe
 from app.integrations.inbox import inbox_wakeup
 from app.integrations.ingest import Applied, Event
-from app.models import OPEN_STATUSES, InboundEvent, Incident
+from app.models import InboundEvent
 from app.queue import after_commit, forget_jobs, jobs_asked
+from app.store.lookups import lock_targeted
 
 log = logging.getLogger(__name__)
-
-
-async def _locked(session: AsyncSession, query: Any) -> Incident | None:
-    query = query.with_for_update().execution_options(populate_existing=True)
-    return (await session.scalars(query)).first()
-
-
-async def _target(session: AsyncSession, service_id: uuid.UUID, event: Event) -> Incident | None:
-    """The incident the event acts on: the one it names, else the open one with its dedup key
-    (a note may also go to the latest closed one)."""
-    of_service = select(Incident).where(col(Incident.service_id) == service_id)
-    if event.incident_id is not None:
-        return await _locked(session, of_service.where(col(Incident.id) == event.incident_id))
-    by_key = of_service.where(col(Incident.dedup_key) == event.dedup_key)
-    incident = await _locked(session, by_key.where(col(Incident.status).in_(OPEN_STATUSES)))
-    if incident is None and event.action == "note":
-        latest = by_key.order_by(col(Incident.created_at).desc(), col(Incident.id).desc())
-        incident = await _locked(session, latest.limit(1))
-    return incident
 
 
 async def apply(
@@ -92,7 +74,14 @@ async def _apply(
         )
         outcome: Any = "created" if result.created else "deduplicated"
         return Applied(event.action, event.dedup_key, result.incident.id, outcome, result.incident)
-    incident = await _target(session, service_id, event)
+    # The incident named, else the open one of the dedup key; a note may go to a closed one.
+    incident = await lock_targeted(
+        session,
+        service_id=service_id,
+        incident_id=event.incident_id,
+        dedup_key=event.dedup_key,
+        or_latest=event.action == "note",
+    )
     if incident is None:
         return Applied(event.action, event.dedup_key, None, "dropped")
     if event.action == "note":
