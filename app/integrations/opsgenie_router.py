@@ -32,8 +32,9 @@ from app.integrations.ingest import (
     find_key,
     read_json,
 )
-from app.models import Heartbeat, Incident, utcnow
+from app.models import Heartbeat, utcnow
 from app.security import hash_key
+from app.store import lookups
 
 router = APIRouter(prefix="/v2", tags=["opsgenie"])
 
@@ -122,20 +123,21 @@ async def _target(
     """The alert an identifier names in the key's service, or None when there is none."""
     if identifier_type == "alias":
         return opsgenie.alias_target(identifier)
-    query = select(col(Incident.id), col(Incident.dedup_key)).where(
-        col(Incident.service_id) == key.service_id
-    )
     if identifier_type == "tiny":
         if not (identifier.isascii() and identifier.isdigit()) or len(identifier) > 18:
             return None
-        query = query.where(col(Incident.number) == int(identifier))
+        alert = await lookups.alert_by_number(
+            session, service_id=key.service_id, number=int(identifier)
+        )
     else:
         try:
-            query = query.where(col(Incident.id) == uuid.UUID(identifier))
+            incident_id = uuid.UUID(identifier)
         except ValueError:
             return None
-    row = (await session.execute(query)).first()
-    return Target(row[0], row[1]) if row is not None else None
+        alert = await lookups.alert_by_id(
+            session, service_id=key.service_id, incident_id=incident_id
+        )
+    return Target(alert.id, alert.dedup_key) if alert is not None else None
 
 
 def _parse(body: Any, received: Received) -> list[Event]:
