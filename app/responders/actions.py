@@ -5,9 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from app.errors import Conflict
 from app.incidents import service
@@ -72,11 +70,6 @@ async def refusal(
         owner_team_id=owner_team_id,
         others_allowed=others_allowed,
     )
-
-
-async def incident_by_number(session: AsyncSession, number: int) -> uuid.UUID | None:
-    """The id of incident #number."""
-    return await session.scalar(select(col(Incident.id)).where(col(Incident.number) == number))
 
 
 async def act(

@@ -18,8 +18,9 @@ from app.db import SessionDep
 from app.errors import Forbidden
 from app.models import ContactMethod, Incident, Notification, User, utcnow
 from app.responders import docs
-from app.responders.actions import act, incident_by_number, may_respond_somewhere
+from app.responders.actions import act, may_respond_somewhere
 from app.responders.nonces import use_once
+from app.store import listing
 from app.teams.access import others_allowed
 
 router = APIRouter(prefix="/integrations/twilio", tags=["responding"])
@@ -149,7 +150,8 @@ async def sms_reply(session: AsyncSession, *, sender: str, body: str, others_all
             if action == "acknowledge"
             else HELP
         )
-    incident_id = await incident_by_number(session, int(what))
+    number = int(what)
+    incident_id = (await listing.ids_by_number(session, numbers=[number])).get(number)
     if incident_id is None:
         return f"Stairway: there is no incident #{what}."
     result = await act(
