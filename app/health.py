@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
-from sqlmodel import col
 
 from app import metrics
-from app.models import DeadInboundEvent, Incident
+from app.models import DeadInboundEvent
+from app.store import listing
 
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -59,10 +59,7 @@ async def prometheus_metrics(request: Request) -> Response:
     scrape time."""
     try:
         async with request.app.state.sessions() as session:
-            rows = await session.execute(
-                select(col(Incident.status), func.count()).group_by(col(Incident.status))
-            )
-            counts = {status: count for status, count in rows}
+            counts = await listing.counts_by_status(session)
             dead = await session.scalar(select(func.count()).select_from(DeadInboundEvent))
         for status in ("triggered", "acknowledged", "resolved"):
             metrics.INCIDENTS.labels(status).set(counts.get(status, 0))

@@ -15,7 +15,6 @@ from app.models import (
     ApiKey,
     ContactMethod,
     Heartbeat,
-    Incident,
     IntegrationKey,
     MaintenanceWindow,
     NotificationRule,
@@ -52,6 +51,7 @@ from app.schedules.schemas import LayerIn, OverrideCreate, ScheduleCreate, Sched
 from app.schedules.service import list_schedules
 from app.services.schemas import ServiceCreate
 from app.services.service import list_services
+from app.store.listing import services_with_incidents
 from app.teams.schemas import MemberCreate, TeamCreate
 from app.teams.service import list_teams
 from app.users.schemas import ContactMethodCreate, NotificationRuleCreate, UserCreate
@@ -184,7 +184,7 @@ async def _services(session: AsyncSession, snap: Snapshot, now: datetime) -> Non
         await _all(session, MaintenanceWindow, col(MaintenanceWindow.starts_at)), "service_id"
     )
     beats = _grouped(await _all(session, Heartbeat, col(Heartbeat.name)), "service_id")
-    used = set((await session.scalars(select(col(Incident.service_id)).distinct())).all())
+    used = await services_with_incidents(session)
     for svc in await list_services(session=session):
         key_models: dict[str, IntegrationKeyFile] = {}
         hashes: dict[str, tuple[str, str]] = {}

@@ -4,7 +4,6 @@ import base64
 import hashlib
 import hmac
 import re
-import uuid
 from datetime import timedelta
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
@@ -16,7 +15,7 @@ from sqlmodel import col
 
 from app.db import SessionDep
 from app.errors import Forbidden
-from app.models import ContactMethod, Incident, Notification, User, utcnow
+from app.models import ContactMethod, User, utcnow
 from app.responders import docs
 from app.responders.actions import act, may_respond_somewhere
 from app.responders.nonces import use_once
@@ -65,22 +64,10 @@ async def _owner(session: AsyncSession, phone: str) -> User | None:
     return users[0] if len(users) == 1 else None
 
 
-async def _paged_triggered(session: AsyncSession, user: User) -> list[uuid.UUID]:
-    """Triggered incidents this user was paged for, in id order (the lock order)."""
-    query = (
-        select(col(Incident.id))
-        .join(Notification, col(Notification.incident_id) == col(Incident.id))
-        .where(col(Notification.user_id) == user.id, col(Incident.status) == "triggered")
-        .distinct()
-        .order_by(col(Incident.id))
-        .limit(ACK_ALL_LIMIT)
-    )
-    return list((await session.scalars(query)).all())
-
-
 async def _ack_all(session: AsyncSession, user: User, *, others_allowed: bool) -> str:
     numbers = []
-    for incident_id in await _paged_triggered(session, user):
+    paged = await listing.triggered_paging(session, user_id=user.id, limit=ACK_ALL_LIMIT)
+    for incident_id in paged:
         result = await act(
             session=session,
             incident_id=incident_id,

@@ -1,4 +1,5 @@
-"""Reading incidents for the API and the console: filtered keyset pages, counts, numbers to ids."""
+"""Reading incidents for the API, the console and the responders: filtered keyset pages, counts,
+numbers to ids, what paged a user."""
 
 import uuid
 from dataclasses import dataclass
@@ -80,6 +81,33 @@ async def count_by_status(session: AsyncSession, *, status: str) -> int:
     """How many incidents have this status (e.g. triggered, for the console's tab title)."""
     query = select(func.count()).select_from(Incident).where(col(Incident.status) == status)
     return int(await session.scalar(query) or 0)
+
+
+async def counts_by_status(session: AsyncSession) -> dict[str, int]:
+    """How many incidents have each status (statuses no incident has are left out)."""
+    query = select(col(Incident.status), func.count()).group_by(col(Incident.status))
+    return {status: count for status, count in await session.execute(query)}
+
+
+async def services_with_incidents(session: AsyncSession) -> set[uuid.UUID]:
+    """The services some incident belongs to, open or closed."""
+    query = select(col(Incident.service_id)).distinct()
+    return set((await session.scalars(query)).all())
+
+
+async def triggered_paging(
+    session: AsyncSession, *, user_id: uuid.UUID, limit: int
+) -> list[uuid.UUID]:
+    """Up to `limit` triggered incidents that paged this user, in id order (the lock order)."""
+    query = (
+        select(col(Incident.id))
+        .join(Notification, col(Notification.incident_id) == col(Incident.id))
+        .where(col(Notification.user_id) == user_id, col(Incident.status) == "triggered")
+        .distinct()
+        .order_by(col(Incident.id))
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
 
 
 async def ids_by_number(session: AsyncSession, *, numbers: list[int]) -> dict[int, uuid.UUID]:
