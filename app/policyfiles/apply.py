@@ -16,14 +16,13 @@ from app.integrations.heartbeats.schemas import HeartbeatCreate, HeartbeatUpdate
 from app.models import IntegrationKey, Service, User, utcnow
 from app.policies import service as policies
 from app.policies.schemas import PolicyUpdate
+from app.policyfiles.apply_teams import apply_team, apply_team_member
 from app.policyfiles.common import Refs, Reporter, without
 from app.policyfiles.documents import Desired
 from app.policyfiles.loader import Path_, field_name
 from app.policyfiles.model import override as override_model
 from app.policyfiles.model import policy_models, schedule_models, user_models
 from app.policyfiles.model_services import service_models
-from app.policyfiles.model_teams import member as member_model
-from app.policyfiles.model_teams import team_models
 from app.policyfiles.plan import Change, Plan, make_plan
 from app.policyfiles.state import IdKey, Snapshot, read_state
 from app.repository import flush_unique
@@ -34,8 +33,6 @@ from app.schedules.schemas import ScheduleUpdate
 from app.security import NewKey
 from app.services import service as services
 from app.services.schemas import IntegrationKeyCreate, ServiceUpdate
-from app.teams import service as teams
-from app.teams.schemas import MemberUpdate, TeamUpdate
 from app.users import service as users
 from app.users.schemas import ContactMethodCreate, NotificationRuleCreate, UserUpdate
 
@@ -155,43 +152,13 @@ class _Executor:
         await users.add_notification_rule(session=self.session, user_id=user_id, data=data)
 
     async def team(self, c: Change) -> None:
-        (name,) = c.key
-        if c.action == "delete":
-            await teams.delete_team(session=self.session, team_id=self.id("team", name))
-            return
-        assert c.doc is not None
-        models = team_models({**c.doc, "members": []}, self.refs, Reporter(_strict))
-        assert models is not None
-        if c.action == "create":
-            team = await teams.create_team(session=self.session, data=models.team)
-            self.ids[("team", name)] = team.id
-            self.refs.add("team", name, team.id)
-            return
-        changes = {f: getattr(models.team, f) for f in c.fields}
-        await teams.update_team(
-            session=self.session,
-            team_id=self.id("team", name),
-            data=TeamUpdate.model_validate(changes),
+        await apply_team(
+            c, session=self.session, refs=self.refs, ids=self.ids, report=Reporter(_strict)
         )
 
     async def team_member(self, c: Change) -> None:
-        name, email = c.key
-        team_id = self.id("team", name)
-        if c.action == "delete":
-            user_id = self.id("team_member", name, email)
-            await teams.remove_member(session=self.session, team_id=team_id, user_id=user_id)
-            return
-        assert c.doc is not None
-        data = member_model(c.doc, (), self.refs, Reporter(_strict))
-        assert data is not None
-        if c.action == "create":
-            await teams.add_member(session=self.session, team_id=team_id, data=data)
-            return
-        await teams.update_member(
-            session=self.session,
-            team_id=team_id,
-            user_id=data.user_id,
-            data=MemberUpdate(role=data.role),
+        await apply_team_member(
+            c, session=self.session, refs=self.refs, ids=self.ids, report=Reporter(_strict)
         )
 
     async def schedule(self, c: Change) -> None:
