@@ -17,7 +17,7 @@ from app.incidents.action_schemas import (
 )
 from app.incidents.schemas import ActionResult, TimelineItem, to_read
 from app.models import Incident, utcnow
-from app.store.incidents import lock_incident
+from app.store.incidents import get_incident, lock_incident
 from app.teams.access import IncidentResponder, check_may_act, others_allowed
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -113,7 +113,7 @@ async def merge_incidents(
     # The merged incidents are closed too: the caller must be allowed to act on each of them.
     others = others_allowed(request)
     for source_id in data.source_incident_ids:
-        source = await session.get(Incident, source_id)
+        source = await get_incident(session, source_id)
         if source is not None:
             await check_may_act(session, principal, source, others_allowed=others)
     target = await lifecycle.merge(

@@ -21,6 +21,7 @@ from app.incidents.schemas import (
 )
 from app.models import Incident, utcnow
 from app.store import timeline
+from app.store.incidents import get_incident as load_incident
 from app.store.incidents import lock_incident
 from app.teams.access import IncidentResponder, may_act, others_allowed
 from app.teams.service import team_service_ids
@@ -70,10 +71,12 @@ async def list_incidents(
 
 
 async def _get(session: SessionDep, incident_id: uuid.UUID, *, lock: bool = False) -> Incident:
+    # The store's get_incident is imported as load_incident: the route get_incident below keeps
+    # its name, which is the OpenAPI operation id.
     incident = (
         await lock_incident(session, incident_id)
         if lock
-        else await session.get(Incident, incident_id)
+        else await load_incident(session, incident_id)
     )
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")

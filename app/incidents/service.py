@@ -24,7 +24,7 @@ from app.queue import after_commit
 from app.routing import service as routing
 from app.store import acknowledgements, listing, outbox, timeline, timers
 from app.store.documents import document, incident_document
-from app.store.incidents import Owner, add_alert, insert_incidents, stop
+from app.store.incidents import Owner, add_alert, get_incident, insert_incidents, stop
 from app.store.listing import Involvement
 from app.vocabulary import Status
 
@@ -56,7 +56,7 @@ async def trigger(
                 now=now,
             )
             await timeline.append(session, [entry])
-            incident = await session.get(Incident, existing, populate_existing=True)
+            incident = await get_incident(session, existing, fresh=True)
             assert incident is not None
             return Triggered(incident, created=False)
         service = await session.get(Service, service_id)
@@ -82,7 +82,7 @@ async def trigger(
         await timeline.append(session, opening.entries)
         if opening.pages:
             after_commit(session, step_wakeup(now))
-        incident = await session.get(Incident, new_id)
+        incident = await get_incident(session, new_id)
         assert incident is not None
         if not opening.suppressed:
             timers.on_triggered(session, incident.id, incident.auto_resolve_at)

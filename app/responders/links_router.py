@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import SessionDep
 from app.errors import error_body
-from app.models import Incident, User, utcnow
+from app.models import User, utcnow
 from app.notify.links import read_action
 from app.responders.actions import act, refusal
 from app.responders.nonces import is_used, use_once
+from app.store.incidents import get_incident
 from app.teams.access import others_allowed
 
 router = APIRouter(tags=["action links"])
@@ -114,7 +115,7 @@ async def _responder_refusal(
     if user_id is None:
         body = "<p>This link does not name a person who may respond. Nothing was changed.</p>"
         return ("Link not usable", body, 403, "forbidden")
-    incident = await session.get(Incident, uuid.UUID(str(claims["i"])))
+    incident = await get_incident(session, uuid.UUID(str(claims["i"])))
     if incident is None:
         return None  # the caller says the incident is gone
     user = await session.get(User, user_id)
@@ -144,7 +145,7 @@ async def confirm(token: str, request: Request, session: SessionDep) -> HTMLResp
     )
     if refused is not None:
         return _page(*refused[:3])
-    incident = await session.get(Incident, uuid.UUID(claims["i"]))
+    incident = await get_incident(session, uuid.UUID(claims["i"]))
     if incident is None:
         return _page("Incident not found", "<p>Nothing was changed.</p>", 404)
     action = html.escape(str(claims["a"]).capitalize())

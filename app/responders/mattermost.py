@@ -17,9 +17,10 @@ from fastapi import APIRouter, Request
 from app import jsonsafe
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthorized, field_error
-from app.models import Incident, utcnow
+from app.models import utcnow
 from app.notify.links import read_action
 from app.responders.actions import act, refusal
+from app.store.incidents import get_incident
 from app.teams.access import others_allowed
 from app.users.chat_links import complete_link, linked_user
 
@@ -52,7 +53,7 @@ async def mattermost_action(request: Request, session: SessionDep) -> dict[str, 
     if user is None:
         return {"ephemeral_text": NOT_LINKED}
     others = others_allowed(request)
-    incident = await session.get(Incident, uuid.UUID(claims["i"]))
+    incident = await get_incident(session, uuid.UUID(claims["i"]))
     refused = incident and await refusal(session, user, incident, others_allowed=others)
     if refused:
         return {"ephemeral_text": refused}

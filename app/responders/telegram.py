@@ -16,10 +16,11 @@ from fastapi import APIRouter, Request
 from app import jsonsafe
 from app.db import SessionDep
 from app.errors import Unauthorized, field_error
-from app.models import Incident, utcnow
+from app.models import utcnow
 from app.notify.telegram import ACTION_CODES
 from app.responders.actions import act, refusal
 from app.responders.nonces import use_once
+from app.store.incidents import get_incident
 from app.teams.access import others_allowed
 from app.users.chat_links import complete_link, linked_user
 
@@ -86,7 +87,7 @@ async def _pressed(session: Any, query: dict[str, Any], *, others_allowed: bool)
     user = await linked_user(session=session, kind="telegram", external_id=str(sender))
     if user is None:
         return {**answer, "text": NOT_LINKED, "show_alert": True}
-    incident_row = await session.get(Incident, incident_id)
+    incident_row = await get_incident(session, incident_id)
     refused = incident_row and await refusal(
         session, user, incident_row, others_allowed=others_allowed
     )

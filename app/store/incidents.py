@@ -193,6 +193,15 @@ async def lock_incidents(session: AsyncSession, ids: Sequence[uuid.UUID]) -> lis
     return list(rows)
 
 
+async def get_incident(
+    session: AsyncSession, incident_id: uuid.UUID, *, fresh: bool = False
+) -> Incident | None:
+    """The incident by id, from the session's identity map if it is there; `fresh` reloads it."""
+    if fresh:
+        return await session.get(Incident, incident_id, populate_existing=True)
+    return await session.get(Incident, incident_id)
+
+
 async def lock_incident(session: AsyncSession, incident_id: uuid.UUID) -> Incident | None:
     """The incident row, locked for update."""
     return await session.get(Incident, incident_id, with_for_update=True, populate_existing=True)

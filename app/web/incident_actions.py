@@ -26,7 +26,7 @@ from app.incidents.action_schemas import (
 )
 from app.models import Incident
 from app.store import listing
-from app.store.incidents import lock_incident
+from app.store.incidents import get_incident, lock_incident
 from app.teams.access import others_allowed, viewer_refusal
 from app.vocabulary import Status
 from app.web import notice
@@ -268,7 +268,7 @@ async def merge(
     if incident_id in found.values():
         raise Conflict("an incident cannot be merged into itself")
     for one_id in (incident_id, *found.values()):
-        one = await session.get(Incident, one_id)
+        one = await get_incident(session, one_id)
         refused = one and await _refusal(request, session, viewer, one)
         if refused:
             raise Forbidden(refused)

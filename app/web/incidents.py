@@ -21,6 +21,7 @@ from app.schedules.oncall import resolve_on_call
 from app.schedules.service import list_schedules
 from app.services.service import list_services
 from app.store import listing, timeline
+from app.store.incidents import get_incident
 from app.store.listing import Involvement
 from app.teams.access import others_allowed
 from app.teams.rules import refusal_to_act
@@ -209,7 +210,7 @@ async def list_events(request: Request, viewer: MaybeViewer) -> Response:
 
 
 async def _get(session: AsyncSession, incident_id: uuid.UUID) -> Incident:
-    incident = await session.get(Incident, incident_id)
+    incident = await get_incident(session, incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
     return incident
