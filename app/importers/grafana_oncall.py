@@ -166,10 +166,7 @@ def _layer(
         "start": local_text(anchored.start, zone),
         "restrictions": _restrictions(shift, start, turn),
     }
-    if notes:
-        result.approximated("shift", where, "; ".join(notes))
-    else:
-        result.mapped("shift", where, f"level {shift.get('level') or 0}")
+    result.came_across("shift", where, notes, f"level {shift.get('level') or 0}")
     return layer
 
 
@@ -273,10 +270,7 @@ def _chains(
             notes.append(f"'repeat escalation' repeats {ONCALL_REPEATS} times, as OnCall does")
         doc = {"name": name, "description": "", "repeat": repeat, "levels": levels}
         result.add("escalation_policies", name, doc)
-        if notes:
-            result.approximated("escalation chain", name, "; ".join(notes))
-        else:
-            result.mapped("escalation chain", name, f"{len(levels)} level(s)")
+        result.came_across("escalation chain", name, notes, f"{len(levels)} level(s)")
         names[str(chain["id"])] = name
     return names
 

@@ -85,10 +85,7 @@ def _rotation(
         "start": local_text(parse_instant(raw["startDate"]), zone),
         "restrictions": _restrictions(raw.get("timeRestriction")),
     }
-    if notes:
-        result.approximated("rotation", where, "; ".join(notes))
-    else:
-        result.mapped("rotation", where, f"turns of {seconds_text(turn)}")
+    result.came_across("rotation", where, notes, f"turns of {seconds_text(turn)}")
     return layer
 
 
@@ -234,9 +231,8 @@ def map_escalations(
             "levels": levels,
         }
         result.add("escalation_policies", name, doc)
-        if notes:
-            result.approximated("escalation", name, "; ".join(notes))
-        else:
-            result.mapped("escalation", name, f"{len(levels)} level(s), repeat {doc['repeat']}")
+        result.came_across(
+            "escalation", name, notes, f"{len(levels)} level(s), repeat {doc['repeat']}"
+        )
         names[str(raw["id"])] = name
     return names

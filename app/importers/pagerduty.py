@@ -174,10 +174,7 @@ def _layer(
         "start": local_text(anchored.start, zone),
         "restrictions": [_restriction(r) for r in raw.get("restrictions") or []],
     }
-    if notes:
-        result.approximated("schedule layer", where, "; ".join(notes))
-    else:
-        result.mapped("schedule layer", where, f"turns of {seconds_text(turn)}")
+    result.came_across("schedule layer", where, notes, f"turns of {seconds_text(turn)}")
     return doc
 
 

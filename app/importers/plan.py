@@ -58,6 +58,13 @@ class Import:
         """`name` did not come across, for the reason `why`."""
         self.entries.append(Entry(kind, name, "skipped", why))
 
+    def came_across(self, kind: str, name: str, notes: list[str], note: str) -> None:
+        """`name` approximated as the `notes` say, or mapped (with `note`) when there are none."""
+        if notes:
+            self.approximated(kind, name, "; ".join(notes))
+        else:
+            self.mapped(kind, name, note)
+
     def add(self, section: str, identity: str, doc: dict[str, Any]) -> None:
         """A policy document for `section` (users by email, the others by name)."""
         self.docs[section][identity] = doc
