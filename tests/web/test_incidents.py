@@ -25,6 +25,64 @@ async def test_a_new_incident_appears_without_reload(
     assert await page.evaluate("window.stillTheSamePage") is True
 
 
+# Counts the live list's refreshes (htmx swaps of #incident-list), from the page's first script on.
+COUNT_LIST_REFRESHES = (
+    "window.listRefreshes = 0; document.addEventListener('htmx:afterSwap', e => {"
+    " if (e.target.id === 'incident-list') window.listRefreshes += 1; });"
+)
+
+
+async def _list_refreshes(page: Page) -> int:
+    count: int = await page.evaluate("window.listRefreshes")
+    return count
+
+
+async def _list_refreshed_since(page: Page, count: int) -> None:
+    await page.wait_for_function(f"() => window.listRefreshes > {count}")
+
+
+async def test_a_press_on_a_link_outlasts_a_live_refresh_of_the_list(
+    page: Page, console: Console, world: World
+) -> None:
+    # A responder's tap or click lands even when the list refreshes between press and release:
+    # the refresh morphs the list in place, so the link pressed is the link released.
+    await page.add_init_script(COUNT_LIST_REFRESHES)
+    incident = await world.api.trigger(world.service_id, title="Checkout down", urgency="low")
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await _list_refreshed_since(page, 0)  # the refresh every stream starts with
+    link = page.get_by_role("link", name="#1 Checkout down")
+    box = await link.bounding_box()
+    assert box is not None
+    await page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    before = await _list_refreshes(page)
+    await page.mouse.down()
+    await world.api.post(f"/incidents/{incident['id']}/notes", {"text": "Looking."})
+    await _list_refreshed_since(page, before)
+    await page.mouse.up()
+    await expect(page.get_by_role("heading", name="#1 Checkout down")).to_be_visible()
+
+
+async def test_a_selection_outlasts_a_live_refresh_of_the_list(
+    page: Page, console: Console, world: World
+) -> None:
+    await page.add_init_script(COUNT_LIST_REFRESHES)
+    first = await world.api.trigger(world.service_id, title="Checkout down", urgency="low")
+    await world.api.trigger(world.service_id, title="Disk 80%", urgency="low")
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await _list_refreshed_since(page, 0)
+    await page.get_by_label("Select #1").check()
+    before = await _list_refreshes(page)
+    await world.api.post(f"/incidents/{first['id']}/acknowledge", None, status=200)
+    await _list_refreshed_since(page, before)
+    await expect(page.locator("#incident-1 .badge.status-acknowledged")).to_be_visible()
+    await expect(page.get_by_label("Select #1")).to_be_checked()
+    await expect(page.get_by_label("Select #2")).not_to_be_checked()
+    await page.get_by_role("button", name="Resolve selected").click()
+    await expect(page.get_by_role("status")).to_contain_text("Resolved 1 incident(s).")
+    await expect(page.get_by_role("link", name="#2 Disk 80%")).to_be_visible()
+    await expect(page.get_by_role("link", name="#1 Checkout down")).to_have_count(0)
+
+
 async def test_acknowledging_in_the_browser_stops_the_next_level(
     page: Page, console: Console, world: World, sink: HttpSink
 ) -> None:
