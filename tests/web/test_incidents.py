@@ -83,6 +83,21 @@ async def test_a_selection_outlasts_a_live_refresh_of_the_list(
     await expect(page.get_by_role("link", name="#1 Checkout down")).to_have_count(0)
 
 
+async def test_opened_timeline_details_stay_open_across_a_live_update(
+    page: Page, console: Console, world: World
+) -> None:
+    incident = await world.api.trigger(world.service_id, title="Checkout down", urgency="low")
+    await sign_in(page, console, "ada.lovelace@example.com")
+    await visit(page, f"{console.url}/incidents/{incident['id']}")
+    timeline = page.locator("#incident-timeline")
+    triggered = timeline.locator("li.type-triggered details")
+    await triggered.get_by_text("details").click()
+    await expect(triggered).to_have_attribute("open", "")
+    await world.api.post(f"/incidents/{incident['id']}/notes", {"text": "Rolled back."})
+    await expect(timeline.get_by_text("Rolled back.")).to_be_visible()
+    await expect(triggered).to_have_attribute("open", "")
+
+
 async def test_acknowledging_in_the_browser_stops_the_next_level(
     page: Page, console: Console, world: World, sink: HttpSink
 ) -> None:

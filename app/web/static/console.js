@@ -1,5 +1,5 @@
-// Stairway console: the one script of our own. Counts down to the next escalation, and says
-// when the live updates stopped because the session ended.
+// Stairway console: the one script of our own. Counts down to the next escalation, keeps open
+// details open across live updates, and says when those stopped because the session ended.
 (function () {
   "use strict";
   function span(ms) {
@@ -18,6 +18,12 @@
   }
   setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", tick);
+  // A live refresh morphs a part in place (idiomorph): what the person opened stays open.
+  if (window.Idiomorph) {
+    window.Idiomorph.defaults.callbacks.beforeAttributeUpdated = function (name, element) {
+      return !(name === "open" && element.tagName === "DETAILS");
+    };
+  }
   // The live stream ended because the session did (signed out, or expired): say so.
   document.addEventListener("htmx:sseClose", function (event) {
     if (!event.detail || event.detail.type !== "message") return;
