@@ -10,7 +10,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.audit.router import router as audit_router
 from app.config import Settings, get_settings
-from app.db import make_engine, make_sessionmaker
+from app.db import make_engine, make_sessionmaker, open_pool
 from app.docs import DOCS_ASSETS, docs_assets
 from app.docs import router as docs_router
 from app.errors import install_error_handlers
@@ -22,7 +22,7 @@ from app.instance import ACTION_LINKS, instance_secret
 from app.integrations import enqueue
 from app.integrations.events_router import router as inbound_events_router
 from app.integrations.heartbeats.router import router as heartbeats_router
-from app.integrations.inbox import Waker, open_pool
+from app.integrations.inbox import Waker
 from app.integrations.opsgenie_router import router as opsgenie_router
 from app.integrations.router import router as integrations_router
 from app.integrations.trigger_router import router as trigger_router

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -96,8 +95,7 @@ async def emit_many(
     subs = listening(subs, event_type)
     if not subs:
         return 0
-    created_at = utcnow()
-    rows: list[dict[str, Any]] = []
+    deliveries: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, str]] = []
     for document in documents:
         service_id = document["service_id"]
         targets = [sub.id for sub in subs if not sub.service_ids or service_id in sub.service_ids]
@@ -106,31 +104,37 @@ async def emit_many(
         event_id = uuid.uuid4()
         body = _event_body(document, event_type, event_id, at, actor or SYSTEM)
         incident_id = uuid.UUID(document["id"])
-        rows.extend(
-            {
-                "id": uuid.uuid4(),
-                "subscription_id": sub_id,
-                "incident_id": incident_id,
-                "event_id": event_id,
-                "event_type": event_type.value,
-                "body": body,
-                "status": DeliveryStatus.PENDING.value,
-                "attempts": 0,
-                "next_attempt_at": at,
-                "created_at": created_at,
-            }
-            for sub_id in targets
-        )
-    if not rows:
+        deliveries.extend((sub_id, incident_id, event_id, body) for sub_id in targets)
+    if not deliveries:
         return 0
-    # One cached statement run with many parameter sets.
-    written = await session.execute(_INSERT_DELIVERIES, rows)
-    for delivery_id in written.scalars():
-        after_commit(session, event_job(delivery_id, 0, None))
-    return len(rows)
+    subscription_ids, incident_ids, event_ids, bodies = zip(*deliveries, strict=True)
+    written = await (await driver_connection(session)).fetch(
+        _INSERT_DELIVERIES,
+        [uuid.uuid4() for _ in deliveries],
+        list(subscription_ids),
+        list(incident_ids),
+        list(event_ids),
+        list(bodies),
+        event_type.value,
+        at,
+        utcnow(),
+    )
+    for row in written:
+        after_commit(session, event_job(row[0], 0, None))
+    return len(deliveries)
 
 
-_INSERT_DELIVERIES = insert(WebhookDelivery).returning(col(WebhookDelivery.id))
+# One statement for all the deliveries, numbered (`seq`, each lane's order) as given.
+_INSERT_DELIVERIES = f"""
+INSERT INTO webhook_deliveries (id, subscription_id, incident_id, event_id, body, event_type,
+  status, attempts, next_attempt_at, created_at)
+SELECT d.id, d.subscription_id, d.incident_id, d.event_id, d.body, $6,
+  '{DeliveryStatus.PENDING.value}', 0, $7, $8
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[])
+  WITH ORDINALITY AS d(id, subscription_id, incident_id, event_id, body, n)
+ORDER BY d.n
+RETURNING id
+"""
 
 
 async def create_subscription(

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from app.auth import AnyPrincipal, Principal
-from app.db import SessionDep
+from app.db import SessionDep, pooled_transaction
 from app.errors import Forbidden, NotFound
 from app.incidents import service
 from app.incidents.schemas import (
@@ -106,16 +106,19 @@ async def get_timeline(
 async def acknowledge_incident(
     incident_id: uuid.UUID, request: Request, session: SessionDep, principal: AnyPrincipal
 ) -> ActionResult:
-    # The hot path of a responder's day: no ORM object, a few statements (`acknowledge_by_id`);
-    # the permission check (as `IncidentResponder`'s) reads what the incident's lock reads.
-    done = await service.acknowledge_by_id(
-        session=session,
-        incident_id=incident_id,
-        actor=principal.actor(),
-        now=utcnow(),
-        authorize=partial(may_act, principal, others_allowed=others_allowed(request)),
-        user_id=principal.user_id,
-    )
+    # The hot path of a responder's day: no ORM object, a few raw statements
+    # (`acknowledge_by_id`) in a transaction on the plain pool; the permission check (as
+    # `IncidentResponder`'s) reads what the incident's lock reads.
+    state = request.app.state
+    async with pooled_transaction(session, state.pg, state.enqueue):
+        done = await service.acknowledge_by_id(
+            session=session,
+            incident_id=incident_id,
+            actor=principal.actor(),
+            now=utcnow(),
+            authorize=partial(may_act, principal, others_allowed=others_allowed(request)),
+            user_id=principal.user_id,
+        )
     if done is None:
         raise NotFound(f"incident {incident_id} not found")
     if done.acknowledged is None:

@@ -6,9 +6,9 @@ from typing import Any
 import httpx
 import pytest
 
-from app.db import transaction
+from app.db import open_pool, transaction
 from app.integrations import drain
-from app.integrations.inbox import oldest_queued, open_pool, record
+from app.integrations.inbox import oldest_queued, record
 from app.integrations.pagerduty import parse_event
 from app.models import utcnow
 from app.security import hash_key
