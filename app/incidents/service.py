@@ -154,9 +154,6 @@ async def acknowledge_by_id(
         return Acknowledgement(False, target.number)
     seconds = target.ack_timeout_seconds
     ack_timeout_at = now + timedelta(seconds=seconds) if seconds else None
-    cancelled = await outbox.cancel_pending(
-        session, incident_id, only_unacknowledged=True, at=now, reason="incident acknowledged"
-    )
     level = target.policy.level(target.level)
     acked = await acknowledgements.write_acknowledgement(
         session,
@@ -168,6 +165,10 @@ async def acknowledge_by_id(
         stop_steps=not engine.holds(level.condition, Status.ACKNOWLEDGED),
     )
     timers.arm_ack_timeout(session, incident_id, ack_timeout_at)
+    cancelled = [
+        timeline.cancelled_page(page, at=now, reason="incident acknowledged")
+        for page in acked.cancelled
+    ]
     entry = timeline.Entry(
         incident_id,
         "acknowledged",

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import driver_connection
 from app.escalation.snapshot import PolicySnapshot
+from app.store import outbox
 from app.store.documents import INCIDENT_COLUMNS, IncidentRow
 from app.store.incidents import Owner, parsed_policy
+from app.store.timeline import CancelledPage
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +70,11 @@ _RETURNED = ", ".join(
 )
 
 # The acknowledgement, one write of the locked row: the first response is kept (reports), the
-# step token is fenced when the level stops escalating ($6), the armed step jobs void.
+# step token is fenced when the level stops escalating ($6), the armed step jobs void; in the
+# same statement, the pending pages of the levels that escalate only while unacknowledged are
+# cancelled (the outbox's statement).
 _ACKNOWLEDGE = f"""
+WITH {outbox.CANCEL_UNACKNOWLEDGED}
 UPDATE incidents SET status = $2, acknowledged_at = $3, acknowledged_by = $4::jsonb,
   updated_at = $3, snoozed_until = NULL, ack_timeout_at = $5,
   first_acknowledged_at = COALESCE(first_acknowledged_at, $3),
@@ -78,7 +83,8 @@ UPDATE incidents SET status = $2, acknowledged_at = $3, acknowledged_by = $4::js
   next_due_at = CASE WHEN $6 THEN NULL ELSE next_due_at END,
   step_token = CASE WHEN $6 THEN step_token + 1 ELSE step_token END
 WHERE id = $1
-RETURNING {_RETURNED}, first_acknowledged_at, first_acknowledged_by, step_token
+RETURNING {_RETURNED}, first_acknowledged_at, first_acknowledged_by, step_token,
+  {outbox.CANCELLED} AS cancelled
 """
 
 
@@ -90,6 +96,7 @@ class Acknowledged:
     first_acknowledged_at: datetime | None
     first_acknowledged_by: dict[str, Any] | None
     step_token: int
+    cancelled: list[CancelledPage]
 
 
 async def write_acknowledgement(
@@ -102,7 +109,8 @@ async def write_acknowledgement(
     ack_timeout_at: datetime | None,
     stop_steps: bool,
 ) -> Acknowledged:
-    """Acknowledge the (locked) incident; with `stop_steps` no step is due any more (`stop`)."""
+    """Acknowledge the (locked) incident and cancel its pending pages of the levels that
+    escalate only while unacknowledged; with `stop_steps` no step is due any more (`stop`)."""
     record = dict(
         await (await driver_connection(session)).fetchrow(
             _ACKNOWLEDGE, incident_id, status, now, json.dumps(actor), ack_timeout_at, stop_steps
@@ -111,4 +119,5 @@ async def write_acknowledgement(
     first_at = record.pop("first_acknowledged_at")
     first_by = record.pop("first_acknowledged_by")
     token = record.pop("step_token")
-    return Acknowledged(IncidentRow(**record), first_at, first_by, token)
+    cancelled = outbox.cancelled_pages(record.pop("cancelled"))
+    return Acknowledged(IncidentRow(**record), first_at, first_by, token, cancelled)

@@ -241,11 +241,35 @@ async def statuses_at(
     return set((await session.scalars(query)).all())
 
 
-_CANCEL_PENDING = """
+_CANCEL = """
 UPDATE notifications SET status = 'cancelled'
-WHERE incident_id = $1 AND status = 'pending' AND (NOT $2 OR condition = 'unacknowledged')
+WHERE incident_id = $1 AND status = 'pending' AND {which}
 RETURNING id, incident_id, user_id, level, loop, channel
 """
+_CANCEL_PENDING = _CANCEL.format(which="(NOT $2 OR condition = 'unacknowledged')")
+
+# An acknowledgement's cancel, as a data-modifying CTE (`cancelled`) of the statement that
+# writes the incident ($1, locked before that statement): the pending pages of the levels
+# that escalate only while unacknowledged. `CANCELLED` is the column that returns them, for
+# `cancelled_pages`.
+_UNACKNOWLEDGED_ONLY = "condition = 'unacknowledged'"
+CANCEL_UNACKNOWLEDGED = f"cancelled AS ({_CANCEL.format(which=_UNACKNOWLEDGED_ONLY)})"
+CANCELLED = "(SELECT COALESCE(json_agg(c), '[]') FROM cancelled AS c)"
+
+
+def cancelled_pages(value: list[dict[str, Any]]) -> list[timeline.CancelledPage]:
+    """The pages in a `CANCELLED` column, in the order they were cancelled."""
+    return [
+        timeline.CancelledPage(
+            uuid.UUID(page["id"]),
+            uuid.UUID(page["incident_id"]),
+            uuid.UUID(page["user_id"]) if page["user_id"] else None,
+            page["level"],
+            page["loop"],
+            page["channel"],
+        )
+        for page in value
+    ]
 
 
 async def cancel_pending(
