@@ -75,6 +75,7 @@ async def test_too_many_clients_is_a_503_with_retry_after(
 ) -> None:
     service = await paged_service(api, "http://127.0.0.1:9/unused")
     key = await integration_key(api, service["id"])
+    incident = await api.trigger(service["id"], title="disk full")
     tight = settings.model_copy(
         update={"database_url": one_connection_role, "secret_key": "tight-secret"}
     )
@@ -87,8 +88,11 @@ async def test_too_many_clients_is_a_503_with_retry_after(
                 await client.post(f"/integrations/alertmanager/{key}", json={})
             )
             await _assert_unavailable(await client.get("/api/v1/users", headers=api.headers))
+            ack = f"/api/v1/incidents/{incident['id']}/acknowledge"
+            await _assert_unavailable(await client.post(ack, headers=api.headers))
     finally:
         await held.close()
+    assert (await api.get(f"/incidents/{incident['id']}"))["status"] == "triggered"
     # With the connection free again, the same alert is accepted.
     async with serving(tight) as (_, client):
         assert (await client.post("/v2/enqueue", json=_alert(key))).status_code == 202
@@ -109,3 +113,21 @@ async def test_a_pool_with_every_connection_busy_is_a_503_with_retry_after(
             await _assert_unavailable(await client.get("/api/v1/users", headers=api.headers))
         assert (await client.post("/v2/enqueue", json=_alert(key))).status_code == 202
         assert (await client.get("/api/v1/users", headers=api.headers)).status_code == 200
+
+
+async def test_an_acknowledgement_without_a_free_connection_is_a_503_and_changes_nothing(
+    api: Api, settings: Settings
+) -> None:
+    service = await paged_service(api, "http://127.0.0.1:9/unused")
+    incident = await api.trigger(service["id"], title="disk full")
+    ack = f"/api/v1/incidents/{incident['id']}/acknowledge"
+    tiny = settings.model_copy(update={"db_pool_size": 1, "db_pool_timeout_seconds": 0.2})
+    async with serving(tiny) as (application, client):
+        # The plain pool's only connection, which acknowledging runs on, held by someone else.
+        async with application.state.pg.connection():
+            await _assert_unavailable(await client.post(ack, headers=api.headers))
+        assert (await api.get(f"/incidents/{incident['id']}"))["status"] == "triggered"
+        assert "acknowledged" not in [e["type"] for e in await api.timeline(incident["id"])]
+        answer = await client.post(ack, headers=api.headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["incident"]["status"] == "acknowledged"
