@@ -164,10 +164,8 @@ async def _json_as_documents(connection: Any) -> None:
 
 async def _keep(connection: Any) -> None:
     """Nothing to reset: the pool's callers run autocommit statements or transactions of their
-    own (`pooled_transaction`), which leave no state behind; a transaction a cancelled caller
-    could not end is rolled back."""
-    if connection.is_in_transaction():
-        await connection.execute("ROLLBACK")
+    own (`pooled_transaction`) that leave no session state (asyncpg rolls back, before this, a
+    transaction a cancelled caller could not end)."""
 
 
 @asynccontextmanager

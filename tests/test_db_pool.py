@@ -1,4 +1,5 @@
-"""The connection pool hands out no connection the server has closed."""
+"""The connection pools: the engine's hands out no connection the server has closed; the plain
+pool hands out connections in the order they were asked for."""
 
 import asyncio
 from typing import Any
@@ -7,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.config import Settings
-from app.db import make_engine
+from app.db import make_engine, open_pool
 
 
 async def test_a_connection_the_server_closed_is_replaced_before_use(database_url: str) -> None:
@@ -33,3 +34,29 @@ async def test_a_connection_the_server_closed_is_replaced_before_use(database_ur
     finally:
         await engine.dispose()
         await admin.dispose()
+
+
+async def test_the_plain_pool_hands_out_connections_in_the_order_asked(app: Any) -> None:
+    # Callers asking again as soon as they are answered, as a storm's requests do, on a pool
+    # of 4 connections (opened first: a connection still being opened is handed out late).
+    callers, calls, size = 32, 20, 4
+    pool = await open_pool(app.state.engine, max_size=size)
+    await asyncio.gather(*(pool.fetchval("SELECT 1") for _ in range(size)))
+    asked = 0
+    granted: list[int] = []  # the order each call asked in, as connections are handed out
+
+    async def caller() -> None:
+        nonlocal asked
+        for _ in range(calls):
+            asked += 1
+            turn = asked
+            async with pool.connection() as connection:
+                granted.append(turn)
+                await connection.fetchval("SELECT 1")
+
+    try:
+        await asyncio.gather(*(caller() for _ in range(callers)))
+    finally:
+        await pool.close()
+    assert len(granted) == callers * calls
+    assert granted == sorted(granted)

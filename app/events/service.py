@@ -128,8 +128,8 @@ async def emit_many(
 _INSERT_DELIVERIES = f"""
 INSERT INTO webhook_deliveries (id, subscription_id, incident_id, event_id, body, event_type,
   status, attempts, next_attempt_at, created_at)
-SELECT d.id, d.subscription_id, d.incident_id, d.event_id, d.body, $6,
-  '{DeliveryStatus.PENDING.value}', 0, $7, $8
+SELECT d.id, d.subscription_id, d.incident_id, d.event_id, d.body, $6::text,
+  '{DeliveryStatus.PENDING.value}', 0, $7::timestamptz, $8::timestamptz
 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[])
   WITH ORDINALITY AS d(id, subscription_id, incident_id, event_id, body, n)
 ORDER BY d.n

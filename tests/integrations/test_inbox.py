@@ -1,12 +1,11 @@
 """Events accepted on /v2/enqueue are queued durably and applied in the order they arrived."""
 
-import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
-from app.db import open_pool, transaction
+from app.db import transaction
 from app.integrations import drain
 from app.integrations.inbox import oldest_queued, record
 from app.integrations.pagerduty import parse_event
@@ -136,29 +135,3 @@ async def test_an_event_whose_wake_up_was_lost_is_applied_by_the_sweeper(
     await events_applied(app, jobs)
     [incident] = await incidents_of(api, service["id"])
     assert incident["dedup_key"] == "lost"
-
-
-async def test_inbox_writes_get_a_connection_in_the_order_they_asked(app: Any) -> None:
-    # Callers asking again as soon as they are answered, as a storm's requests do, on a pool
-    # of 4 connections (opened first: a connection still being opened is handed out late).
-    callers, calls, size = 32, 20, 4
-    pool = await open_pool(app.state.engine, max_size=size)
-    await asyncio.gather(*(pool.fetchval("SELECT 1") for _ in range(size)))
-    asked = 0
-    granted: list[int] = []  # the order each call asked in, as connections are handed out
-
-    async def caller() -> None:
-        nonlocal asked
-        for _ in range(calls):
-            asked += 1
-            turn = asked
-            async with pool.connection() as connection:
-                granted.append(turn)
-                await connection.fetchval("SELECT 1")
-
-    try:
-        await asyncio.gather(*(caller() for _ in range(callers)))
-    finally:
-        await pool.close()
-    assert len(granted) == callers * calls
-    assert granted == sorted(granted)
