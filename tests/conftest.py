@@ -34,7 +34,7 @@ from tests.factories import Api
 from tests.notify.services import Services
 from tests.provider_support import MailSink, notify_settings
 from tests.support import HttpSink, JobTracker
-from workers.main import make_worker
+from workers.main import StairwayWorker, make_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://root@127.0.0.1:5432/postgres"
@@ -213,10 +213,15 @@ JOB_GRACE_SECONDS = 1.0
 async def stop_worker(arq_worker: Worker, task: asyncio.Task[None]) -> None:
     """Stop taking jobs, give running ones a moment to finish, cancel the rest, await all."""
     arq_worker.allow_pick_jobs = False
+    # A read of the queue under way (the poll loop's, or an early one a job asked for) could
+    # still start a job it had read: both end before the running jobs are collected.
+    assert isinstance(arq_worker, StairwayWorker)
+    await arq_worker.stop_poking()
     running = [job for job in arq_worker.tasks.values() if not job.done()]
     if running:
         await asyncio.wait(running, timeout=JOB_GRACE_SECONDS)
     task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
     for job in arq_worker.tasks.values():
         job.cancel()  # a cancelled job's transaction rolls back; asyncpg cancels its query
     await asyncio.gather(task, *arq_worker.tasks.values(), return_exceptions=True)

@@ -169,9 +169,17 @@ class StairwayWorker(Worker):
                 log.warning("reading the queue early failed", exc_info=True)
                 return
 
+    async def stop_poking(self) -> None:
+        """Read the queue early no more, and wait until a read under way has ended: one that
+        was starting a job when the worker was told to stop could still start it."""
+        self._poke_again = False
+        poke, self._poke = self._poke, None
+        if poke is not None:
+            poke.cancel()
+            await asyncio.gather(poke, return_exceptions=True)
+
     async def close(self) -> None:
-        if self._poke is not None:
-            self._poke.cancel()
+        await self.stop_poking()
         await super().close()
 
     def handle_sig_wait_for_completion(self, signum: Any) -> None:
