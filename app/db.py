@@ -195,8 +195,7 @@ async def pooled_transaction(
         if is_connection_error(exc):
             raise database_unavailable() from exc
         raise
-    jobs = session.info.get("jobs", [])[mark:]
-    forget_jobs(session, mark)
+    jobs = take_jobs(session, mark)
     if jobs:
         await enqueue(jobs)
 

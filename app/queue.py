@@ -46,10 +46,13 @@ def forget_jobs(session: AsyncSession, mark: int) -> None:
     del session.info.setdefault("jobs", [])[mark:]
 
 
-def take_jobs(session: AsyncSession) -> list[JobSpec]:
-    """The jobs the committed transaction asked for."""
-    jobs: list[JobSpec] = session.info.pop("jobs", [])
-    return jobs
+def take_jobs(session: AsyncSession, mark: int = 0) -> list[JobSpec]:
+    """The jobs the committed transaction asked for (those after `mark`, a `jobs_asked` mark,
+    when only part of the work committed)."""
+    jobs: list[JobSpec] = session.info.get("jobs", [])
+    taken = jobs[mark:]
+    del jobs[mark:]
+    return taken
 
 
 def due_work_job(function: str, due_at: datetime) -> JobSpec:

@@ -210,12 +210,11 @@ async def worker(
 JOB_GRACE_SECONDS = 1.0
 
 
-async def stop_worker(arq_worker: Worker, task: asyncio.Task[None]) -> None:
+async def stop_worker(arq_worker: StairwayWorker, task: asyncio.Task[None]) -> None:
     """Stop taking jobs, give running ones a moment to finish, cancel the rest, await all."""
     arq_worker.allow_pick_jobs = False
     # A read of the queue under way (the poll loop's, or an early one a job asked for) could
     # still start a job it had read: both end before the running jobs are collected.
-    assert isinstance(arq_worker, StairwayWorker)
     await arq_worker.stop_poking()
     running = [job for job in arq_worker.tasks.values() if not job.done()]
     if running:

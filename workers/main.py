@@ -204,7 +204,7 @@ class StairwayWorker(Worker):
             await super().start_jobs([job_id])
 
 
-def make_worker(settings: Settings | None = None, **overrides: Any) -> Worker:
+def make_worker(settings: Settings | None = None, **overrides: Any) -> StairwayWorker:
     """A ready-to-run arq worker."""
     settings = settings or get_settings()
     options = worker_settings(settings)
