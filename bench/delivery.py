@@ -51,7 +51,7 @@ from bench.common import (
     summary_ms,
     write_result,
 )
-from bench.procs import cpu_seconds, serve, stop
+from bench.procs import cpu_seconds, cpu_since, postgres_cpu, serve, stop
 from tests.faults.harness import Proc
 
 # Pages/s of the worker as a share of a bare aiohttp POST loop to the same sink, same run.
@@ -224,6 +224,7 @@ async def main() -> None:
         ready_margin = (due - datetime.now(UTC)).total_seconds()
         await asyncio.sleep(max(0.0, due.timestamp() - time.time()))
         cpu_before = {"worker": cpu_seconds(worker.popen.pid), "sink": cpu_seconds(sink.pid)}
+        postgres_before = postgres_cpu()
         wall_start = time.monotonic()
         deadline = due.timestamp() + args.timeout_seconds
         async with httpx.AsyncClient(base_url=sink_url) as client:
@@ -235,6 +236,7 @@ async def main() -> None:
             cpu = {
                 "worker": cpu_seconds(worker.popen.pid) - cpu_before["worker"],
                 "sink": cpu_seconds(sink.pid) - cpu_before["sink"],
+                "postgres": cpu_since(postgres_before, postgres_cpu()),
             }
             # The pages: what the sink received with a delivery id (not the bare POSTs).
             receipts: list[list[Any]] = [r for r in (await client.get("/receipts")).json() if r[1]]
@@ -276,6 +278,16 @@ async def main() -> None:
     bare_rate = (bare_before["posts_per_second"] + bare_after["posts_per_second"]) / 2
     ratio = round(rate / bare_rate, 3) if bare_rate else 0.0
     met = unique == seeded and ratio >= TARGET_RATIO
+    # CPU per page against the bare loop's CPU per POST: unlike the rates, this hardly moves
+    # with how much CPU the machine gives the processes from one second to the next.
+    bare_cpu_us = [
+        1e6 * bare["cpu_cores"] / bare["posts_per_second"]
+        for bare in (bare_before, bare_after)
+        if bare["posts_per_second"]
+    ]
+    bare_post_us = sum(bare_cpu_us) / len(bare_cpu_us) if bare_cpu_us else float("nan")
+    per_page_us = {k: round(1e6 * v / len(times), 1) if times else 0.0 for k, v in cpu.items()}
+    per_page_x = {k: round(v / bare_post_us, 2) for k, v in per_page_us.items()}
     result = {
         "pages": seeded,
         "delivered": len(times),
@@ -289,6 +301,9 @@ async def main() -> None:
         "due_to_sent": stats,
         "due_to_sent_delivered_only": delivered_stats,
         "cpu_cores_used": {k: round(v / wall, 2) for k, v in cpu.items()},
+        "cpu_us_per_page": per_page_us,
+        "bare_cpu_us_per_post": round(bare_post_us, 1),
+        "cpu_per_page_over_bare_post": per_page_x,
         "profiled": bool(args.profile),
         "worker_nice": worker_nice,
         "bare_aiohttp_posts": {"before": bare_before, "after": bare_after},
@@ -322,7 +337,10 @@ async def main() -> None:
                 "due -> sent p50 / p99, delivered pages only",
                 f"{delivered_stats['p50_ms']} / {delivered_stats['p99_ms']} ms",
             ),
-            ("CPU cores used (worker, sink)", result["cpu_cores_used"]),
+            ("CPU cores used (worker, sink, postgres)", result["cpu_cores_used"]),
+            ("CPU per page, us (worker, sink, postgres)", per_page_us),
+            ("bare loop's CPU per POST", f"{bare_post_us:.1f} us"),
+            ("CPU per page / bare loop's CPU per POST", per_page_x),
             ("worker under cProfile", bool(args.profile)),
             ("load average at the end", result["load_average_at_end"]),
         ],

@@ -24,6 +24,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds so far of every PostgreSQL process on this machine, by pid."""
+    return {
+        int(entry.name): cpu_seconds(int(entry.name))
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and _command(entry).startswith("postgres")
+    }
+
+
+def cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two `postgres_cpu` readings by processes alive at both."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+
+
+def _command(proc_dir: Path) -> str:
+    try:
+        return (proc_dir / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     """Until something accepts connections on 127.0.0.1:`port` (or `proc` died)."""
     deadline = time.monotonic() + timeout

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,6 +72,11 @@ class DeliveryContext:
     providers: dict[str, Provider]
     settings: Settings
     link_secret: str
+    # Held while one of this process's delivery loops claims a batch. All due at once, the
+    # pages come first in the same order for every loop: loops claiming side by side would
+    # pick the same ones, all skip them and wait, so about half the claims of a backlog went
+    # for nothing. One at a time, each claim skips the pages the one before it locked.
+    claiming: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,8 @@ async def deliver_batch(
 ) -> Delivered:
     """Deliver up to `limit` due pages and record them (caller commits)."""
     cutoff = now + EARLY_TOLERANCE
-    claim = await outbox.claim(session, cutoff=cutoff, limit=limit)
+    async with ctx.claiming:
+        claim = await outbox.claim(session, cutoff=cutoff, limit=limit)
     if not claim.pages:
         busy = await outbox.left_behind(session, cutoff=cutoff)
         return Delivered(0, more=False, busy=busy)
