@@ -285,9 +285,12 @@ async def main() -> None:
         for bare in (bare_before, bare_after)
         if bare["posts_per_second"]
     ]
-    bare_post_us = sum(bare_cpu_us) / len(bare_cpu_us) if bare_cpu_us else float("nan")
+    bare_post_us = sum(bare_cpu_us) / len(bare_cpu_us) if bare_cpu_us else 0.0
     per_page_us = {k: round(1e6 * v / len(times), 1) if times else 0.0 for k, v in cpu.items()}
-    per_page_x = {k: round(v / bare_post_us, 2) for k, v in per_page_us.items()}
+    # A tiny run's bare loop may round to 0 cores: then there is no multiple to give.
+    per_page_x = {
+        k: round(v / bare_post_us, 2) if bare_post_us else None for k, v in per_page_us.items()
+    }
     result = {
         "pages": seeded,
         "delivered": len(times),
