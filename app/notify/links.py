@@ -1,5 +1,6 @@
 """Signed, expiring links that let a paged person acknowledge or resolve from the page."""
 
+import secrets
 import uuid
 from typing import Any
 
@@ -26,7 +27,7 @@ def action_links(
             "u": str(user_id),
             "a": action,
             "exp": int(now + ttl_seconds),
-            "n": uuid.uuid4().hex[:8],
+            "n": secrets.token_hex(4),
         }
         links[action] = f"{base}/r/{make_token(secret, claims)}"
     return links
