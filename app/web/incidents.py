@@ -45,6 +45,8 @@ STATUSES = {
 PRIORITIES = tuple(p.value for p in Priority)
 SINCE = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 SNOOZE_PRESETS = ((900, "15 min"), (3600, "1 hour"), (4 * 3600, "4 hours"), (86400, "1 day"))
+# The live feed's position a page was rendered at, in its event stream's URL (app/web/live.py).
+Position = Annotated[str, Query(max_length=80)]
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,8 @@ async def incident_list(
     teams: Annotated[str, Query(max_length=5)] = "",
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
+    # Before any read of what the page shows: its event stream then knows what it has seen.
+    live_position = live.position(request)
     filters = _filters(status, mine, service_id, urgency, since, priority, teams)
     now = now_of(request)
     services = await list_services(session=session)
@@ -196,6 +200,7 @@ async def incident_list(
         "statuses": list(STATUSES),
         "since_choices": list(SINCE),
         "priorities": PRIORITIES,
+        "live_position": live_position,
     }
     live_refresh = request.headers.get("hx-request") and not request.headers.get("hx-boosted")
     template = "incidents/_list.html" if live_refresh else "incidents/list.html"
@@ -205,8 +210,8 @@ async def incident_list(
 
 
 @router.get("/incidents/events")
-async def list_events(request: Request, viewer: MaybeViewer) -> Response:
-    return live.changes(request, viewer, lambda changed: True)
+async def list_events(request: Request, viewer: MaybeViewer, position: Position = "") -> Response:
+    return live.changes(request, viewer, lambda changed: True, since=position)
 
 
 async def _get(session: AsyncSession, incident_id: uuid.UUID) -> Incident:
@@ -220,6 +225,7 @@ async def _get(session: AsyncSession, incident_id: uuid.UUID) -> Incident:
 async def incident_page(
     request: Request, session: SessionDep, viewer: ViewerDep, incident_id: uuid.UUID
 ) -> Response:
+    live_position = live.position(request)  # before the page's reads, as on the list
     incident = await _get(session, incident_id)
     snapshot = PolicySnapshot.from_json(incident.policy_snapshot)
     services = await list_services(session=session)
@@ -236,6 +242,7 @@ async def incident_page(
         "snooze_presets": SNOOZE_PRESETS,
         "policies": await list_policies(session=session) if acting else [],
         "users": await list_users(session=session) if acting else [],
+        "live_position": live_position,
     }
     response = render(request, "incidents/detail.html", context)
     notice.forget(request, response)
@@ -244,7 +251,7 @@ async def incident_page(
 
 @router.get("/incidents/{incident_id}/events")
 async def incident_events(
-    request: Request, viewer: MaybeViewer, incident_id: uuid.UUID
+    request: Request, viewer: MaybeViewer, incident_id: uuid.UUID, position: Position = ""
 ) -> Response:
     key = str(incident_id)
-    return live.changes(request, viewer, lambda changed: key in changed)
+    return live.changes(request, viewer, lambda changed: key in changed, since=position)

@@ -7,12 +7,20 @@ API process keeps one LISTEN connection and fans the ids out to its open event s
 In the browser, each live part of a page re-fetches itself on "changed" and swaps its content,
 not itself, with hx-sync "queue last": a change announced while a refresh is in flight is fetched
 right after it, never dropped (htmx drops a second request from a busy element by default).
+
+A page carries the feed's position as it was rendered (`IncidentFeed.position`, read before the
+page's own reads) in its stream's URL. The stream then asks for a refresh on connecting only if
+a change the page shows was announced since; when it cannot tell (another process rendered the
+page, the feed was not listening or has reconnected since, or the position is too old), it asks
+for one anyway.
 """
 
 import asyncio
 import contextlib
 import logging
+import secrets
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -36,6 +44,8 @@ RECONNECT_DELAY_SECONDS = 1.0
 PING_SECONDS = 15
 # A quiet stream checks its session this often; a busy one before every refresh it asks for.
 SESSION_CHECK_SECONDS = 15.0
+# Announcements a feed remembers, to tell a connecting stream what its page has not seen.
+REMEMBERED = 2048
 # The feeds of this process: their streams end when the server stops (uvicorn waits for open
 # responses before it exits, and an event stream never ends by itself).
 _feeds: "weakref.WeakSet[IncidentFeed]" = weakref.WeakSet()
@@ -81,6 +91,11 @@ class IncidentFeed:
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self.closing = anyio.Event()
+        # Positions are `<feed>.<connection>.<announcements heard on it>`.
+        self._name = secrets.token_hex(6)
+        self._connection = 0
+        self._heard = 0
+        self._recent: deque[tuple[int, str]] = deque(maxlen=REMEMBERED)
         _feeds.add(self)
 
     @classmethod
@@ -89,6 +104,8 @@ class IncidentFeed:
         return cls(lambda: asyncpg.connect(**connect_args))
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        self._heard += 1
+        self._recent.append((self._heard, payload))
         for subscriber in self._subscribers:
             subscriber.note(payload)
 
@@ -104,6 +121,10 @@ class IncidentFeed:
             try:
                 conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
+                # Nothing heard on an earlier connection tells what this one missed.
+                self._connection += 1
+                self._heard = 0
+                self._recent.clear()
                 self._connected.set()
                 for subscriber in self._subscribers:
                     subscriber.note(None)  # changes made while nobody listened
@@ -121,6 +142,29 @@ class IncidentFeed:
         if self._task is None:
             self._task = asyncio.create_task(self._listen())
         await self._connected.wait()
+
+    def position(self) -> str:
+        """Where the feed is now ("" while it is not listening): for `changed_since`."""
+        if not self._connected.is_set():
+            return ""
+        return f"{self._name}.{self._connection}.{self._heard}"
+
+    def changed_since(self, position: str) -> set[str] | None:
+        """The incidents announced since `position`; None if the feed cannot tell."""
+        name, _, rest = position.partition(".")
+        connection, _, heard = rest.partition(".")
+        if (
+            not self._connected.is_set()
+            or name != self._name
+            or connection != str(self._connection)
+            or not heard.isdigit()
+        ):
+            return None
+        since = int(heard)
+        oldest = self._recent[0][0] if self._recent else self._heard + 1
+        if since > self._heard or since + 1 < oldest:
+            return None  # not a position of this connection, or older than it remembers
+        return {incident_id for seq, incident_id in self._recent if seq > since}
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[Subscription]:
@@ -151,10 +195,23 @@ async def _session_live(request: Request, viewer: Viewer) -> bool:
         )
 
 
+def position(request: Request) -> str:
+    """The feed's position for a page about to read what it shows (see `changes`)."""
+    feed: IncidentFeed = request.app.state.feed
+    return feed.position()
+
+
 def changes(
-    request: Request, viewer: Viewer | None, wanted: Callable[[set[str]], bool]
+    request: Request,
+    viewer: Viewer | None,
+    wanted: Callable[[set[str]], bool],
+    since: str = "",
 ) -> Response:
     """An event stream that says "changed" when an incident the page shows may have changed.
+
+    `since` is the feed's position when the page was rendered: on connecting, the stream asks
+    for a refresh only if a change the page shows was announced after it (or if the feed
+    cannot tell).
 
     It lasts as long as the viewer's session: signed out (anywhere) or expired, the stream says
     "signed-out" and ends, and a browser reconnecting without a session gets 204, which tells
@@ -168,8 +225,12 @@ def changes(
     async def stream() -> AsyncIterator[dict[str, str]]:
         clock = asyncio.get_running_loop().time
         async with feed.subscribe() as subscription:
-            # Whatever changed between the page's render and this subscription: refresh once.
-            yield {"event": "changed", "data": "subscribed"}
+            # What changed between the page's render and this subscription: refresh once.
+            missed = feed.changed_since(since) if since else None
+            if missed is None or (missed and wanted(missed)):
+                yield {"event": "changed", "data": "subscribed"}
+            # A comment (browsers skip it): from here on, every change is heard.
+            yield {"comment": "listening"}
             checked_at = clock()
             while True:
                 try:

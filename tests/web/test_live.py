@@ -2,13 +2,16 @@
 hearing about changes, in a real browser and over a plain HTTP event stream."""
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 from playwright.async_api import Browser, expect
+from sqlalchemy import text
 
 from app.config import Settings
+from app.web.live import CHANNEL, Subscription
 from tests.web.conftest import PASSWORD, SCREENSHOTS, SIZES, Console, World, sign_in
 
 
@@ -74,3 +77,89 @@ async def test_an_expired_session_s_event_stream_ends_and_is_not_reopened(
         # Reconnecting with the ended session: 204, which tells an EventSource to stop.
         assert (await client.get("/incidents/events")).status_code == 204
         assert (await client.get("/incidents")).headers["location"].startswith("/sign-in")
+
+
+async def _announce(console: Console, payload: str) -> None:
+    """What the database's trigger does when an incident changes (app/web/live.py)."""
+    async with console.app.state.sessions() as session, session.begin():
+        await session.execute(
+            text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
+        )
+
+
+async def _heard(subscription: Subscription, payload: str) -> None:
+    """Until the console's feed has heard `payload` (and so all announced before it)."""
+    while payload not in (await subscription.next())[0]:
+        pass
+
+
+async def _until_listening(lines: AsyncIterator[str]) -> list[tuple[str, str]]:
+    """The events a stream sends before it says it is listening, with their data."""
+    events, event = [], ""
+    async for line in lines:
+        if line == ": listening":
+            return events
+        if line.startswith("event: "):
+            event = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            events.append((event, line.removeprefix("data: ")))
+    raise AssertionError("the stream ended before it listened")
+
+
+async def _next_event(lines: AsyncIterator[str]) -> tuple[str, str]:
+    """The stream's next event, with its data."""
+    event = ""
+    async for line in lines:
+        if line.startswith("event: "):
+            event = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            return event, line.removeprefix("data: ")
+    raise AssertionError("the stream ended")
+
+
+async def _on_connecting(client: httpx.AsyncClient, path: str) -> list[tuple[str, str]]:
+    async with client.stream("GET", path) as response:
+        return await _until_listening(response.aiter_lines())
+
+
+def _stream_of(page: str) -> str:
+    return page.split('sse-connect="')[1].split('"')[0]
+
+
+async def test_a_page_s_stream_asks_for_a_refresh_on_connecting_only_if_it_missed_a_change(
+    console: Console, world: World
+) -> None:
+    incident = await world.api.trigger(world.service_id, title="Settled", urgency="low")
+    await world.api.post(f"/incidents/{incident['id']}/resolve", None, status=200)
+    page_path = f"/incidents/{incident['id']}"
+    feed = console.app.state.feed
+    async with (
+        httpx.AsyncClient(base_url=console.url, timeout=10) as client,
+        feed.subscribe() as subscription,
+    ):
+        await _sign_in_over_http(client, "ada.lovelace@example.com")
+        # Announced after the resolve, so heard after it: nothing about the incident is due.
+        marker = f"marker-{incident['id']}"
+        await _announce(console, marker)
+        await _heard(subscription, marker)
+
+        stream = _stream_of((await client.get(page_path)).text)
+        assert "?position=" in stream
+        # Only another incident changed since the page was rendered: no refresh on connecting.
+        await _announce(console, str(uuid.uuid4()))
+        async with client.stream("GET", stream) as response:
+            lines = response.aiter_lines()
+            assert await _until_listening(lines) == []
+            await _announce(console, incident["id"])
+            assert await _next_event(lines) == ("changed", "incidents")
+
+        # This incident changed after the page was rendered, before its stream connected.
+        stream = _stream_of((await client.get(page_path)).text)
+        await _announce(console, incident["id"])
+        await _heard(subscription, incident["id"])
+        assert await _on_connecting(client, stream) == [("changed", "subscribed")]
+        # A position the feed cannot vouch for (another process's, or before a reconnect).
+        assert await _on_connecting(client, f"{page_path}/events?position=x.1.0") == [
+            ("changed", "subscribed")
+        ]
+        assert await _on_connecting(client, f"{page_path}/events") == [("changed", "subscribed")]
