@@ -157,7 +157,7 @@ class IncidentFeed:
             not self._connected.is_set()
             or name != self._name
             or connection != str(self._connection)
-            or not heard.isdigit()
+            or not (heard.isascii() and heard.isdigit())
         ):
             return None
         since = int(heard)

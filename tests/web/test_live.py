@@ -163,3 +163,11 @@ async def test_a_page_s_stream_asks_for_a_refresh_on_connecting_only_if_it_misse
             ("changed", "subscribed")
         ]
         assert await _on_connecting(client, f"{page_path}/events") == [("changed", "subscribed")]
+        # However made up, a position costs one refresh (and "²" is a digit Python cannot parse).
+        feed_name, _, rest = feed.position().partition(".")
+        connection = rest.partition(".")[0]
+        for made_up in ("²", "-1", "99999999999999999999", "1.2", ""):
+            position = f"{feed_name}.{connection}.{made_up}"
+            assert await _on_connecting(client, f"{page_path}/events?position={position}") == [
+                ("changed", "subscribed")
+            ]
