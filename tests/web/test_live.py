@@ -93,27 +93,34 @@ async def _heard(subscription: Subscription, payload: str) -> None:
         pass
 
 
-async def _until_listening(lines: AsyncIterator[str]) -> list[tuple[str, str]]:
-    """The events a stream sends before it says it is listening, with their data."""
-    events, event = [], ""
+async def _items(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, str]]:
+    """A stream's events as (name, data), its comments as (":", text)."""
+    event = ""
     async for line in lines:
-        if line == ": listening":
-            return events
-        if line.startswith("event: "):
+        if line.startswith(": "):
+            yield ":", line.removeprefix(": ")
+        elif line.startswith("event: "):
             event = line.removeprefix("event: ")
         elif line.startswith("data: "):
-            events.append((event, line.removeprefix("data: ")))
+            yield event, line.removeprefix("data: ")
+
+
+async def _until_listening(lines: AsyncIterator[str]) -> list[tuple[str, str]]:
+    """The events a stream sends before it says it is listening, with their data."""
+    events = []
+    async for item in _items(lines):
+        if item == (":", "listening"):
+            return events
+        if item[0] != ":":
+            events.append(item)
     raise AssertionError("the stream ended before it listened")
 
 
 async def _next_event(lines: AsyncIterator[str]) -> tuple[str, str]:
     """The stream's next event, with its data."""
-    event = ""
-    async for line in lines:
-        if line.startswith("event: "):
-            event = line.removeprefix("event: ")
-        elif line.startswith("data: "):
-            return event, line.removeprefix("data: ")
+    async for item in _items(lines):
+        if item[0] != ":":
+            return item
     raise AssertionError("the stream ended")
 
 
