@@ -9,7 +9,9 @@ One `stairway worker` process delivers them over the full path (lock incidents a
 re-check, send, mark sent, record on the timeline) to a loopback sink that runs in its own
 process (`bench/sink_server.py`, uvicorn, no access log), so the sink's per-request cost does
 not land in the benchmark's own process. Due-to-sent is the sink's receive time minus the due
-instant.
+instant. Between the worker's run and the second bare loop, the same pages go through the
+delivery path without PostgreSQL (`bench/send_path.py`: render, sign, send, classify, with the
+worker's providers): its share of the bare loop bounds what any claim and record could reach.
 
     python -m bench.delivery [--pages 10000 --lead-seconds 12 --timeout-seconds 120]
     python -m bench.delivery --pages 2000 --profile 1   # worker under cProfile (slower)
@@ -61,9 +63,18 @@ CHUNK = 1000
 
 async def bare_posts(sink_url: str, count: int, nice: int) -> dict[str, float]:
     """The ceiling (`bench/bare_post.py`) in its own process at the worker's CPU priority."""
+    return await _loop("bench.bare_post", sink_url, count, nice)
+
+
+async def send_path(sink_url: str, count: int, nice: int) -> dict[str, float]:
+    """The delivery path without PostgreSQL (`bench/send_path.py`), at the worker's priority."""
+    return await _loop("bench.send_path", sink_url, count, nice)
+
+
+async def _loop(module: str, sink_url: str, count: int, nice: int) -> dict[str, float]:
     done = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "bench.bare_post", sink_url, str(count)],
+        [sys.executable, "-m", module, sink_url, str(count)],
         capture_output=True,
         check=True,
         cwd=ROOT,
@@ -259,6 +270,7 @@ async def main() -> None:
             notified = counts.get("notified", 0)
             failed_attempts = counts.get("notification_failed", 0)
         await engine.dispose()
+        sending = await send_path(sink_url, args.pages, worker_nice)
         bare_after = await bare_posts(sink_url, args.pages, worker_nice)
     finally:
         stop(sink)
@@ -277,6 +289,7 @@ async def main() -> None:
     stats = summary_ms(late_ms)
     bare_rate = (bare_before["posts_per_second"] + bare_after["posts_per_second"]) / 2
     ratio = round(rate / bare_rate, 3) if bare_rate else 0.0
+    send_ratio = round(sending["pages_per_second"] / bare_rate, 3) if bare_rate else 0.0
     met = unique == seeded and ratio >= TARGET_RATIO
     # CPU per page against the bare loop's CPU per POST: unlike the rates, this hardly moves
     # with how much CPU the machine gives the processes from one second to the next.
@@ -287,6 +300,11 @@ async def main() -> None:
     ]
     bare_post_us = sum(bare_cpu_us) / len(bare_cpu_us) if bare_cpu_us else 0.0
     per_page_us = {k: round(1e6 * v / len(times), 1) if times else 0.0 for k, v in cpu.items()}
+    per_page_us["send path alone"] = (
+        round(1e6 * sending["cpu_cores"] / sending["pages_per_second"], 1)
+        if sending["pages_per_second"]
+        else 0.0
+    )
     # A tiny run's bare loop may round to 0 cores: then there is no multiple to give.
     per_page_x = {
         k: round(v / bare_post_us, 2) if bare_post_us else None for k, v in per_page_us.items()
@@ -311,6 +329,8 @@ async def main() -> None:
         "worker_nice": worker_nice,
         "bare_aiohttp_posts": {"before": bare_before, "after": bare_after},
         "ratio_to_bare_posts": ratio,
+        "send_path_without_database": sending,
+        "send_path_ratio_to_bare_posts": send_ratio,
         "load_average_at_end": load_average(),
         "target_ratio": TARGET_RATIO,
         "met": met,
@@ -332,6 +352,10 @@ async def main() -> None:
                 "pages/s / bare POSTs/s",
                 f"{ratio:.0%}  (target >= {TARGET_RATIO:.0%}): {'met' if met else 'NOT MET'}",
             ),
+            (
+                "send path alone, no database: pages/s (/ bare)",
+                f"{sending['pages_per_second']} ({send_ratio:.0%})",
+            ),
             ("pages/s (first -> last page)", steady),
             ("due -> sent p50 (undelivered = end of wait)", f"{stats['p50_ms']} ms"),
             ("due -> sent p99", f"{stats['p99_ms']} ms"),
@@ -341,7 +365,7 @@ async def main() -> None:
                 f"{delivered_stats['p50_ms']} / {delivered_stats['p99_ms']} ms",
             ),
             ("CPU cores used (worker, sink, postgres)", result["cpu_cores_used"]),
-            ("CPU per page, us (worker, sink, postgres)", per_page_us),
+            ("CPU per page, us (worker, sink, postgres, send path)", per_page_us),
             ("bare loop's CPU per POST", f"{bare_post_us:.1f} us"),
             ("CPU per page / bare loop's CPU per POST", per_page_x),
             ("worker under cProfile", bool(args.profile)),

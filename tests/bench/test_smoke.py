@@ -41,6 +41,8 @@ def _delivery(result: dict[str, Any]) -> None:
     assert result["notified_entries"] == 40
     assert result["bare_aiohttp_posts"]["before"]["posts"] == 40
     assert result["ratio_to_bare_posts"] > 0
+    # The delivery path without PostgreSQL sent every page to the sink, and they were answered.
+    assert result["send_path_without_database"]["pages"] == 40
 
 
 def _ingest(result: dict[str, Any]) -> None:
