@@ -12,6 +12,8 @@ import json
 import math
 from typing import Any
 
+import orjson
+
 MAX_JSON_DEPTH = 32
 
 Path = tuple[str | int, ...]
@@ -80,6 +82,24 @@ def check(value: Any, *, depth: int = 0) -> None:
                 raise UnsafeJson(path, problem)
         elif isinstance(item, float) and not math.isfinite(item):
             raise UnsafeJson(path, "must be a finite number (NaN and Infinity are not JSON)")
+
+
+# What the standard encoder would do with these, the fast one does too: `str()` them.
+_AS_BEFORE = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_AS_BEFORE |= orjson.OPT_NON_STR_KEYS
+
+
+def encode(value: Any) -> bytes:
+    """`value` as compact JSON in UTF-8, anything not JSON as its `str()`.
+
+    orjson, a tenth of the standard encoder's time: a page's body and its action links are
+    encoded for every page sent. What orjson refuses and a value may still hold (a whole
+    number beyond 64 bits, a lone surrogate) goes through the standard encoder, in ASCII.
+    """
+    try:
+        return orjson.dumps(value, default=str, option=_AS_BEFORE)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), default=str).encode()
 
 
 def dotted(path: Path, root: str = "body") -> str:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 
 @dataclass(frozen=True)
 class NewKey:
@@ -67,7 +69,7 @@ def _keyed(secret: str) -> hmac.HMAC:
 
 def make_token(secret: str, claims: dict[str, Any]) -> str:
     """A compact signed token `<payload>.<mac>` carrying `claims` (which should include `exp`)."""
-    payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+    payload = _b64(orjson.dumps(claims, option=orjson.OPT_SORT_KEYS))
     keyed = _keyed(secret).copy()
     keyed.update(payload.encode())
     return f"{payload}.{_b64(keyed.digest())}"

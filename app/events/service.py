@@ -14,6 +14,7 @@ from sqlmodel import col
 from app.db import driver_connection
 from app.events.delivery import event_job
 from app.events.schemas import DeliveryStatus, EventType, SubscriptionCreate, SubscriptionUpdate
+from app.jsonsafe import encode
 from app.models import WebhookDelivery, WebhookSubscription, utcnow
 from app.queue import after_commit
 from app.repository import apply_changes, get_or_404
@@ -31,7 +32,7 @@ def _event_body(
         "incident": document,
         "actor": actor,
     }
-    return json.dumps({"event": event}, separators=(",", ":"), default=str)
+    return encode({"event": event}).decode()
 
 
 @dataclass(frozen=True, slots=True)

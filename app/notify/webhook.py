@@ -1,10 +1,10 @@
 """Webhook pages: a signed JSON POST per page."""
 
-import json
 from typing import Any
 
 import httpx
 
+from app.jsonsafe import encode
 from app.notify.base import DeliveryResult, Outcome, Page, classify_status, parse_retry_after
 from app.notify.http import refused
 from app.notify.spec import ProviderSpec, http_url, url_origin
@@ -23,7 +23,7 @@ def page_body(page: Page) -> bytes:
             "notice": notice,
             "user": page.user,
         }
-        return json.dumps(document, separators=(",", ":"), default=str).encode()
+        return encode(document)
     document = {
         "event": "incident.page",
         "incident": page.incident,
@@ -32,7 +32,7 @@ def page_body(page: Page) -> bytes:
         "user": page.user,
         "actions": page.actions,
     }
-    return json.dumps(document, separators=(",", ":"), default=str).encode()
+    return encode(document)
 
 
 class WebhookProvider:

@@ -4,7 +4,6 @@ Every entry goes through `append`, one statement for any number of entries, writ
 order given and at once: an entry recorded before another comes before it on the timeline.
 """
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db import driver_connection
+from app.jsonsafe import encode
 from app.models import TimelineEntry
 
 SYSTEM = {"type": "system", "name": "stairway"}
@@ -61,7 +61,7 @@ async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[int]:
     actors: dict[int, str] = {}
     for entry in entries:
         if id(entry.actor) not in actors:
-            actors[id(entry.actor)] = json.dumps(entry.actor)
+            actors[id(entry.actor)] = encode(entry.actor).decode()
     conn = await driver_connection(session)
     rows = await conn.fetch(
         _INSERT,
@@ -69,7 +69,7 @@ async def append(session: AsyncSession, entries: Sequence[Entry]) -> list[int]:
         [e.at for e in entries],
         [e.type for e in entries],
         [actors[id(e.actor)] for e in entries],
-        [json.dumps(e.details) for e in entries],
+        [encode(e.details).decode() for e in entries],
     )
     return sorted(row[0] for row in rows)
 

@@ -75,6 +75,24 @@ async def test_two_levels_escalate_and_an_ack_silences_everything(
     assert "already acknowledged" in again["message"]
 
 
+async def test_a_page_carries_the_incident_exactly_as_it_was_raised(
+    api: Api, sink: HttpSink
+) -> None:
+    ada = await api.user("Ada", webhook=sink.url("/exactly"))
+    policy = await api.policy([(600, [ada["id"]])], name="exact")
+    service = await api.service(policy["id"])
+    # A number beyond 64 bits and text beyond ASCII, as an alert's details may hold them.
+    details = {"inode": 2**70, "volume": -(2**64), "host": "bäckerei-01", "note": "füll ✓"}
+    incident = await api.trigger(service["id"], title="Plattenplatz knapp ✓", details=details)
+
+    [page] = await sink.wait_count("/exactly", 1)
+    body = page.json()
+    assert body["incident"]["id"] == incident["id"]
+    assert body["incident"]["title"] == "Plattenplatz knapp ✓"
+    assert body["incident"]["details"] == details
+    assert page.signed_by(ada["contact_method"]["signing_secret"])
+
+
 async def test_fifty_concurrent_triggers_with_one_key_open_one_incident(
     api: Api, sink: HttpSink, jobs: JobTracker, app: Any
 ) -> None:
