@@ -20,15 +20,10 @@ def action_links(
 ) -> dict[str, str]:
     """One link per action, acting as the paged user."""
     base = public_url.rstrip("/")
+    incident, user, expires = str(incident_id), str(user_id), int(now + ttl_seconds)
     links = {}
     for action in ACTIONS:
-        claims = {
-            "i": str(incident_id),
-            "u": str(user_id),
-            "a": action,
-            "exp": int(now + ttl_seconds),
-            "n": secrets.token_hex(4),
-        }
+        claims = {"i": incident, "u": user, "a": action, "exp": expires, "n": secrets.token_hex(4)}
         links[action] = f"{base}/r/{make_token(secret, claims)}"
     return links
 
