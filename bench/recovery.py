@@ -59,7 +59,7 @@ async def main() -> None:
         bench.stairway.start_worker()
         await asyncio.sleep(max(0.0, start.timestamp() + args.flush_at - time.time()))
         flush_at = datetime.now(UTC)
-        client = aioredis.from_url(args.redis_url)
+        client = aioredis.Redis.from_url(args.redis_url)
         await client.flushall()
         await client.aclose()
         await bench.sink.wait_for(lambda: len(bench.sink.received) >= count, timeout=120)

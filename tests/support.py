@@ -126,10 +126,14 @@ class JobTracker:
                 seen = self.finished_count
                 if await check():
                     return
-                async with self.changed:
-                    await self.changed.wait_for(lambda seen=seen: self.finished_count > seen)
+                await self._finished_past(seen)
 
         await asyncio.wait_for(loop(), timeout)
+
+    async def _finished_past(self, seen: int) -> None:
+        """Until more than `seen` jobs have finished."""
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.finished_count > seen)
 
     async def step_applied(self, incident_id: Any, token: int, timeout: float = 15.0) -> None:
         """Until the incident's step fenced by `token` has committed (its token moved on)."""

@@ -41,7 +41,7 @@ async def test_embedded_servers_serve_stop_and_keep_data_across_restarts(
             await connection.execute(text("insert into pages values (1, 'alice')"))
         await engine.dispose()
 
-        client = redis.asyncio.from_url(servers.redis_url)
+        client = redis.asyncio.Redis.from_url(servers.redis_url)
         await client.set("timer", "due")
         assert await client.get("timer") == b"due"
         await client.aclose()
@@ -68,7 +68,7 @@ async def test_embedded_servers_serve_stop_and_keep_data_across_restarts(
             assert who.scalar_one() == "alice"
         await engine.dispose()
 
-        client = redis.asyncio.from_url(restarted.redis_url)
+        client = redis.asyncio.Redis.from_url(restarted.redis_url)
         assert await client.get("timer") == b"due"
         await client.aclose()
     finally:

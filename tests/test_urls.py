@@ -10,7 +10,9 @@ from app.redis_url import arq_redis_settings, parse_sentinel_url
 
 
 def _connect_args(url: str) -> dict[str, object]:
-    _, options = asyncpg_dialect().create_connect_args(make_url(normalize_database_url(url)))
+    # SQLAlchemy's dialect classes are unannotated.
+    dialect = asyncpg_dialect()  # type: ignore[no-untyped-call]
+    _, options = dialect.create_connect_args(make_url(normalize_database_url(url)))  # type: ignore[no-untyped-call]
     return dict(options)
 
 

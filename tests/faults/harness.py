@@ -166,7 +166,7 @@ class PrivateRedis:
 
     workdir: Path
     port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
+    proc: subprocess.Popen[str] | None = None
 
     @property
     def url(self) -> str:

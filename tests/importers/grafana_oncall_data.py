@@ -261,7 +261,7 @@ def _paged(items: list[Any], path: str) -> Route:
 
 def routes() -> dict[str, Route]:
     """Grafana OnCall's public API paths the importer reads."""
-    table = {
+    table: dict[str, list[Any]] = {
         "users/": USERS,
         "personal_notification_rules/": RULES,
         "schedules/": SCHEDULES,

@@ -16,7 +16,15 @@ V1_KEY = "0f9e8d7c6b5a49382716051a2b3c4d5e"
 PAGE = 2  # PagerDuty would return up to 100; 2 makes the importer follow pagination
 
 
-def _user(uid: str, name: str, email: str, role: str, zone: str, methods: list[Any]) -> Any:
+def _user(
+    uid: str,
+    name: str,
+    email: str,
+    role: str,
+    zone: str,
+    methods: tuple[list[Any], list[tuple[int, str, str, str]]],
+) -> Any:
+    """`methods` is (contact methods, notification rules as (delay, method id, type, urgency))."""
     rules = [
         {
             "id": f"{uid}R{i}",

@@ -44,7 +44,7 @@ async def service(api: Api, policy_id: str, *, name: str, **timers: int) -> dict
 async def row(app: Any, incident_id: str) -> Incident:
     """The incident as stored."""
     async with app.state.sessions() as session:
-        incident = await session.get(Incident, uuid.UUID(incident_id))
+        incident: Incident | None = await session.get(Incident, uuid.UUID(incident_id))
     assert incident is not None
     return incident
 

@@ -39,10 +39,14 @@ class RequestWatch:
                     seen = self.finished
                 if await check():
                     return
-                async with self.changed:
-                    await self.changed.wait_for(lambda seen=seen: self.finished > seen)
+                await self._finished_past(seen)
 
         await asyncio.wait_for(loop(), timeout)
+
+    async def _finished_past(self, seen: int) -> None:
+        """Until more than `seen` requests have finished."""
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.finished > seen)
 
 
 @dataclass

@@ -163,7 +163,8 @@ async def test_malformed_payloads_get_400_naming_fields_and_write_nothing(
     service = await paged_service(api, "http://127.0.0.1:9/unused")
     key = await integration_key(api, service["id"])
     path = f"/integrations/alertmanager/{key}"
-    bad = _payload("firing", [{"status": "on fire", "labels": {"n": 1}}, "x"])
+    alerts: list[Any] = [{"status": "on fire", "labels": {"n": 1}}, "x"]
+    bad = _payload("firing", alerts)
     response = await client.post(path, json=bad)
     assert response.status_code == 400
     fields = [d["field"] for d in response.json()["error"]["details"]]

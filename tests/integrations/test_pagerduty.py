@@ -276,7 +276,7 @@ async def test_a_nul_character_is_refused_with_400_and_nothing_written(
 ) -> None:
     service = await paged_service(api, "http://127.0.0.1:9/unused")
     key = await integration_key(api, service["id"])
-    event = {
+    event: dict[str, Any] = {
         "routing_key": key,
         "event_action": "trigger",
         "payload": {"summary": "nul\u0000here", "source": "a", "severity": "info"},

@@ -165,7 +165,7 @@ def test_the_channel_s_templates_are_its_own_and_render(spec: ProviderSpec) -> N
 async def test_an_unconfigured_channel_fails_for_good_and_says_what_to_set(
     spec: ProviderSpec, gateway: str
 ) -> None:
-    chosen = {"sms_gateway": gateway} if gateway else {}
+    chosen: dict[str, Any] = {"sms_gateway": gateway} if gateway else {}
     bare = Settings(_env_file=None, database_url="postgresql://unused/db", **chosen)
     async with httpx.AsyncClient() as client:
         configured = registry.build_providers(client, bare)

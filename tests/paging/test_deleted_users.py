@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.models import Notification
 from app.policies import service as policies
@@ -20,8 +21,8 @@ async def _pages_of(app: Any, incident_id: str) -> list[Notification]:
     async with app.state.sessions() as session:
         query = (
             select(Notification)
-            .where(Notification.incident_id == incident_id)
-            .order_by(Notification.due_at)
+            .where(col(Notification.incident_id) == incident_id)
+            .order_by(col(Notification.due_at))
         )
         return list((await session.scalars(query)).all())
 

@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.config import Settings
 from app.models import Notification
@@ -33,7 +34,7 @@ async def test_a_503_is_retried_until_the_page_gets_through(
     assert len({a.headers["x-stairway-delivery"] for a in attempts}) == 1, "same idempotency key"
     async with app.state.sessions() as session:
         notification_id = await session.scalar(
-            select(Notification.id).where(Notification.incident_id == incident["id"])
+            select(col(Notification.id)).where(col(Notification.incident_id) == incident["id"])
         )
     await jobs.page_settled(notification_id, attempts=2)
     timeline = await api.timeline(incident["id"])

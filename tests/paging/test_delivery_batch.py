@@ -58,7 +58,9 @@ async def _pages(
 ) -> list[uuid.UUID]:
     ids = [uuid.uuid4() for _ in incidents]
     async with app.state.sessions() as session:
-        quiet = await session.scalar(select(User.id).where(User.email == "quiet@example.com"))
+        quiet = await session.scalar(
+            select(col(User.id)).where(col(User.email) == "quiet@example.com")
+        )
     rows = [
         {
             "id": page_id,
@@ -103,7 +105,7 @@ async def _rows(app: Any, ids: list[uuid.UUID]) -> list[Notification]:
         found = {
             n.id: n
             for n in await session.scalars(
-                select(Notification).where(Notification.id.in_(ids))  # type: ignore[attr-defined]
+                select(Notification).where(col(Notification.id).in_(ids))
             )
         }
     return [found[i] for i in ids]

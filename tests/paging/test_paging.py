@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.models import Notification
 from app.paging.delivery import delivery_wakeup
@@ -121,7 +122,7 @@ async def test_fifty_concurrent_triggers_with_one_key_open_one_incident(
     await sink.wait_count("/dedup", before + 1)
     async with app.state.sessions() as session:
         [page_id] = await session.scalars(
-            select(Notification.id).where(Notification.incident_id == incident_id)
+            select(col(Notification.id)).where(col(Notification.incident_id) == incident_id)
         )
     await jobs.page_settled(page_id)
     listed = await api.get("/incidents", params={"service_id": service["id"]})
@@ -236,8 +237,8 @@ async def test_delayed_notification_rules_are_cancelled_by_an_ack(
         rows = (
             await session.scalars(
                 select(Notification)
-                .where(Notification.incident_id == incident["id"])
-                .order_by(Notification.due_at)
+                .where(col(Notification.incident_id) == incident["id"])
+                .order_by(col(Notification.due_at))
             )
         ).all()
     assert [r.status for r in rows] == ["sent", "cancelled"]

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from app.models import Notification
 from tests.factories import Api
@@ -20,7 +21,7 @@ def _types(timeline: list[dict[str, Any]]) -> list[str]:
 async def _pages(app: Any, incident_id: str) -> int:
     async with app.state.sessions() as session:
         count = await session.scalar(
-            select(func.count()).where(Notification.incident_id == incident_id)
+            select(func.count()).where(col(Notification.incident_id) == incident_id)
         )
     return int(count or 0)
 

@@ -46,7 +46,8 @@ def feed_zone(cal: icalendar.Calendar) -> tzinfo:
     """The feed's own VTIMEZONE rules (not the system's zone database)."""
     [vtimezone] = cal.timezones
     assert vtimezone["TZID"] == "Europe/Berlin"
-    return vtimezone.to_tz(lookup_tzid=False)
+    zone: tzinfo = vtimezone.to_tz(lookup_tzid=False)
+    return zone
 
 
 def events_in_window(cal: icalendar.Calendar) -> list[tuple[datetime, datetime, str]]:

@@ -183,7 +183,7 @@ async def test_a_team_schedules_gaps_go_to_its_managers_and_global_ones_to_admin
     await join(api, payments["id"], rui, "responder")
     leaderless = await team(api, "search")  # no manager: its schedule's gaps go to admins
     for name, team_id in (("pay", payments["id"]), ("find", leaderless["id"]), ("all", None)):
-        body = {"name": name, "time_zone": "UTC", "layers": [], "team_id": team_id}
+        body: dict[str, Any] = {"name": name, "time_zone": "UTC", "layers": [], "team_id": team_id}
         await api.post("/schedules", body)  # nobody on call at all: one gap, the whole window
     pay_text = "pay has nobody on call at: "
     async with two_workers(settings, coverage_gap_days=1, coverage_gap_hour_utc=0) as runs:

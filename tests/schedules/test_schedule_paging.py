@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.models import Notification
 from tests.factories import Api
@@ -63,8 +64,8 @@ async def notifications(app: Any, incident_id: str) -> list[Notification]:
     async with app.state.sessions() as session:
         rows = await session.scalars(
             select(Notification)
-            .where(Notification.incident_id == incident_id)
-            .order_by(Notification.level, Notification.due_at)
+            .where(col(Notification.incident_id) == incident_id)
+            .order_by(col(Notification.level), col(Notification.due_at))
         )
         return list(rows.all())
 

@@ -227,7 +227,7 @@ async def test_hostile_bodies_on_every_inbound_and_write_route_are_4xx_and_write
         },
         "links": [{"href": "https://example.com", "text": "runbook"}],
     }
-    inbound = [
+    inbound: list[tuple[str, str, dict[str, Any]]] = [
         ("POST", "/v2/enqueue", pd_trigger),
         ("POST", "/v2/change/enqueue", {"routing_key": key, "payload": {"summary": "deploy"}}),
         ("POST", f"/integrations/alertmanager/{key}", _alertmanager()),
@@ -259,7 +259,7 @@ async def test_hostile_bodies_on_every_inbound_and_write_route_are_4xx_and_write
         "note": "first seen",
     }
     alert_action = {"user": "ada", "source": "nagios", "note": "looking"}
-    opsgenie = [
+    opsgenie: list[tuple[str, str, dict[str, Any], bool]] = [
         ("POST", "/v2/alerts", opsgenie_alert, False),
         ("POST", f"/v2/alerts/{ids['incidents']}/notes", {"note": "n", "user": "ada"}, False),
         ("POST", "/v2/alerts/disk/acknowledge?identifierType=alias", alert_action, True),
@@ -267,7 +267,7 @@ async def test_hostile_bodies_on_every_inbound_and_write_route_are_4xx_and_write
     ]
     v1 = "/api/v1"
     service, user, incident = ids["services"], ids["users"], ids["incidents"]
-    writes = [
+    writes: list[tuple[str, str, dict[str, Any]]] = [
         ("POST", "/users", {"name": "Hana", "email": "hana@example.com", "time_zone": "UTC"}),
         ("PATCH", f"/users/{user}", {"name": "Sam", "slack_user_id": "U1"}),
         (

@@ -408,7 +408,7 @@ async def test_an_event_to_a_refused_or_unsendable_url_fails_at_once_and_disable
     service = await api.service((await api.policy([(600, [nobody["id"]])], name="ev"))["id"])
     await api.trigger(service["id"])
     async with app.state.sessions() as session:
-        [delivery_id] = (await session.scalars(select(WebhookDelivery.id))).all()
+        [delivery_id] = (await session.scalars(select(col(WebhookDelivery.id)))).all()
     http = make_http_client(settings.model_copy(update=STRICT))
     try:
         async with app.state.sessions() as session, session.begin():

@@ -248,6 +248,6 @@ async def incident_titled(console: Console, title: str) -> Incident:
 
 async def status_of(console: Console, incident_id: uuid.UUID) -> str:
     async with console.app.state.sessions() as session:
-        incident = await session.get(Incident, incident_id)
+        incident: Incident | None = await session.get(Incident, incident_id)
     assert incident is not None
     return incident.status

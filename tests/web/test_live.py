@@ -107,7 +107,7 @@ async def _items(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str, str]]:
 
 async def _until_listening(lines: AsyncIterator[str]) -> list[tuple[str, str]]:
     """The events a stream sends before it says it is listening, with their data."""
-    events = []
+    events: list[tuple[str, str]] = []
     async for item in _items(lines):
         if item == (":", "listening"):
             return events

@@ -62,13 +62,13 @@ ACTING = [route for route in ANONYMOUS if route[0] == "POST" and route[1].starts
 
 
 def _routes() -> list[tuple[str, str]]:
-    return sorted(
-        (method, route.path)
-        for router in ROUTERS
-        for route in router.routes
-        if isinstance(route, APIRoute)
-        for method in route.methods
-    )
+    found: list[tuple[str, str]] = []
+    for router in ROUTERS:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                assert route.methods is not None  # an APIRoute defaults to {"GET"}
+                found += [(method, route.path) for method in route.methods]
+    return sorted(found)
 
 
 def _url(path: str) -> str:
