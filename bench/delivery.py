@@ -71,6 +71,11 @@ async def send_path(sink_url: str, count: int, nice: int) -> dict[str, float]:
     return await _loop("bench.send_path", sink_url, count, nice)
 
 
+def _cpu_us_each(cores: float, per_second: float) -> float:
+    """CPU µs per request of a loop that used `cores` at `per_second` requests/s (0 without any)."""
+    return 1e6 * cores / per_second if per_second else 0.0
+
+
 async def _loop(module: str, sink_url: str, count: int, nice: int) -> dict[str, float]:
     done = await asyncio.to_thread(
         subprocess.run,
@@ -294,16 +299,14 @@ async def main() -> None:
     # CPU per page against the bare loop's CPU per POST: unlike the rates, this hardly moves
     # with how much CPU the machine gives the processes from one second to the next.
     bare_cpu_us = [
-        1e6 * bare["cpu_cores"] / bare["posts_per_second"]
+        _cpu_us_each(bare["cpu_cores"], bare["posts_per_second"])
         for bare in (bare_before, bare_after)
         if bare["posts_per_second"]
     ]
     bare_post_us = sum(bare_cpu_us) / len(bare_cpu_us) if bare_cpu_us else 0.0
     per_page_us = {k: round(1e6 * v / len(times), 1) if times else 0.0 for k, v in cpu.items()}
-    per_page_us["send path alone"] = (
-        round(1e6 * sending["cpu_cores"] / sending["pages_per_second"], 1)
-        if sending["pages_per_second"]
-        else 0.0
+    per_page_us["send path alone"] = round(
+        _cpu_us_each(sending["cpu_cores"], sending["pages_per_second"]), 1
     )
     # A tiny run's bare loop may round to 0 cores: then there is no multiple to give.
     per_page_x = {

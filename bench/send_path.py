@@ -12,7 +12,7 @@ reaches is the most a worker could reach with free claims and records.
 
 import asyncio
 import json
-import resource
+import os
 import sys
 import time
 import uuid
@@ -24,11 +24,7 @@ from app.paging.delivery import BATCH, DeliveryContext, send_claimed
 from app.paging.tasks import DELIVERY_LOOPS
 from app.store.documents import IncidentRow
 from app.store.outbox import Claim, ClaimedPage
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+from bench.procs import cpu_seconds
 
 
 def claim(url: str, size: int, now: datetime) -> Claim:
@@ -100,9 +96,9 @@ async def send(url: str, count: int) -> dict[str, float]:
             outcomes = await send_claimed(claims.pop(), now=now, ctx=ctx)
             sent += sum(outcome.status == "sent" for _, outcome in outcomes)
 
-    cpu, start = _cpu_seconds(), time.perf_counter()
+    cpu, start = cpu_seconds(os.getpid()), time.perf_counter()
     await asyncio.gather(*(loop() for _ in range(DELIVERY_LOOPS)))
-    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    seconds, cpu = time.perf_counter() - start, cpu_seconds(os.getpid()) - cpu
     await client.aclose()
     return {
         "pages": sent,

@@ -108,7 +108,10 @@ async def console(settings: Settings, app: Any, oidc_provider: str) -> AsyncIter
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         while not server.started:
-            await asyncio.sleep(0.01)
+            if task.done():
+                await task  # it could not start: its error, rather than waiting forever
+                raise RuntimeError("the console's server stopped before it started")
+            await asyncio.sleep(0.01)  # uvicorn sets a flag on starting, no event
         yield Console(url=url, app=application, clock=clock, oidc_url=oidc_provider)
         from app.web.live import end_streams
 
